@@ -1,0 +1,216 @@
+//! Wiring: configuration → kube client → caches → router → listener, and an orderly shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::auth::{Authenticator, Authorizer};
+use crate::cli::RunArgs;
+use crate::cluster::Caches;
+use crate::config::{Config, ConfigError};
+use crate::http::{self, AppState, Limits};
+use crate::telemetry;
+
+/// Failures that stop the process.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Invalid configuration (exit code 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The kubeconfig could not be loaded.
+    #[error("cannot load the Kubernetes client configuration: {0}")]
+    Kubeconfig(String),
+    /// The listener could not be opened.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed, or output could not be written.
+    #[error(transparent)]
+    Io(std::io::Error),
+}
+
+impl AppError {
+    /// The process exit code: 2 for configuration errors, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The long-running modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// HTTP API.
+    Serve,
+    /// Reconcilers and the operational endpoints.
+    Controller,
+    /// Both.
+    All,
+}
+
+/// Runs a long-running mode until SIGTERM/SIGINT.
+pub fn main(mode: Mode, args: &RunArgs) -> Result<(), AppError> {
+    let config = Config::load(
+        args.config.as_deref(),
+        |k| std::env::var(k).ok(),
+        &args.overrides(),
+    )?;
+    telemetry::init(config.log.format, &config.log.level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Io)?;
+    runtime.block_on(async {
+        let client = client(&config).await?;
+        let server = Server::start(&config, client, mode).await?;
+        shutdown_signal().await;
+        info!("shutdown requested; draining in-flight requests");
+        server.shutdown().await
+    })
+}
+
+/// A kube client from `kubeconfig`, else `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account.
+pub async fn client(config: &Config) -> Result<Client, AppError> {
+    let kube_config = match &config.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|e| AppError::Kubeconfig(format!("{}: {e}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| AppError::Kubeconfig(format!("{}: {e}", path.display())))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| AppError::Kubeconfig(e.to_string()))?,
+    };
+    Client::try_from(kube_config).map_err(|e| AppError::Kubeconfig(e.to_string()))
+}
+
+/// A running server: listener, caches and background tasks.
+pub struct Server {
+    address: SocketAddr,
+    state: AppState,
+    stop: CancellationToken,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+    tasks: JoinSet<()>,
+    grace: Duration,
+}
+
+impl Server {
+    /// Opens the listener and starts the caches; returns once the server accepts connections.
+    pub async fn start(config: &Config, client: Client, mode: Mode) -> Result<Self, AppError> {
+        let address = config.bind_address()?;
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| AppError::Listen { address, source })?;
+        let address = listener.local_addr().map_err(AppError::Io)?;
+        let stop = CancellationToken::new();
+        let discovery = Duration::from_secs(config.cache.discovery_interval_seconds);
+        let (caches, tasks) = Caches::start(&client, discovery, &stop);
+        let ttl = config.auth_cache_ttl();
+        let state = AppState {
+            caches: Arc::new(caches),
+            authenticator: Arc::new(Authenticator::new(
+                client.clone(),
+                config.auth.token_review.audiences.clone(),
+                ttl,
+            )),
+            authorizer: Arc::new(Authorizer::new(client, ttl)),
+            shutdown: CancellationToken::new(),
+        };
+        let limits = Limits {
+            request_timeout: config.request_timeout(),
+            max_body_bytes: config.server.max_request_body_bytes,
+        };
+        let router = http::router(state.clone(), limits);
+        let draining = state.shutdown.clone();
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { draining.cancelled().await })
+                .await
+        });
+        if mode != Mode::Serve {
+            info!(
+                "controller: no reconcilers are implemented yet; serving the operational endpoints"
+            );
+        }
+        info!(%address, ?mode, "listening");
+        Ok(Self {
+            address,
+            state,
+            stop,
+            serving,
+            tasks,
+            grace: Duration::from_secs(config.server.shutdown_grace_seconds),
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The watch caches.
+    pub fn caches(&self) -> &Caches {
+        &self.state.caches
+    }
+
+    /// The authorizer (SubjectAccessReviews with a cache).
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.state.authorizer
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to the grace period), then stops
+    /// the watches.
+    pub async fn shutdown(mut self) -> Result<(), AppError> {
+        self.state.shutdown.cancel();
+        let result = match tokio::time::timeout(self.grace, &mut self.serving).await {
+            Ok(Ok(result)) => result.map_err(AppError::Io),
+            Ok(Err(join)) => Err(AppError::Io(std::io::Error::other(join))),
+            Err(_) => {
+                warn!(grace = ?self.grace, "in-flight requests did not finish in time; aborting them");
+                self.serving.abort();
+                Ok(())
+            }
+        };
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        info!("stopped");
+        result
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,99 @@
+//! Bearer-token authentication through `authentication.k8s.io/v1` TokenReviews.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use kube::Client;
+use kube::api::{Api, PostParams};
+use sha2::{Digest, Sha256};
+
+use super::ttl_cache::TtlCache;
+use super::{AUTHENTICATED_GROUP, AuthError, Caller, Credential, Identity};
+
+/// Resolves `Authorization` headers to callers; answers are cached by the token's SHA-256.
+pub struct Authenticator {
+    client: Client,
+    audiences: Vec<String>,
+    cache: TtlCache<[u8; 32], Option<Identity>>,
+}
+
+impl Authenticator {
+    /// An authenticator asking kube-apiserver through `client`.
+    pub fn new(client: Client, audiences: Vec<String>, ttl: Duration) -> Self {
+        Self {
+            client,
+            audiences,
+            cache: TtlCache::new(ttl),
+        }
+    }
+
+    /// The caller presenting `authorization` (the raw header value), or `Unauthenticated`.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
+        let token = authorization
+            .and_then(bearer_token)
+            .ok_or(AuthError::Unauthenticated)?;
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let identity = match self.cache.get(&key, Instant::now()) {
+            Some(identity) => identity,
+            None => {
+                let identity = self.review(token).await?;
+                self.cache.insert(key, identity.clone(), Instant::now());
+                identity
+            }
+        };
+        let identity = identity.ok_or(AuthError::Unauthenticated)?;
+        Ok(Caller {
+            identity,
+            credential: Credential::BearerToken(token.to_owned()),
+        })
+    }
+
+    async fn review(&self, token: &str) -> Result<Option<Identity>, AuthError> {
+        let review = TokenReview {
+            spec: TokenReviewSpec {
+                token: Some(token.to_owned()),
+                audiences: (!self.audiences.is_empty()).then(|| self.audiences.clone()),
+            },
+            ..Default::default()
+        };
+        let api: Api<TokenReview> = Api::all(self.client.clone());
+        let answer = api.create(&PostParams::default(), &review).await?;
+        let Some(status) = answer.status.filter(|s| s.authenticated == Some(true)) else {
+            return Ok(None);
+        };
+        let Some(user) = status.user.and_then(|u| u.username.is_some().then_some(u)) else {
+            return Ok(None);
+        };
+        let mut groups = user.groups.unwrap_or_default();
+        if !groups.iter().any(|g| g == AUTHENTICATED_GROUP) {
+            groups.push(AUTHENTICATED_GROUP.to_owned());
+        }
+        Ok(Some(Identity {
+            user: user.username.unwrap_or_default(),
+            uid: user.uid.filter(|u| !u.is_empty()),
+            groups,
+            extra: user.extra.unwrap_or_default(),
+        }))
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive).
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_tokens_are_extracted() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer   abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
+}

@@ -1,0 +1,74 @@
+//! Who is calling (api §0.2) and what they may do (api §0.3).
+//!
+//! Bearer tokens are checked with TokenReviews and permissions with SubjectAccessReviews against
+//! kube-apiserver; both answers (allowed and denied) are cached for `auth.cacheTTLSeconds`.
+
+mod authenticator;
+mod authorizer;
+mod ttl_cache;
+
+pub use authenticator::Authenticator;
+pub use authorizer::{Access, Authorizer};
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The group every authenticated identity carries.
+pub const AUTHENTICATED_GROUP: &str = "system:authenticated";
+/// Members of this group skip authorization checks.
+pub const MASTERS_GROUP: &str = "system:masters";
+
+/// An authenticated identity.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// User name.
+    pub user: String,
+    /// User uid, when known.
+    pub uid: Option<String>,
+    /// Groups, always including `system:authenticated`.
+    pub groups: Vec<String>,
+    /// Extra attributes.
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+impl Identity {
+    /// Whether the identity belongs to `system:masters`.
+    pub fn is_master(&self) -> bool {
+        self.groups.iter().any(|g| g == MASTERS_GROUP)
+    }
+}
+
+/// How the caller proved who they are; writes on the caller's behalf reuse it (api §0.4).
+#[derive(Clone)]
+pub enum Credential {
+    /// An `Authorization: Bearer` token.
+    BearerToken(String),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::BearerToken(_) => f.write_str("BearerToken(<redacted>)"),
+        }
+    }
+}
+
+/// The caller of one request: identity plus credential. Handlers receive it from the auth middleware.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Who.
+    pub identity: Identity,
+    /// How they authenticated.
+    pub credential: Credential,
+}
+
+/// Failures of authentication and authorization.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No credentials, or credentials kube-apiserver rejected.
+    #[error("Unauthorized")]
+    Unauthenticated,
+    /// kube-apiserver could not be asked.
+    #[error("authentication or authorization check failed: {0}")]
+    Review(#[from] kube::Error),
+}

@@ -1,0 +1,373 @@
+//! Watch caches: one reflector per resource, fed by a watch that survives apiserver restarts and skips
+//! objects that do not parse (a malformed custom resource is logged, never kills the watch).
+//!
+//! Optional APIs (api §0.9: Calico, NamespaceNetworkPolicy, Workspace) are rediscovered periodically: an
+//! absent API is an empty, synced cache; when it appears its watch starts, when it goes its cache empties.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::core::ApiResource;
+use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// A resource type the product caches.
+pub trait Cached:
+    Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static
+{
+}
+impl<K> Cached for K where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static
+{
+}
+
+/// Where a cache stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SyncState {
+    /// The first full list has not arrived yet.
+    Syncing = 0,
+    /// The cache holds the cluster's state (and follows it).
+    Synced = 1,
+    /// The cluster does not serve this API: the cache is empty and counts as synced.
+    Absent = 2,
+}
+
+/// One watch cache: a reflector [`Store`] plus its sync state.
+pub struct Cache<K: Cached> {
+    resource: ApiResource,
+    store: Store<K>,
+    state: Arc<AtomicU8>,
+}
+
+impl<K: Cached> Cache<K> {
+    /// The objects, read-only and shared (no copies).
+    pub fn store(&self) -> &Store<K> {
+        &self.store
+    }
+
+    /// `<plural>.<group>` (`pods` for the core group), as in Kubernetes messages.
+    pub fn name(&self) -> String {
+        resource_name(&self.resource)
+    }
+
+    /// Whether reads may be served from this cache.
+    pub fn state(&self) -> SyncState {
+        match self.state.load(Ordering::Acquire) {
+            1 => SyncState::Synced,
+            2 => SyncState::Absent,
+            _ => SyncState::Syncing,
+        }
+    }
+
+    /// True once the cache can be read (synced, or the API is absent).
+    pub fn is_ready(&self) -> bool {
+        self.state() != SyncState::Syncing
+    }
+}
+
+/// `<plural>.<group>`, or `<plural>` for the core group.
+pub fn resource_name(resource: &ApiResource) -> String {
+    if resource.group.is_empty() {
+        resource.plural.clone()
+    } else {
+        format!("{}.{}", resource.plural, resource.group)
+    }
+}
+
+/// Whether a cache's API is always served (core Kubernetes) or may be missing (CRDs of other products).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// Always served.
+    Required,
+    /// Discovered at start and every `discovery_interval`.
+    Optional,
+}
+
+/// Starts a cache and, in `tasks`, the task that keeps it filled; the task ends when `stop` is cancelled.
+pub fn start<K: Cached>(
+    client: &Client,
+    presence: Presence,
+    discovery_interval: Duration,
+    stop: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> Cache<K> {
+    let (client, stop) = (client.clone(), stop.clone());
+    let resource = ApiResource::erase::<K>(&());
+    let mut writer: Writer<K> = Writer::default();
+    let cache = Cache {
+        resource: resource.clone(),
+        store: writer.as_reader(),
+        state: Arc::new(AtomicU8::new(SyncState::Syncing as u8)),
+    };
+    let state = cache.state.clone();
+    match presence {
+        Presence::Required => tasks.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = run_watch(client, resource, &mut writer, state) => {}
+            }
+        }),
+        Presence::Optional => tasks.spawn(supervise_optional(
+            client,
+            resource,
+            writer,
+            state,
+            discovery_interval,
+            stop,
+        )),
+    };
+    cache
+}
+
+/// Watches forever (the watcher retries with backoff), applying parsed events to the store.
+async fn run_watch<K: Cached>(
+    client: Client,
+    resource: ApiResource,
+    writer: &mut Writer<K>,
+    state: Arc<AtomicU8>,
+) {
+    let name = resource_name(&resource);
+    let api: Api<DynamicObject> = Api::all_with(client, &resource);
+    let mut events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut failing = false;
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(event) => {
+                if failing {
+                    info!(resource = %name, "watch recovered");
+                    failing = false;
+                }
+                let done = matches!(event, watcher::Event::InitDone);
+                if let Some(event) = parse_event::<K>(&name, &writer.as_reader(), event) {
+                    writer.apply_watcher_event(&event);
+                }
+                if done
+                    && state.swap(SyncState::Synced as u8, Ordering::AcqRel)
+                        != SyncState::Synced as u8
+                {
+                    info!(resource = %name, objects = writer.as_reader().len(), "cache synced");
+                }
+            }
+            Err(error) => {
+                if !failing {
+                    warn!(resource = %name, %error, "watch failed; retrying with backoff");
+                    failing = true;
+                } else {
+                    debug!(resource = %name, %error, "watch still failing");
+                }
+            }
+        }
+    }
+}
+
+/// Turns a watch event on raw objects into one on `K`. An object that does not parse is logged and
+/// treated as absent: its cached copy (if any) is removed, so the cache never serves a stale version.
+fn parse_event<K: Cached>(
+    resource: &str,
+    cached: &Store<K>,
+    event: watcher::Event<DynamicObject>,
+) -> Option<watcher::Event<K>> {
+    Some(match event {
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitDone => watcher::Event::InitDone,
+        watcher::Event::InitApply(obj) => watcher::Event::InitApply(parse_object(resource, obj)?),
+        watcher::Event::Apply(obj) => {
+            let key = object_ref::<K>(&obj);
+            match parse_object::<K>(resource, obj) {
+                Some(parsed) => watcher::Event::Apply(parsed),
+                None => watcher::Event::Delete(K::clone(&*cached.get(&key)?)),
+            }
+        }
+        watcher::Event::Delete(obj) => {
+            watcher::Event::Delete(K::clone(&*cached.get(&object_ref::<K>(&obj))?))
+        }
+    })
+}
+
+fn object_ref<K: Cached>(obj: &DynamicObject) -> ObjectRef<K> {
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    match &obj.metadata.namespace {
+        Some(ns) => ObjectRef::new(&name).within(ns),
+        None => ObjectRef::new(&name),
+    }
+}
+
+/// Parses a raw object, dropping `metadata.managedFields` (api §0.6).
+pub fn parse_object<K: Cached>(resource: &str, mut obj: DynamicObject) -> Option<K> {
+    obj.metadata.managed_fields = None;
+    let (namespace, name) = (obj.metadata.namespace.clone(), obj.metadata.name.clone());
+    match obj.try_parse::<K>() {
+        Ok(parsed) => Some(parsed),
+        Err(error) => {
+            warn!(resource, namespace, name, %error, "skipping malformed object");
+            None
+        }
+    }
+}
+
+/// How soon discovery is retried after it failed (apiserver unreachable).
+const DISCOVERY_RETRY: Duration = Duration::from_secs(2);
+
+/// Keeps an optional API's cache in line with whether the cluster serves the API.
+async fn supervise_optional<K: Cached>(
+    client: Client,
+    resource: ApiResource,
+    writer: Writer<K>,
+    state: Arc<AtomicU8>,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let name = resource_name(&resource);
+    let mut writer = Some(writer);
+    let mut watch: Option<(JoinHandle<Writer<K>>, CancellationToken)> = None;
+    let mut known: Option<bool> = None;
+    loop {
+        let mut wait = interval;
+        match served(&client, &resource).await {
+            Ok(true) if watch.is_none() => {
+                info!(resource = %name, "API is served; starting its watch");
+                let token = stop.child_token();
+                let (c, r, st, t) = (
+                    client.clone(),
+                    resource.clone(),
+                    state.clone(),
+                    token.clone(),
+                );
+                let Some(mut w) = writer.take() else { return };
+                state.store(SyncState::Syncing as u8, Ordering::Release);
+                let task = tokio::spawn(async move {
+                    tokio::select! {
+                        _ = t.cancelled() => {}
+                        _ = run_watch(c, r, &mut w, st) => {}
+                    }
+                    w
+                });
+                watch = Some((task, token));
+                known = Some(true);
+            }
+            Ok(false) => {
+                if let Some((task, token)) = watch.take() {
+                    token.cancel();
+                    match task.await {
+                        Ok(w) => writer = Some(w),
+                        Err(_) => return,
+                    }
+                }
+                if let Some(w) = writer.as_mut() {
+                    w.apply_watcher_event(&watcher::Event::Init);
+                    w.apply_watcher_event(&watcher::Event::InitDone);
+                }
+                state.store(SyncState::Absent as u8, Ordering::Release);
+                if known != Some(false) {
+                    warn!(
+                        resource = %name,
+                        "the cluster does not serve {}/{} {}: serving it as an empty collection until it appears",
+                        resource.group, resource.version, resource.plural
+                    );
+                    known = Some(false);
+                }
+            }
+            Ok(true) => {}
+            Err(error) => {
+                warn!(resource = %name, %error, "cannot discover whether the API is served; retrying");
+                wait = interval.min(DISCOVERY_RETRY);
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    if let Some((_, token)) = watch {
+        token.cancel();
+    }
+}
+
+/// Whether the cluster serves `resource` (a 404 on the group version means no).
+async fn served(client: &Client, resource: &ApiResource) -> Result<bool, kube::Error> {
+    match client.list_api_group_resources(&resource.api_version).await {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == resource.plural)),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::calico::IPPool;
+    use k8s_openapi::api::core::v1::Namespace;
+
+    fn raw(value: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn pool(cidr: serde_json::Value) -> DynamicObject {
+        raw(serde_json::json!({
+            "apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
+            "metadata": {"name": "p", "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"cidr": cidr, "futureField": {"x": 1}}
+        }))
+    }
+
+    #[test]
+    fn objects_are_parsed_without_managed_fields_and_keep_unknown_fields() {
+        let parsed: IPPool = parse_object("ippools", pool("10.0.0.0/16".into())).unwrap();
+        assert_eq!(parsed.spec.cidr, "10.0.0.0/16");
+        assert!(parsed.metadata.managed_fields.is_none());
+        assert_eq!(
+            parsed.spec.other["futureField"],
+            serde_json::json!({"x": 1})
+        );
+    }
+
+    #[test]
+    fn a_malformed_object_is_skipped_on_list() {
+        let event = watcher::Event::InitApply(pool(5.into()));
+        let empty = Writer::<IPPool>::default().as_reader();
+        assert!(parse_event::<IPPool>("ippools", &empty, event).is_none());
+    }
+
+    #[test]
+    fn a_malformed_update_removes_the_stale_copy() {
+        let mut writer: Writer<IPPool> = Writer::default();
+        let reader = writer.as_reader();
+        for event in [
+            watcher::Event::Init,
+            watcher::Event::InitApply(pool("10.0.0.0/16".into())),
+            watcher::Event::InitDone,
+        ] {
+            writer.apply_watcher_event(&parse_event::<IPPool>("ippools", &reader, event).unwrap());
+        }
+        assert_eq!(reader.len(), 1);
+        let event =
+            parse_event::<IPPool>("ippools", &reader, watcher::Event::Apply(pool(5.into())));
+        let event = event.unwrap();
+        assert!(matches!(event, watcher::Event::Delete(_)));
+        writer.apply_watcher_event(&event);
+        assert_eq!(reader.len(), 0);
+    }
+
+    #[test]
+    fn deletes_of_unknown_objects_are_dropped() {
+        let ns = raw(
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}),
+        );
+        let empty = Writer::<Namespace>::default().as_reader();
+        assert!(
+            parse_event::<Namespace>("namespaces", &empty, watcher::Event::Delete(ns)).is_none()
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! Calico `crd.projectcalico.org/v1` custom resources, as Calico stores them through the Kubernetes API.
+//!
+//! Only IPPool and IPAMBlock are read by the product; the others exist so that test and demo clusters get
+//! the same CRDs a Calico installation has. The product never writes any of them (api §0.4).
+
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A Calico IP pool. Fields not modelled here are kept in `other`, so responses show them as stored.
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "crd.projectcalico.org",
+    version = "v1",
+    kind = "IPPool",
+    plural = "ippools",
+    singular = "ippool",
+    crates(kube_core = "kube::core")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct IPPoolSpec {
+    /// Pool CIDR.
+    pub cidr: String,
+    /// Block prefix length (26 for IPv4 and 122 for IPv6 when absent or 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<i32>,
+    /// `Never`, `Always` or `CrossSubnet`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipip_mode: Option<String>,
+    /// `Never`, `Always` or `CrossSubnet`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vxlan_mode: Option<String>,
+    /// Masquerade traffic leaving the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_outgoing: Option<bool>,
+    /// Calico selector of the nodes that may allocate from the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<String>,
+    /// `Workload`, `Tunnel`, `LoadBalancer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_uses: Option<Vec<String>>,
+    /// A disabled pool hands out no new addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// Do not export the pool's routes over BGP.
+    #[serde(
+        default,
+        rename = "disableBGPExport",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub disable_bgp_export: Option<bool>,
+    /// `Automatic` or `Manual` (Calico ≥ 3.29).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_mode: Option<String>,
+    /// Calico selector of the namespaces that may use the pool (Calico ≥ 3.29).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<String>,
+    /// Legacy IPIP settings (Calico v1 data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipip: Option<LegacyIpip>,
+    /// Legacy `nat-outgoing` (Calico v1 data).
+    #[serde(
+        default,
+        rename = "nat-outgoing",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub legacy_nat_outgoing: Option<bool>,
+    /// Fields of newer Calico versions, kept as stored.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// Legacy `spec.ipip` of a Calico v1 pool.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+pub struct LegacyIpip {
+    /// IPIP on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// `always` or `cross-subnet`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+/// A Calico IPAM block: the allocation state of one block of addresses of a pool.
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "crd.projectcalico.org",
+    version = "v1",
+    kind = "IPAMBlock",
+    plural = "ipamblocks",
+    singular = "ipamblock",
+    crates(kube_core = "kube::core")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct IPAMBlockSpec {
+    /// Block CIDR.
+    pub cidr: String,
+    /// `host:<node>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<String>,
+    /// One entry per ordinal: `null` is free, an integer indexes `attributes`.
+    #[serde(default)]
+    #[schemars(schema_with = "nullable_integers")]
+    pub allocations: Vec<Option<i64>>,
+    /// Free ordinals (not used for counting).
+    #[serde(default)]
+    pub unallocated: Vec<i64>,
+    /// Allocation attributes shared by ordinals.
+    #[serde(default)]
+    pub attributes: Vec<AllocationAttribute>,
+    /// Whether only the affine host may allocate.
+    #[serde(default)]
+    pub strict_affinity: bool,
+    /// The block is being removed: ignore it.
+    #[serde(default)]
+    pub deleted: bool,
+    /// Calico's write sequence (exceeds 2^53; never read as a float).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<u64>,
+}
+
+/// One entry of `IPAMBlock.spec.attributes`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+pub struct AllocationAttribute {
+    /// `k8s-pod-network.<id>`, `ipip-tunnel-addr-<node>`, `windows-reserved-ipam-handle`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle_id: Option<String>,
+    /// Pods: `namespace`, `pod`, `node`, `timestamp`; tunnels: `node`, `type`. May be null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary: Option<BTreeMap<String, String>>,
+}
+
+fn nullable_integers(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": {"type": "integer", "nullable": true}
+    })
+}
+
+/// Calico block affinity (not read; for test and demo clusters).
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[kube(
+    group = "crd.projectcalico.org",
+    version = "v1",
+    kind = "BlockAffinity",
+    plural = "blockaffinities",
+    singular = "blockaffinity",
+    crates(kube_core = "kube::core")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockAffinitySpec {
+    /// Block CIDR.
+    pub cidr: String,
+    /// Node name.
+    pub node: String,
+    /// `confirmed`, `pending`, `pendingDeletion`.
+    pub state: String,
+    /// `"true"` while being deleted (a string in Calico's schema).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<String>,
+}
+
+/// Calico IPAM handle (not read; for test and demo clusters).
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[kube(
+    group = "crd.projectcalico.org",
+    version = "v1",
+    kind = "IPAMHandle",
+    plural = "ipamhandles",
+    singular = "ipamhandle",
+    crates(kube_core = "kube::core")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct IPAMHandleSpec {
+    /// The handle.
+    #[serde(rename = "handleID")]
+    pub handle_id: String,
+    /// Addresses held per block.
+    #[serde(default)]
+    pub block: BTreeMap<String, i64>,
+    /// Being deleted.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// Calico IP reservation (not read; for test and demo clusters).
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[kube(
+    group = "crd.projectcalico.org",
+    version = "v1",
+    kind = "IPReservation",
+    plural = "ipreservations",
+    singular = "ipreservation",
+    crates(kube_core = "kube::core")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct IPReservationSpec {
+    /// Reserved CIDRs or addresses.
+    #[serde(default, rename = "reservedCIDRs")]
+    pub reserved_cidrs: Vec<String>,
+}

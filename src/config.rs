@@ -1,0 +1,432 @@
+//! Configuration: defaults, then the YAML file (`--config`), then `KSNET_*` environment variables, then flags.
+//!
+//! Every key is addressed by its YAML path (`server.bindAddress`); its environment variable is the path in
+//! upper snake case with a `KSNET_` prefix (`KSNET_SERVER_BIND_ADDRESS`), and `--set KEY=VALUE` sets any key
+//! from the command line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A configuration problem, always naming the key (or file) at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML for this schema (unknown keys included).
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, naming the key.
+        message: String,
+    },
+    /// A value is invalid.
+    #[error("invalid config: {key}: {message}")]
+    Invalid {
+        /// The key, as its YAML path.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--set` named a key that does not exist or was not `KEY=VALUE`.
+    #[error("invalid config: {0}")]
+    UnknownKey(String),
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole configuration, as in `config/ks-network-apiserver.yaml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    /// Path of a kubeconfig file; unset: `KUBECONFIG`, then `~/.kube/config`, then in-cluster.
+    pub kubeconfig: Option<PathBuf>,
+    /// HTTP listener and request limits.
+    pub server: ServerConfig,
+    /// Authentication and authorization of callers.
+    pub auth: AuthConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Watch caches.
+    pub cache: CacheConfig,
+}
+
+/// `server.*`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServerConfig {
+    /// Listen address, `HOST:PORT`.
+    pub bind_address: String,
+    /// Timeout for ordinary requests, seconds.
+    pub request_timeout_seconds: u64,
+    /// Largest accepted request body, bytes.
+    pub max_request_body_bytes: usize,
+    /// How long in-flight requests may take to finish after SIGTERM, seconds.
+    pub shutdown_grace_seconds: u64,
+}
+
+/// `auth.*`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuthConfig {
+    /// TokenReview settings.
+    pub token_review: TokenReviewConfig,
+    /// TTL of the TokenReview and SubjectAccessReview caches, seconds.
+    #[serde(rename = "cacheTTLSeconds")]
+    pub cache_ttl_seconds: u64,
+}
+
+/// `auth.tokenReview.*`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct TokenReviewConfig {
+    /// Audiences sent in TokenReviews (empty: the apiserver's own).
+    pub audiences: Vec<String>,
+}
+
+/// `log.*`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `info,ks_network_apiserver=debug`.
+    pub level: String,
+}
+
+/// `cache.*`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct CacheConfig {
+    /// How often optional APIs (Calico, NSNP, Workspace) are rediscovered, seconds.
+    pub discovery_interval_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind_address: "0.0.0.0:9090".into(),
+            request_timeout_seconds: 60,
+            max_request_body_bytes: 3 * 1024 * 1024,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            token_review: TokenReviewConfig::default(),
+            cache_ttl_seconds: 10,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            discovery_interval_seconds: 60,
+        }
+    }
+}
+
+/// Every settable key: its YAML path. The environment variable is derived by [`env_var`].
+pub const KEYS: &[&str] = &[
+    "kubeconfig",
+    "server.bindAddress",
+    "server.requestTimeoutSeconds",
+    "server.maxRequestBodyBytes",
+    "server.shutdownGraceSeconds",
+    "auth.tokenReview.audiences",
+    "auth.cacheTTLSeconds",
+    "log.format",
+    "log.level",
+    "cache.discoveryIntervalSeconds",
+];
+
+/// The environment variable for a key: `server.bindAddress` → `KSNET_SERVER_BIND_ADDRESS`,
+/// `auth.cacheTTLSeconds` → `KSNET_AUTH_CACHE_TTL_SECONDS`.
+pub fn env_var(key: &str) -> String {
+    let mut out = String::from("KSNET_");
+    let chars: Vec<char> = key.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '.' {
+            out.push('_');
+        } else if c.is_ascii_uppercase() {
+            let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
+            if prev_lower || (prev_upper && next_lower) {
+                out.push('_');
+            }
+            out.push(c);
+        } else {
+            out.push(c.to_ascii_uppercase());
+        }
+    }
+    out
+}
+
+impl Config {
+    /// Loads the configuration: defaults, `file` (if given), the environment `env`, then `overrides`
+    /// (`KEY=VALUE` pairs from flags), and validates the result.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        overrides: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        for key in KEYS {
+            if let Some(value) = env(&env_var(key)) {
+                config.set(key, &value)?;
+            }
+        }
+        for (key, value) in overrides {
+            config.set(key, value)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().lines().next().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// Sets one key from its string form (environment variable or `--set`).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        match key {
+            "kubeconfig" => self.kubeconfig = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "server.bindAddress" => self.server.bind_address = value.to_owned(),
+            "server.requestTimeoutSeconds" => {
+                self.server.request_timeout_seconds = parse_number(key, value)?
+            }
+            "server.maxRequestBodyBytes" => {
+                self.server.max_request_body_bytes = parse_number(key, value)?
+            }
+            "server.shutdownGraceSeconds" => {
+                self.server.shutdown_grace_seconds = parse_number(key, value)?
+            }
+            "auth.tokenReview.audiences" => {
+                self.auth.token_review.audiences = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            "auth.cacheTTLSeconds" => self.auth.cache_ttl_seconds = parse_number(key, value)?,
+            "log.format" => {
+                self.log.format = match value {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(invalid(key, format!("{value:?} is not one of text, json"))),
+                }
+            }
+            "log.level" => self.log.level = value.to_owned(),
+            "cache.discoveryIntervalSeconds" => {
+                self.cache.discovery_interval_seconds = parse_number(key, value)?
+            }
+            _ => return Err(ConfigError::UnknownKey(format!("unknown key {key:?}"))),
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.bind_address()?;
+        if self.server.request_timeout_seconds == 0 {
+            return Err(invalid(
+                "server.requestTimeoutSeconds",
+                "must be at least 1",
+            ));
+        }
+        if self.server.max_request_body_bytes == 0 {
+            return Err(invalid("server.maxRequestBodyBytes", "must be at least 1"));
+        }
+        if self.cache.discovery_interval_seconds == 0 {
+            return Err(invalid(
+                "cache.discoveryIntervalSeconds",
+                "must be at least 1",
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                format!("{:?} is not a valid log filter", self.log.level),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The listen address, parsed.
+    pub fn bind_address(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.bind_address.parse().map_err(|_| {
+            invalid(
+                "server.bindAddress",
+                format!(
+                    "{:?} is not HOST:PORT (e.g. 0.0.0.0:9090)",
+                    self.server.bind_address
+                ),
+            )
+        })
+    }
+
+    /// Timeout of ordinary requests.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.request_timeout_seconds)
+    }
+
+    /// TTL of the authentication and authorization caches.
+    pub fn auth_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.auth.cache_ttl_seconds)
+    }
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, format!("{value:?} is not a non-negative integer")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn env_names_follow_the_key_path() {
+        assert_eq!(env_var("server.bindAddress"), "KSNET_SERVER_BIND_ADDRESS");
+        assert_eq!(
+            env_var("auth.cacheTTLSeconds"),
+            "KSNET_AUTH_CACHE_TTL_SECONDS"
+        );
+        assert_eq!(
+            env_var("auth.tokenReview.audiences"),
+            "KSNET_AUTH_TOKEN_REVIEW_AUDIENCES"
+        );
+        assert_eq!(env_var("kubeconfig"), "KSNET_KUBECONFIG");
+    }
+
+    #[test]
+    fn every_key_is_settable() {
+        let mut config = Config::default();
+        for key in KEYS {
+            let value = match *key {
+                "server.bindAddress" => "127.0.0.1:1",
+                "log.format" => "json",
+                "log.level" => "debug",
+                "kubeconfig" | "auth.tokenReview.audiences" => "x",
+                _ => "7",
+            };
+            config
+                .set(key, value)
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::load(None, no_env, &[]).unwrap();
+        assert_eq!(config.bind_address().unwrap().port(), 9090);
+        assert_eq!(config.server.max_request_body_bytes, 3_145_728);
+        assert_eq!(config.auth.cache_ttl_seconds, 10);
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = std::env::temp_dir().join(format!("ksnet-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.yaml");
+        std::fs::write(
+            &file,
+            "server:\n  bindAddress: 127.0.0.1:1000\n  requestTimeoutSeconds: 5\nlog:\n  format: json\n",
+        )
+        .unwrap();
+        let env = |k: &str| (k == "KSNET_SERVER_BIND_ADDRESS").then(|| "127.0.0.1:2000".to_owned());
+        let c = Config::load(Some(&file), env, &[]).unwrap();
+        assert_eq!(c.server.bind_address, "127.0.0.1:2000");
+        assert_eq!(c.server.request_timeout_seconds, 5);
+        assert_eq!(c.log.format, LogFormat::Json);
+        let flags = [("server.bindAddress".to_owned(), "127.0.0.1:3000".to_owned())];
+        let c = Config::load(Some(&file), env, &flags).unwrap();
+        assert_eq!(c.server.bind_address, "127.0.0.1:3000");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_documented_file_holds_the_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ks-network-apiserver.yaml");
+        let from_file = Config::load(Some(&file), no_env, &[]).unwrap();
+        assert_eq!(format!("{from_file:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let bad = [("server.bindAddress".to_owned(), "nope".to_owned())];
+        let err = Config::load(None, no_env, &bad).unwrap_err().to_string();
+        assert!(err.contains("server.bindAddress"), "{err}");
+
+        let env = |k: &str| (k == "KSNET_AUTH_CACHE_TTL_SECONDS").then(|| "ten".to_owned());
+        let err = Config::load(None, env, &[]).unwrap_err().to_string();
+        assert!(err.contains("auth.cacheTTLSeconds"), "{err}");
+
+        let dir = std::env::temp_dir().join(format!("ksnet-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.yaml");
+        std::fs::write(&file, "server:\n  bindAdress: 127.0.0.1:1\n").unwrap();
+        let err = Config::load(Some(&file), no_env, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bindAdress"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,211 @@
+//! Errors as Kubernetes `Status` objects (api §0.5).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+
+/// The Kubernetes `Status` object, fields in kube-apiserver's order.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Status {
+    /// Always `Status`.
+    pub kind: &'static str,
+    /// Always `v1`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: &'static str,
+    /// Always `{}`.
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Always `Failure`.
+    pub status: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Machine-readable reason (`NotFound`, `BadRequest`, …).
+    pub reason: &'static str,
+    /// The object concerned, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<StatusDetails>,
+    /// The HTTP status code.
+    pub code: u16,
+}
+
+/// `Status.details`.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct StatusDetails {
+    /// Object name.
+    pub name: String,
+    /// API group (empty for core).
+    pub group: String,
+    /// Resource (plural).
+    pub kind: String,
+}
+
+/// An error an HTTP handler or middleware answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The caller's input is wrong.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No or rejected credentials.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No route for the path.
+    #[error("the server could not find the requested resource")]
+    RouteNotFound,
+    /// A named object does not exist.
+    #[error("{resource} \"{name}\" not found")]
+    NotFound {
+        /// `<plural>.<group>` (`<plural>` for core).
+        resource: String,
+        /// The object's name.
+        name: String,
+    },
+    /// The path exists but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The body's content type is not accepted here.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The body exceeds `server.maxRequestBodyBytes`.
+    #[error("request body too large (limit {0} bytes)")]
+    PayloadTooLarge(usize),
+    /// The cache a request needs has not synced, or kube-apiserver cannot be reached.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    /// The request took longer than the timeout.
+    #[error("request timed out")]
+    Timeout,
+    /// An unexpected failure on our side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status code.
+    pub fn code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::RouteNotFound | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::Unauthorized => "Unauthorized",
+            ApiError::Forbidden(_) => "Forbidden",
+            ApiError::RouteNotFound | ApiError::NotFound { .. } => "NotFound",
+            ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
+            ApiError::PayloadTooLarge(_) => "RequestEntityTooLarge",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
+            ApiError::Timeout => "Timeout",
+            ApiError::Internal(_) => "InternalError",
+        }
+    }
+
+    /// The `Status` object for this error.
+    pub fn status(&self) -> Status {
+        let details = match self {
+            ApiError::NotFound { resource, name } => {
+                let (kind, group) = resource.split_once('.').unwrap_or((resource.as_str(), ""));
+                Some(StatusDetails {
+                    name: name.clone(),
+                    group: group.to_owned(),
+                    kind: kind.to_owned(),
+                })
+            }
+            _ => None,
+        };
+        Status {
+            kind: "Status",
+            api_version: "v1",
+            metadata: serde_json::Map::new(),
+            status: "Failure",
+            message: self.to_string(),
+            reason: self.reason(),
+            details,
+            code: self.code().as_u16(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(message) = &self {
+            tracing::error!(%message, "internal error");
+        }
+        let mut response = (self.code(), Json(self.status())).into_response();
+        if matches!(self, ApiError::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthenticated => ApiError::Unauthorized,
+            AuthError::Review(e) => {
+                ApiError::ServiceUnavailable(format!("cannot check credentials: {e}"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_carries_details() {
+        let error = ApiError::NotFound {
+            resource: "ippools.crd.projectcalico.org".into(),
+            name: "nope".into(),
+        };
+        let json = serde_json::to_value(error.status()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+                "message":"ippools.crd.projectcalico.org \"nope\" not found","reason":"NotFound",
+                "details":{"name":"nope","group":"crd.projectcalico.org","kind":"ippools"},"code":404})
+        );
+    }
+
+    #[test]
+    fn core_resources_have_an_empty_group() {
+        let error = ApiError::NotFound {
+            resource: "namespaces".into(),
+            name: "x".into(),
+        };
+        let status = error.status();
+        assert_eq!(status.message, "namespaces \"x\" not found");
+        assert_eq!(status.details.unwrap().group, "");
+    }
+
+    #[test]
+    fn unauthorized_matches_the_spec() {
+        let json = serde_json::to_value(ApiError::Unauthorized.status()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+                "message":"Unauthorized","reason":"Unauthorized","code":401})
+        );
+    }
+}

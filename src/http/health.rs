@@ -1,0 +1,67 @@
+//! Health and readiness (api §5).
+
+use std::fmt::Write as _;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use super::AppState;
+
+/// `GET /healthz` and `/livez`: 200 `ok` while the process serves.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /livez`: same as `/healthz`.
+#[utoipa::path(get, path = "/livez", tag = "operations",
+    responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
+pub async fn livez() -> &'static str {
+    "ok"
+}
+
+/// Query of `/readyz`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ReadyzQuery {
+    /// List every check, also on success.
+    verbose: Option<String>,
+}
+
+/// `GET /readyz`: 200 when every watch cache has synced and the server is not draining, else 503 with one
+/// line per check.
+#[utoipa::path(get, path = "/readyz", tag = "operations", params(ReadyzQuery),
+    responses(
+        (status = 200, description = "Ready", body = String, content_type = "text/plain"),
+        (status = 503, description = "Not ready; one line per check", body = String, content_type = "text/plain")))]
+pub async fn readyz(
+    State(state): State<AppState>,
+    Query(query): Query<ReadyzQuery>,
+) -> impl IntoResponse {
+    let caches = state.caches.readiness();
+    let synced = caches.iter().all(|c| c.ready);
+    let draining = state.shutdown.is_cancelled();
+    let ready = synced && !draining;
+    if ready && query.verbose.is_none() {
+        return (StatusCode::OK, "ok".to_owned());
+    }
+    let mut body = String::new();
+    let mark = |ok: bool| if ok { "+" } else { "-" };
+    let word = |ok: bool| if ok { "ok" } else { "failed" };
+    let _ = writeln!(body, "[{}]informer-sync {}", mark(synced), word(synced));
+    if !synced {
+        for cache in caches.iter().filter(|c| !c.ready) {
+            let _ = writeln!(body, "    waiting for {}", cache.resource);
+        }
+    }
+    let _ = writeln!(body, "[{}]shutdown {}", mark(!draining), word(!draining));
+    if ready {
+        body.push_str("readyz check passed\n");
+        (StatusCode::OK, body)
+    } else {
+        body.push_str("readyz check failed\n");
+        (StatusCode::SERVICE_UNAVAILABLE, body)
+    }
+}

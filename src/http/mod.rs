@@ -1,0 +1,89 @@
+//! The HTTP surface: routes, middleware, and errors as `Status` objects. Handlers stay thin: parse, ask a
+//! cache or service, serialise.
+
+pub mod error;
+pub mod health;
+mod middleware;
+pub mod openapi;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::get;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{Authenticator, Authorizer};
+use crate::cluster::Caches;
+
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Watch caches.
+    pub caches: Arc<Caches>,
+    /// Resolves callers.
+    pub authenticator: Arc<Authenticator>,
+    /// Answers permission questions.
+    pub authorizer: Arc<Authorizer>,
+    /// Cancelled when the server starts draining (SIGTERM/SIGINT).
+    pub shutdown: CancellationToken,
+}
+
+/// Request limits applied by the middleware.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Timeout of a request.
+    pub request_timeout: Duration,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application router with its middleware.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(middleware::route_not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::authenticate,
+        ))
+        .with_state(state);
+
+    let max_body = limits.max_body_bytes;
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(axum::middleware::from_fn(move |req, next| {
+                middleware::errors_as_status(max_body, req, next)
+            }))
+            .layer(CatchPanicLayer::custom(middleware::panic_as_status))
+            .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, limits.request_timeout))
+            .layer(RequestBodyLimitLayer::new(max_body)),
+    )
+}
