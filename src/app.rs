@@ -74,16 +74,17 @@ pub fn main(mode: Mode, args: &RunArgs) -> Result<(), AppError> {
         .build()
         .map_err(AppError::Io)?;
     runtime.block_on(async {
-        let client = client(&config).await?;
-        let server = Server::start(&config, client, mode).await?;
+        let kube_config = kube_config(&config).await?;
+        let server = Server::start(&config, kube_config, mode).await?;
         shutdown_signal().await;
         info!("shutdown requested; draining in-flight requests");
         server.shutdown().await
     })
 }
 
-/// A kube client from `kubeconfig`, else `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account.
-pub async fn client(config: &Config) -> Result<Client, AppError> {
+/// The cluster connection from `kubeconfig`, else `KUBECONFIG`, `~/.kube/config`, or the in-cluster
+/// service account.
+pub async fn kube_config(config: &Config) -> Result<kube::Config, AppError> {
     let kube_config = match &config.kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
@@ -96,7 +97,7 @@ pub async fn client(config: &Config) -> Result<Client, AppError> {
             .await
             .map_err(|e| AppError::Kubeconfig(e.to_string()))?,
     };
-    Client::try_from(kube_config).map_err(|e| AppError::Kubeconfig(e.to_string()))
+    Ok(kube_config)
 }
 
 /// A running server: listener, caches and background tasks.
@@ -111,7 +112,13 @@ pub struct Server {
 
 impl Server {
     /// Opens the listener and starts the caches; returns once the server accepts connections.
-    pub async fn start(config: &Config, client: Client, mode: Mode) -> Result<Self, AppError> {
+    pub async fn start(
+        config: &Config,
+        kube_config: kube::Config,
+        mode: Mode,
+    ) -> Result<Self, AppError> {
+        let client = Client::try_from(kube_config.clone())
+            .map_err(|e| AppError::Kubeconfig(e.to_string()))?;
         let address = config.bind_address()?;
         let listener = TcpListener::bind(address)
             .await
@@ -129,6 +136,8 @@ impl Server {
                 ttl,
             )),
             authorizer: Arc::new(Authorizer::new(client, ttl)),
+            kube_config: Arc::new(kube_config),
+            metrics_require_auth: config.server.metrics_require_auth,
             shutdown: CancellationToken::new(),
         };
         let limits = Limits {

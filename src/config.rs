@@ -80,6 +80,8 @@ pub struct ServerConfig {
     pub max_request_body_bytes: usize,
     /// How long in-flight requests may take to finish after SIGTERM, seconds.
     pub shutdown_grace_seconds: u64,
+    /// Whether `/metrics` needs authentication and a `get /metrics` permission.
+    pub metrics_require_auth: bool,
 }
 
 /// `auth.*`
@@ -126,6 +128,7 @@ impl Default for ServerConfig {
             request_timeout_seconds: 60,
             max_request_body_bytes: 3 * 1024 * 1024,
             shutdown_grace_seconds: 30,
+            metrics_require_auth: true,
         }
     }
 }
@@ -163,6 +166,7 @@ pub const KEYS: &[&str] = &[
     "server.requestTimeoutSeconds",
     "server.maxRequestBodyBytes",
     "server.shutdownGraceSeconds",
+    "server.metricsRequireAuth",
     "auth.tokenReview.audiences",
     "auth.cacheTTLSeconds",
     "log.format",
@@ -244,6 +248,13 @@ impl Config {
             }
             "server.shutdownGraceSeconds" => {
                 self.server.shutdown_grace_seconds = parse_number(key, value)?
+            }
+            "server.metricsRequireAuth" => {
+                self.server.metrics_require_auth = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(invalid(key, format!("{value:?} is not true or false"))),
+                }
             }
             "auth.tokenReview.audiences" => {
                 self.auth.token_review.audiences = value
@@ -362,6 +373,7 @@ mod tests {
         for key in KEYS {
             let value = match *key {
                 "server.bindAddress" => "127.0.0.1:1",
+                "server.metricsRequireAuth" => "false",
                 "log.format" => "json",
                 "log.level" => "debug",
                 "kubeconfig" | "auth.tokenReview.audiences" => "x",

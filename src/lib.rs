@@ -9,5 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod domain;
 pub mod http;
+pub mod service;
 pub mod telemetry;

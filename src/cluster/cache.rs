@@ -75,12 +75,85 @@ impl<K: Cached> Cache<K> {
     }
 }
 
+/// What every cache can tell without its type: name, readiness, size.
+pub trait CacheInfo {
+    /// `<plural>.<group>`.
+    fn name(&self) -> String;
+    /// Synced, or its API is absent.
+    fn is_ready(&self) -> bool;
+    /// Number of cached objects.
+    fn object_count(&self) -> usize;
+}
+
+impl<K: Cached> CacheInfo for Cache<K> {
+    fn name(&self) -> String {
+        Cache::name(self)
+    }
+    fn is_ready(&self) -> bool {
+        Cache::is_ready(self)
+    }
+    fn object_count(&self) -> usize {
+        self.store.len()
+    }
+}
+
 /// `<plural>.<group>`, or `<plural>` for the core group.
 pub fn resource_name(resource: &ApiResource) -> String {
     if resource.group.is_empty() {
         resource.plural.clone()
     } else {
         format!("{}.{}", resource.plural, resource.group)
+    }
+}
+
+/// Receives a cache's changes right after they reach its store: the way indexes stay current without scans.
+pub trait Observer<K>: Send + Sync + 'static {
+    /// An object was added or changed.
+    fn applied(&self, object: &K);
+    /// An object was deleted.
+    fn deleted(&self, object: &K);
+    /// The whole content was replaced: after a (re)list, or emptied because the API went away.
+    fn replaced(&self, objects: &[Arc<K>]);
+}
+
+/// The writing side of a cache: the store's writer, its sync state and its observers.
+struct Feed<K: Cached> {
+    name: String,
+    writer: Writer<K>,
+    state: Arc<AtomicU8>,
+    observers: Vec<Arc<dyn Observer<K>>>,
+}
+
+impl<K: Cached> Feed<K> {
+    /// Applies one raw watch event: parse, store, notify.
+    fn apply(&mut self, event: watcher::Event<DynamicObject>) {
+        let done = matches!(event, watcher::Event::InitDone);
+        let Some(event) = parse_event::<K>(&self.name, &self.writer.as_reader(), event) else {
+            return;
+        };
+        self.writer.apply_watcher_event(&event);
+        match &event {
+            watcher::Event::Apply(object) => self.observers.iter().for_each(|o| o.applied(object)),
+            watcher::Event::Delete(object) => self.observers.iter().for_each(|o| o.deleted(object)),
+            watcher::Event::InitDone => {
+                let all = self.writer.as_reader().state();
+                self.observers.iter().for_each(|o| o.replaced(&all));
+            }
+            watcher::Event::Init | watcher::Event::InitApply(_) => {}
+        }
+        if done
+            && self.state.swap(SyncState::Synced as u8, Ordering::AcqRel) != SyncState::Synced as u8
+        {
+            info!(resource = %self.name, objects = self.writer.as_reader().len(), "cache synced");
+        }
+    }
+
+    /// Empties the cache and marks the API absent.
+    fn clear_absent(&mut self) {
+        self.writer.apply_watcher_event(&watcher::Event::Init);
+        self.writer.apply_watcher_event(&watcher::Event::InitDone);
+        self.observers.iter().for_each(|o| o.replaced(&[]));
+        self.state.store(SyncState::Absent as u8, Ordering::Release);
     }
 }
 
@@ -94,34 +167,40 @@ pub enum Presence {
 }
 
 /// Starts a cache and, in `tasks`, the task that keeps it filled; the task ends when `stop` is cancelled.
+/// `observers` see every change after it reaches the store.
 pub fn start<K: Cached>(
     client: &Client,
     presence: Presence,
     discovery_interval: Duration,
     stop: &CancellationToken,
     tasks: &mut JoinSet<()>,
+    observers: Vec<Arc<dyn Observer<K>>>,
 ) -> Cache<K> {
     let (client, stop) = (client.clone(), stop.clone());
     let resource = ApiResource::erase::<K>(&());
-    let mut writer: Writer<K> = Writer::default();
+    let writer: Writer<K> = Writer::default();
     let cache = Cache {
         resource: resource.clone(),
         store: writer.as_reader(),
         state: Arc::new(AtomicU8::new(SyncState::Syncing as u8)),
     };
-    let state = cache.state.clone();
+    let mut feed = Feed {
+        name: resource_name(&resource),
+        writer,
+        state: cache.state.clone(),
+        observers,
+    };
     match presence {
         Presence::Required => tasks.spawn(async move {
             tokio::select! {
                 _ = stop.cancelled() => {}
-                _ = run_watch(client, resource, &mut writer, state) => {}
+                _ = run_watch(client, resource, &mut feed) => {}
             }
         }),
         Presence::Optional => tasks.spawn(supervise_optional(
             client,
             resource,
-            writer,
-            state,
+            feed,
             discovery_interval,
             stop,
         )),
@@ -129,14 +208,8 @@ pub fn start<K: Cached>(
     cache
 }
 
-/// Watches forever (the watcher retries with backoff), applying parsed events to the store.
-async fn run_watch<K: Cached>(
-    client: Client,
-    resource: ApiResource,
-    writer: &mut Writer<K>,
-    state: Arc<AtomicU8>,
-) {
-    let name = resource_name(&resource);
+/// Watches forever (the watcher retries with backoff), feeding parsed events to the store.
+async fn run_watch<K: Cached>(client: Client, resource: ApiResource, feed: &mut Feed<K>) {
     let api: Api<DynamicObject> = Api::all_with(client, &resource);
     let mut events = watcher(api, watcher::Config::default())
         .default_backoff()
@@ -146,26 +219,17 @@ async fn run_watch<K: Cached>(
         match event {
             Ok(event) => {
                 if failing {
-                    info!(resource = %name, "watch recovered");
+                    info!(resource = %feed.name, "watch recovered");
                     failing = false;
                 }
-                let done = matches!(event, watcher::Event::InitDone);
-                if let Some(event) = parse_event::<K>(&name, &writer.as_reader(), event) {
-                    writer.apply_watcher_event(&event);
-                }
-                if done
-                    && state.swap(SyncState::Synced as u8, Ordering::AcqRel)
-                        != SyncState::Synced as u8
-                {
-                    info!(resource = %name, objects = writer.as_reader().len(), "cache synced");
-                }
+                feed.apply(event);
             }
             Err(error) => {
                 if !failing {
-                    warn!(resource = %name, %error, "watch failed; retrying with backoff");
+                    warn!(resource = %feed.name, %error, "watch failed; retrying with backoff");
                     failing = true;
                 } else {
-                    debug!(resource = %name, %error, "watch still failing");
+                    debug!(resource = %feed.name, %error, "watch still failing");
                 }
             }
         }
@@ -224,62 +288,53 @@ const DISCOVERY_RETRY: Duration = Duration::from_secs(2);
 async fn supervise_optional<K: Cached>(
     client: Client,
     resource: ApiResource,
-    writer: Writer<K>,
-    state: Arc<AtomicU8>,
+    feed: Feed<K>,
     interval: Duration,
     stop: CancellationToken,
 ) {
-    let name = resource_name(&resource);
-    let mut writer = Some(writer);
-    let mut watch: Option<(JoinHandle<Writer<K>>, CancellationToken)> = None;
-    let mut known: Option<bool> = None;
+    let name = feed.name.clone();
+    let mut idle = Some(feed);
+    let mut watch: Option<(JoinHandle<Feed<K>>, CancellationToken)> = None;
     loop {
         let mut wait = interval;
         match served(&client, &resource).await {
-            Ok(true) if watch.is_none() => {
-                info!(resource = %name, "API is served; starting its watch");
-                let token = stop.child_token();
-                let (c, r, st, t) = (
-                    client.clone(),
-                    resource.clone(),
-                    state.clone(),
-                    token.clone(),
-                );
-                let Some(mut w) = writer.take() else { return };
-                state.store(SyncState::Syncing as u8, Ordering::Release);
-                let task = tokio::spawn(async move {
-                    tokio::select! {
-                        _ = t.cancelled() => {}
-                        _ = run_watch(c, r, &mut w, st) => {}
-                    }
-                    w
-                });
-                watch = Some((task, token));
-                known = Some(true);
+            Ok(true) => {
+                if let Some(mut feed) = idle.take() {
+                    info!(resource = %name, "API is served; starting its watch");
+                    feed.state
+                        .store(SyncState::Syncing as u8, Ordering::Release);
+                    let token = stop.child_token();
+                    let (c, r, t) = (client.clone(), resource.clone(), token.clone());
+                    let task = tokio::spawn(async move {
+                        tokio::select! {
+                            _ = t.cancelled() => {}
+                            _ = run_watch(c, r, &mut feed) => {}
+                        }
+                        feed
+                    });
+                    watch = Some((task, token));
+                }
             }
             Ok(false) => {
                 if let Some((task, token)) = watch.take() {
                     token.cancel();
                     match task.await {
-                        Ok(w) => writer = Some(w),
+                        Ok(feed) => idle = Some(feed),
                         Err(_) => return,
                     }
                 }
-                if let Some(w) = writer.as_mut() {
-                    w.apply_watcher_event(&watcher::Event::Init);
-                    w.apply_watcher_event(&watcher::Event::InitDone);
-                }
-                state.store(SyncState::Absent as u8, Ordering::Release);
-                if known != Some(false) {
+                if let Some(feed) = idle
+                    .as_mut()
+                    .filter(|f| f.state.load(Ordering::Acquire) != SyncState::Absent as u8)
+                {
+                    feed.clear_absent();
                     warn!(
                         resource = %name,
                         "the cluster does not serve {}/{} {}: serving it as an empty collection until it appears",
                         resource.group, resource.version, resource.plural
                     );
-                    known = Some(false);
                 }
             }
-            Ok(true) => {}
             Err(error) => {
                 warn!(resource = %name, %error, "cannot discover whether the API is served; retrying");
                 wait = interval.min(DISCOVERY_RETRY);

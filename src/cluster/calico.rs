@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
     kind = "IPPool",
     plural = "ippools",
     singular = "ippool",
+    status = "StoredStatus",
     crates(kube_core = "kube::core")
 )]
 #[serde(rename_all = "camelCase")]
@@ -71,6 +72,20 @@ pub struct IPPoolSpec {
     #[serde(flatten)]
     #[schemars(skip)]
     pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// A `status` as Calico stored it (Calico ≥ 3.32 writes `conditions`); kept and shown unchanged.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct StoredStatus(pub serde_json::Map<String, serde_json::Value>);
+
+impl JsonSchema for StoredStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StoredStatus".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
+    }
 }
 
 /// Legacy `spec.ipip` of a Calico v1 pool.

@@ -57,7 +57,7 @@ mod tests {
         }
         assert!(
             stale.is_empty(),
-            "committed CRDs differ from the generated ones: {stale:?}; run `scripts/gen-crds.sh`"
+            "committed CRDs differ from the generated ones: {stale:?}; run `cargo run -- crds --out-dir config/crds`"
         );
     }
 

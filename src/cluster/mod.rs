@@ -3,20 +3,29 @@
 
 pub mod cache;
 pub mod calico;
+pub mod caller;
 pub mod crds;
 pub mod kubesphere;
+pub mod legacy;
+pub mod occupancy;
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use cache::{Cache, Presence, start};
+use cache::{Cache, CacheInfo, Presence, start};
 use calico::{IPAMBlock, IPPool};
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
+use legacy::CronJobV1Beta1;
+use occupancy::OccupancyIndex;
 
 /// The watch caches of every resource a read endpoint needs.
 pub struct Caches {
@@ -36,6 +45,20 @@ pub struct Caches {
     pub namespace_network_policies: Cache<NamespaceNetworkPolicy>,
     /// KubeSphere workspaces (optional API).
     pub workspaces: Cache<Workspace>,
+    /// ReplicaSets (owners of Deployment pods).
+    pub replica_sets: Cache<ReplicaSet>,
+    /// Deployments.
+    pub deployments: Cache<Deployment>,
+    /// StatefulSets.
+    pub stateful_sets: Cache<StatefulSet>,
+    /// DaemonSets.
+    pub daemon_sets: Cache<DaemonSet>,
+    /// `batch/v1` CronJobs (Kubernetes ≥ 1.21).
+    pub cron_jobs: Cache<CronJob>,
+    /// `batch/v1beta1` CronJobs (Kubernetes ≤ 1.24); read only when `batch/v1` is absent.
+    pub cron_jobs_v1beta1: Cache<CronJobV1Beta1>,
+    /// Pool occupancy, fed by the pool, block and pod caches.
+    pub occupancy: Arc<OccupancyIndex>,
 }
 
 /// One line of the readiness report: a cache and whether it is ready.
@@ -55,37 +78,65 @@ impl Caches {
         stop: &CancellationToken,
     ) -> (Self, JoinSet<()>) {
         let mut tasks = JoinSet::new();
+        let occupancy = Arc::new(OccupancyIndex::default());
         let (c, i, s, t) = (client, discovery_interval, stop, &mut tasks);
+        use Presence::{Optional, Required};
         let caches = Self {
-            pods: start(c, Presence::Required, i, s, t),
-            namespaces: start(c, Presence::Required, i, s, t),
-            services: start(c, Presence::Required, i, s, t),
-            network_policies: start(c, Presence::Required, i, s, t),
-            ippools: start(c, Presence::Optional, i, s, t),
-            ipam_blocks: start(c, Presence::Optional, i, s, t),
-            namespace_network_policies: start(c, Presence::Optional, i, s, t),
-            workspaces: start(c, Presence::Optional, i, s, t),
+            pods: start(c, Required, i, s, t, vec![occupancy.clone()]),
+            namespaces: start(c, Required, i, s, t, vec![]),
+            services: start(c, Required, i, s, t, vec![]),
+            network_policies: start(c, Required, i, s, t, vec![]),
+            ippools: start(c, Optional, i, s, t, vec![occupancy.clone()]),
+            ipam_blocks: start(c, Optional, i, s, t, vec![occupancy.clone()]),
+            namespace_network_policies: start(c, Optional, i, s, t, vec![]),
+            workspaces: start(c, Optional, i, s, t, vec![]),
+            replica_sets: start(c, Required, i, s, t, vec![]),
+            deployments: start(c, Required, i, s, t, vec![]),
+            stateful_sets: start(c, Required, i, s, t, vec![]),
+            daemon_sets: start(c, Required, i, s, t, vec![]),
+            cron_jobs: start(c, Optional, i, s, t, vec![]),
+            cron_jobs_v1beta1: start(c, Optional, i, s, t, vec![]),
+            occupancy,
         };
         (caches, tasks)
     }
 
+    /// Every cache, type-erased, in a fixed order.
+    fn all(&self) -> [&dyn CacheInfo; 14] {
+        [
+            &self.pods,
+            &self.namespaces,
+            &self.services,
+            &self.network_policies,
+            &self.ippools,
+            &self.ipam_blocks,
+            &self.namespace_network_policies,
+            &self.workspaces,
+            &self.replica_sets,
+            &self.deployments,
+            &self.stateful_sets,
+            &self.daemon_sets,
+            &self.cron_jobs,
+            &self.cron_jobs_v1beta1,
+        ]
+    }
+
+    /// Number of objects in every cache, by `<plural>.<group>`.
+    pub fn object_counts(&self) -> Vec<(String, usize)> {
+        self.all()
+            .iter()
+            .map(|c| (c.name(), c.object_count()))
+            .collect()
+    }
+
     /// Readiness of every cache, in a fixed order.
     pub fn readiness(&self) -> Vec<CacheReadiness> {
-        fn line<K: cache::Cached>(c: &Cache<K>) -> CacheReadiness {
-            CacheReadiness {
+        self.all()
+            .iter()
+            .map(|c| CacheReadiness {
                 resource: c.name(),
                 ready: c.is_ready(),
-            }
-        }
-        vec![
-            line(&self.pods),
-            line(&self.namespaces),
-            line(&self.services),
-            line(&self.network_policies),
-            line(&self.ippools),
-            line(&self.ipam_blocks),
-            line(&self.namespace_network_policies),
-            line(&self.workspaces),
-        ]
+            })
+            .collect()
     }
 }

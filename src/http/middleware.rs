@@ -30,7 +30,8 @@ pub async fn authenticate(
     for name in spoofable {
         headers.remove(name);
     }
-    if PUBLIC_PATHS.contains(&request.uri().path()) {
+    let path = request.uri().path();
+    if PUBLIC_PATHS.contains(&path) || (path == "/metrics" && !state.metrics_require_auth) {
         return next.run(request).await;
     }
     let authorization = request

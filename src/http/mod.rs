@@ -3,7 +3,10 @@
 
 pub mod error;
 pub mod health;
+pub mod ippools;
+pub mod metrics;
 mod middleware;
+pub mod migration;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -35,6 +38,10 @@ pub struct AppState {
     pub authenticator: Arc<Authenticator>,
     /// Answers permission questions.
     pub authorizer: Arc<Authorizer>,
+    /// The server's own cluster connection; writes swap in the caller's credential.
+    pub kube_config: Arc<kube::Config>,
+    /// Whether `/metrics` needs an authenticated, authorized caller.
+    pub metrics_require_auth: bool,
     /// Cancelled when the server starts draining (SIGTERM/SIGINT).
     pub shutdown: CancellationToken,
 }
@@ -57,6 +64,9 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::document))
+        .route("/metrics", get(metrics::metrics))
+        .merge(ippools::routes())
+        .merge(migration::routes())
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -86,4 +96,30 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, limits.request_timeout))
             .layer(RequestBodyLimitLayer::new(max_body)),
     )
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for crate::auth::Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<crate::auth::Caller>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for crate::auth::Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<crate::auth::Caller>().cloned())
+    }
 }

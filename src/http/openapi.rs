@@ -3,15 +3,22 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{error, health};
+use super::{error, health, ippools, metrics, migration};
 
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ks-network-apiserver", description = "KubeSphere's network API on Calico and Kubernetes."),
-    paths(health::healthz, health::livez, health::readyz, document),
+    paths(
+        health::healthz, health::livez, health::readyz, document, metrics::metrics,
+        ippools::list, ippools::get_one, ippools::migration_targets, ippools::namespace_pools,
+        migration::migrate, migration::unbind,
+    ),
     components(schemas(error::Status, error::StatusDetails)),
-    tags((name = "operations", description = "Health, readiness and documentation"))
+    tags(
+        (name = "operations", description = "Health, readiness and documentation"),
+        (name = "ippools", description = "Calico IP pools: occupancy, usable pools, migration")
+    )
 )]
 pub struct ApiDoc;
 

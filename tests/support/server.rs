@@ -26,8 +26,7 @@ impl<'a> TestServer<'a> {
 
     /// Starts a server with `config`.
     pub async fn start_with(plane: &'a ControlPlane, config: Config) -> TestServer<'a> {
-        let client = kube::Client::try_from(plane.config(User::Admin).await).expect("kube client");
-        let server = Server::start(&config, client, Mode::All)
+        let server = Server::start(&config, plane.config(User::Admin).await, Mode::All)
             .await
             .expect("server starts");
         TestServer {

@@ -1,0 +1,71 @@
+//! Writes on behalf of a caller (api §0.4): a kube client that presents the caller's own credential, so
+//! kube-apiserver applies RBAC and admission to the caller, never to this server.
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::config::AuthInfo;
+use kube::{Client, Config};
+
+use crate::auth::{Caller, Credential};
+
+/// Field manager of every write the product makes.
+pub const FIELD_MANAGER: &str = "ks-network-apiserver";
+
+/// A kube client acting as one caller.
+#[derive(Clone)]
+pub struct CallerClient {
+    client: Client,
+}
+
+impl CallerClient {
+    /// A client for `caller` on the cluster of `base` (the server's own configuration, whose credentials are
+    /// replaced by the caller's).
+    pub fn new(base: &Config, caller: &Caller) -> Result<Self, kube::Error> {
+        let mut config = base.clone();
+        config.auth_info = match &caller.credential {
+            Credential::BearerToken(token) => AuthInfo {
+                token: Some(token.clone().into()),
+                ..AuthInfo::default()
+            },
+        };
+        Ok(Self {
+            client: Client::try_from(config)?,
+        })
+    }
+
+    /// Reads a namespace from kube-apiserver (after a conflict: the cache may be behind).
+    pub async fn get_namespace(&self, name: &str) -> Result<Namespace, kube::Error> {
+        Api::<Namespace>::all(self.client.clone()).get(name).await
+    }
+
+    /// JSON merge patch of a namespace.
+    pub async fn patch_namespace(
+        &self,
+        name: &str,
+        patch: &serde_json::Value,
+    ) -> Result<Namespace, kube::Error> {
+        Api::<Namespace>::all(self.client.clone())
+            .patch(name, &patch_params(), &Patch::Merge(patch))
+            .await
+    }
+
+    /// JSON merge patch of a namespaced object of any kind.
+    pub async fn patch_namespaced(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+        patch: &serde_json::Value,
+    ) -> Result<DynamicObject, kube::Error> {
+        Api::<DynamicObject>::namespaced_with(self.client.clone(), namespace, resource)
+            .patch(name, &patch_params(), &Patch::Merge(patch))
+            .await
+    }
+}
+
+fn patch_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    }
+}

@@ -1,0 +1,143 @@
+//! The occupancy index fed by the pool, IPAM block and pod caches (algorithms §2.9): watch events update it
+//! incrementally, requests read a ready status.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::cache::Observer;
+use super::calico::{IPAMBlock, IPPool};
+use crate::domain::cidr::Cidr;
+use crate::domain::occupancy::{AttributeInput, BlockInput, Occupancy, PodInput};
+use crate::domain::pool::{Pool, default_allowed_uses};
+
+/// The shared occupancy index.
+#[derive(Default)]
+pub struct OccupancyIndex {
+    inner: RwLock<Occupancy>,
+}
+
+impl OccupancyIndex {
+    /// Read access to the index (held briefly: compute what you need, then drop it).
+    pub fn read(&self) -> RwLockReadGuard<'_, Occupancy> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Occupancy> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The domain's view of a cached pool.
+pub fn pool_facts(pool: &IPPool) -> Pool {
+    let allowed_uses = match &pool.spec.allowed_uses {
+        Some(uses) if !uses.is_empty() => uses.clone(),
+        _ => default_allowed_uses(),
+    };
+    Pool {
+        name: pool.metadata.name.clone().unwrap_or_default(),
+        cidr: Cidr::parse(&pool.spec.cidr),
+        disabled: pool.spec.disabled == Some(true),
+        deleting: pool.metadata.deletion_timestamp.is_some(),
+        allowed_uses,
+    }
+}
+
+fn block_input(block: &IPAMBlock) -> BlockInput {
+    BlockInput {
+        cidr: block.spec.cidr.clone(),
+        deleted: block.spec.deleted,
+        allocations: block.spec.allocations.clone(),
+        attributes: block
+            .spec
+            .attributes
+            .iter()
+            .map(|a| AttributeInput {
+                handle_id: a.handle_id.clone(),
+                secondary: a.secondary.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The pod's addresses: `status.podIPs[*].ip`, or `[status.podIP]` when `podIPs` is empty.
+pub fn pod_ips(pod: &Pod) -> Vec<String> {
+    let Some(status) = &pod.status else {
+        return Vec::new();
+    };
+    let listed: Vec<String> = status
+        .pod_ips
+        .iter()
+        .flatten()
+        .map(|p| p.ip.clone())
+        .filter(|ip| !ip.is_empty())
+        .collect();
+    if !listed.is_empty() {
+        return listed;
+    }
+    status
+        .pod_ip
+        .iter()
+        .filter(|ip| !ip.is_empty())
+        .cloned()
+        .collect()
+}
+
+fn pod_input(pod: &Pod) -> PodInput {
+    PodInput {
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        phase: pod.status.as_ref().and_then(|s| s.phase.clone()),
+        host_network: pod.spec.as_ref().and_then(|s| s.host_network) == Some(true),
+        ips: pod_ips(pod),
+    }
+}
+
+fn name_of<K: kube::Resource>(object: &K) -> String {
+    object.meta().name.clone().unwrap_or_default()
+}
+
+impl Observer<IPPool> for OccupancyIndex {
+    fn applied(&self, pool: &IPPool) {
+        self.write().upsert_pool(&pool_facts(pool));
+    }
+    fn deleted(&self, pool: &IPPool) {
+        self.write().remove_pool(&name_of(pool));
+    }
+    fn replaced(&self, pools: &[Arc<IPPool>]) {
+        self.write()
+            .replace_pools(pools.iter().map(|p| pool_facts(p)));
+    }
+}
+
+impl Observer<IPAMBlock> for OccupancyIndex {
+    fn applied(&self, block: &IPAMBlock) {
+        let input = block_input(block);
+        self.write().upsert_block(&name_of(block), input);
+    }
+    fn deleted(&self, block: &IPAMBlock) {
+        self.write().remove_block(&name_of(block));
+    }
+    fn replaced(&self, blocks: &[Arc<IPAMBlock>]) {
+        let inputs: Vec<_> = blocks
+            .iter()
+            .map(|b| (name_of(&**b), block_input(b)))
+            .collect();
+        self.write().replace_blocks(inputs);
+    }
+}
+
+impl Observer<Pod> for OccupancyIndex {
+    fn applied(&self, pod: &Pod) {
+        let input = pod_input(pod);
+        self.write().upsert_pod(input);
+    }
+    fn deleted(&self, pod: &Pod) {
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        self.write().remove_pod(&namespace, &name_of(pod));
+    }
+    fn replaced(&self, pods: &[Arc<Pod>]) {
+        let inputs: Vec<_> = pods.iter().map(|p| pod_input(p)).collect();
+        self.write().replace_pods(inputs);
+    }
+}

@@ -1,0 +1,908 @@
+//! Namespace ↔ pool bindings (algorithms §4): the bound set `B = L ∪ A`, virtual binding labels, the controller's
+//! annotation sync, pools usable by a namespace (§5) and migration targets (§6).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use super::cidr::{Cidr, Family};
+use super::pool::Pool;
+
+/// Prefix of the namespace binding labels: `ippool.network.kubesphere.io/<pool>`.
+pub const BINDING_LABEL_PREFIX: &str = "ippool.network.kubesphere.io/";
+/// Calico's namespace / pod-template annotation listing IPv4 pools (JSON array of names or CIDRs).
+pub const IPV4_POOLS: &str = "cni.projectcalico.org/ipv4pools";
+/// Calico's namespace / pod-template annotation listing IPv6 pools (JSON array of names or CIDRs).
+pub const IPV6_POOLS: &str = "cni.projectcalico.org/ipv6pools";
+/// Marker annotation: `"true"` when the two Calico annotations are derived from binding labels (A§4.3).
+pub const MANAGED: &str = "network.kubesphere.io/ippool-annotations-managed";
+
+/// The facts about a namespace that the binding rules use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NamespaceInput {
+    /// Namespace name.
+    pub name: String,
+    /// Stored labels.
+    pub labels: BTreeMap<String, String>,
+    /// Stored annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl NamespaceInput {
+    /// Whether the marker annotation [`MANAGED`] is exactly `"true"`.
+    pub fn is_managed(&self) -> bool {
+        self.annotations.get(MANAGED).map(String::as_str) == Some("true")
+    }
+}
+
+/// Outcome of the controller's annotation sync for one namespace (A§4.3).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyncOutcome {
+    /// JSON merge patch to write, `None` when the namespace already has the desired labels and annotations.
+    pub patch: Option<Value>,
+    /// Annotation entries dropped during adoption, each worth a Warning Event `IPPoolBindingDropped`; first
+    /// occurrence order, no duplicates.
+    pub dropped: Vec<String>,
+}
+
+/// The binding label key of a pool: `ippool.network.kubesphere.io/<pool>`.
+pub fn binding_label(pool: &str) -> String {
+    format!("{BINDING_LABEL_PREFIX}{pool}")
+}
+
+/// The Calico annotation for a family: [`IPV4_POOLS`] or [`IPV6_POOLS`].
+pub fn pool_annotation_key(family: Family) -> &'static str {
+    match family {
+        Family::V4 => IPV4_POOLS,
+        Family::V6 => IPV6_POOLS,
+    }
+}
+
+/// Whether a pool name can be a binding label (A§4.5): 1–63 characters matching
+/// `^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`.
+pub fn is_valid_binding_label(pool: &str) -> bool {
+    let bytes = pool.as_bytes();
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    bytes.len() <= 63
+        && first.is_ascii_alphanumeric()
+        && last.is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Parses a Calico pool annotation leniently (whitespace allowed): `Some` only for a JSON array of strings.
+pub fn parse_pool_annotation(value: &str) -> Option<Vec<String>> {
+    serde_json::from_str(value).ok()
+}
+
+/// Formats pool entries as a compact JSON array: `["pool-a","pool-b"]`.
+pub fn format_pool_annotation(entries: &[String]) -> String {
+    Value::Array(entries.iter().cloned().map(Value::String).collect()).to_string()
+}
+
+/// The pool named `name`, if it exists.
+pub fn find_pool<'a>(name: &str, pools: &'a [Pool]) -> Option<&'a Pool> {
+    pools.iter().find(|p| p.name == name)
+}
+
+/// The pool whose network equals `cidr` (same network and prefix); several such pools → the first by name.
+pub fn pool_by_network<'a>(cidr: &Cidr, pools: &'a [Pool]) -> Option<&'a Pool> {
+    pools
+        .iter()
+        .filter(|p| p.cidr.as_ref() == Some(cidr))
+        .min_by(|a, b| a.name.cmp(&b.name))
+}
+
+/// The existing pool an annotation entry stands for: by network when the entry parses as a CIDR, else by name.
+pub fn resolve_entry<'a>(entry: &str, pools: &'a [Pool]) -> Option<&'a Pool> {
+    match Cidr::parse(entry) {
+        Some(cidr) => pool_by_network(&cidr, pools),
+        None => find_pool(entry, pools),
+    }
+}
+
+/// `L(ns)`: pools with a stored label `ippool.network.kubesphere.io/<pool>` whose value is `""` or `"true"`.
+pub fn label_bindings(ns: &NamespaceInput) -> BTreeSet<String> {
+    ns.labels
+        .iter()
+        .filter(|(_, value)| is_binding_value(value))
+        .filter_map(|(key, _)| key.strip_prefix(BINDING_LABEL_PREFIX))
+        .filter(|pool| !pool.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `A(ns)`: the pools named by the entries of both Calico annotations. A CIDR entry stands for the pool whose
+/// network equals it (ignored when there is none); any other non-empty entry is a pool name, existing or not.
+/// An annotation that is not a JSON array of strings contributes nothing.
+pub fn annotation_bindings(ns: &NamespaceInput, pools: &[Pool]) -> BTreeSet<String> {
+    annotation_entries(ns)
+        .iter()
+        .filter_map(|entry| match Cidr::parse(entry) {
+            Some(cidr) => pool_by_network(&cidr, pools).map(|p| p.name.clone()),
+            None if entry.is_empty() => None,
+            None => Some(entry.clone()),
+        })
+        .collect()
+}
+
+/// `B(ns) = L(ns) ∪ A(ns)`: the pools the namespace is bound to.
+pub fn bound_pools(ns: &NamespaceInput, pools: &[Pool]) -> BTreeSet<String> {
+    let mut bound = label_bindings(ns);
+    bound.extend(annotation_bindings(ns, pools));
+    bound
+}
+
+/// Virtual binding labels (A§4.2): `ippool.network.kubesphere.io/<p>: ""` for each `p` in `A(ns)` that is a valid
+/// label name and has no stored label key. Add them to the stored labels to get the effective labels.
+pub fn virtual_binding_labels(ns: &NamespaceInput, pools: &[Pool]) -> BTreeMap<String, String> {
+    annotation_bindings(ns, pools)
+        .into_iter()
+        .filter(|p| is_valid_binding_label(p))
+        .map(|p| binding_label(&p))
+        .filter(|key| !ns.labels.contains_key(key))
+        .map(|key| (key, String::new()))
+        .collect()
+}
+
+/// The A§4.3 derivation: compact JSON arrays of the names in `labels` of existing pools with an IPv4 and an IPv6
+/// CIDR, sorted ascending; `None` for a family without any.
+pub fn derive_annotations(
+    labels: &BTreeSet<String>,
+    pools: &[Pool],
+) -> (Option<String>, Option<String>) {
+    let of_family = |family: Family| {
+        let names: Vec<String> = labels
+            .iter()
+            .filter(|name| find_pool(name, pools).and_then(Pool::family) == Some(family))
+            .cloned()
+            .collect();
+        (!names.is_empty()).then(|| format_pool_annotation(&names))
+    };
+    (of_family(Family::V4), of_family(Family::V6))
+}
+
+/// The controller's annotation sync for one namespace (A§4.3), including the adoption of hand-set annotations
+/// when the first binding label appears. The patch is present only when labels or annotations differ.
+pub fn sync(ns: &NamespaceInput, pools: &[Pool]) -> SyncOutcome {
+    let mut bound = label_bindings(ns);
+    let managed = ns.is_managed();
+    if bound.is_empty() && !managed {
+        return SyncOutcome::default();
+    }
+    let mut labels = ns.labels.clone();
+    let mut annotations = ns.annotations.clone();
+    let mut dropped: Vec<String> = Vec::new();
+    let hand_set =
+        ns.annotations.contains_key(IPV4_POOLS) || ns.annotations.contains_key(IPV6_POOLS);
+    if !bound.is_empty() && !managed && hand_set {
+        for entry in annotation_entries(ns) {
+            match resolve_entry(&entry, pools).filter(|p| is_valid_binding_label(&p.name)) {
+                Some(pool) => {
+                    if bound.insert(pool.name.clone()) {
+                        labels.insert(binding_label(&pool.name), String::new());
+                    }
+                }
+                None => {
+                    // A name already bound by its label is kept by that label: nothing is lost.
+                    if !bound.contains(&entry) && !dropped.contains(&entry) {
+                        dropped.push(entry);
+                    }
+                }
+            }
+        }
+    }
+    derive_into(&mut annotations, &bound, pools);
+    SyncOutcome {
+        patch: metadata_patch(ns, &labels, &annotations),
+        dropped,
+    }
+}
+
+/// Pools usable by a namespace (A§5): bound and usable pools when `B(ns)` is non-empty, else every usable pool;
+/// sorted by name.
+pub fn usable_pools<'a>(ns: &NamespaceInput, pools: &'a [Pool]) -> Vec<&'a Pool> {
+    let bound = bound_pools(ns, pools);
+    let mut usable: Vec<&Pool> = pools
+        .iter()
+        .filter(|p| p.usable() && (bound.is_empty() || bound.contains(&p.name)))
+        .collect();
+    usable.sort_by(|a, b| a.name.cmp(&b.name));
+    usable
+}
+
+/// Migration targets of `source` (A§6): other usable pools of the same family, sorted by name; none when the
+/// source CIDR is invalid.
+pub fn migration_targets<'a>(source: &Pool, pools: &'a [Pool]) -> Vec<&'a Pool> {
+    let Some(family) = source.family() else {
+        return Vec::new();
+    };
+    let mut targets: Vec<&Pool> = pools
+        .iter()
+        .filter(|t| t.name != source.name && t.usable() && t.family() == Some(family))
+        .collect();
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
+    targets
+}
+
+/// Whether a binding label value makes a binding: `""` or `"true"`.
+fn is_binding_value(value: &str) -> bool {
+    value.is_empty() || value == "true"
+}
+
+/// Entries of the IPv4 then the IPv6 annotation; annotations that are not JSON arrays of strings give none.
+fn annotation_entries(ns: &NamespaceInput) -> Vec<String> {
+    [IPV4_POOLS, IPV6_POOLS]
+        .iter()
+        .filter_map(|key| ns.annotations.get(*key))
+        .filter_map(|value| parse_pool_annotation(value))
+        .flatten()
+        .collect()
+}
+
+/// Applies the A§4.3 derivation from the label set `bound` to `annotations`: with no binding label the two Calico
+/// annotations and the marker are removed; otherwise each annotation is set or removed and the marker is `"true"`.
+pub(crate) fn derive_into(
+    annotations: &mut BTreeMap<String, String>,
+    bound: &BTreeSet<String>,
+    pools: &[Pool],
+) {
+    if bound.is_empty() {
+        for key in [IPV4_POOLS, IPV6_POOLS, MANAGED] {
+            annotations.remove(key);
+        }
+        return;
+    }
+    let (v4, v6) = derive_annotations(bound, pools);
+    for (key, value) in [(IPV4_POOLS, v4), (IPV6_POOLS, v6)] {
+        match value {
+            Some(value) => annotations.insert(key.to_owned(), value),
+            None => annotations.remove(key),
+        };
+    }
+    annotations.insert(MANAGED.to_owned(), "true".to_owned());
+}
+
+/// The JSON merge patch `{"metadata":{"labels":…,"annotations":…}}` turning the namespace's stored labels and
+/// annotations into the given ones (removals as `null`); `None` when nothing differs.
+pub(crate) fn metadata_patch(
+    ns: &NamespaceInput,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+) -> Option<Value> {
+    let mut metadata = Map::new();
+    if let Some(diff) = map_diff(&ns.labels, labels) {
+        metadata.insert("labels".to_owned(), diff);
+    }
+    if let Some(diff) = map_diff(&ns.annotations, annotations) {
+        metadata.insert("annotations".to_owned(), diff);
+    }
+    (!metadata.is_empty()).then(|| {
+        let mut patch = Map::new();
+        patch.insert("metadata".to_owned(), Value::Object(metadata));
+        Value::Object(patch)
+    })
+}
+
+/// A merge-patch object turning `before` into `after`: changed or added keys with their values, removed keys as
+/// `null`, in key order; `None` when equal.
+pub(crate) fn map_diff(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Option<Value> {
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let diff: Map<String, Value> = keys
+        .into_iter()
+        .filter(|key| before.get(*key) != after.get(*key))
+        .map(|key| {
+            let value = after.get(key).cloned().map_or(Value::Null, Value::String);
+            (key.clone(), value)
+        })
+        .collect();
+    (!diff.is_empty()).then_some(Value::Object(diff))
+}
+
+/// Small builders and a JSON merge-patch applier shared by the domain's binding, migration and unbind tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
+    use super::NamespaceInput;
+    use crate::domain::cidr::Cidr;
+    use crate::domain::pool::{Pool, default_allowed_uses};
+
+    /// An enabled pool for workloads.
+    pub(crate) fn pool(name: &str, cidr: &str) -> Pool {
+        Pool {
+            name: name.into(),
+            cidr: Cidr::parse(cidr),
+            disabled: false,
+            deleting: false,
+            allowed_uses: default_allowed_uses(),
+        }
+    }
+
+    /// A disabled pool.
+    pub(crate) fn disabled(name: &str, cidr: &str) -> Pool {
+        Pool {
+            disabled: true,
+            ..pool(name, cidr)
+        }
+    }
+
+    /// A string map from pairs.
+    pub(crate) fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// A namespace with labels and annotations.
+    pub(crate) fn ns(
+        name: &str,
+        labels: &[(&str, &str)],
+        annotations: &[(&str, &str)],
+    ) -> NamespaceInput {
+        NamespaceInput {
+            name: name.into(),
+            labels: map(labels),
+            annotations: map(annotations),
+        }
+    }
+
+    /// RFC 7386 JSON merge patch.
+    pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
+        let Value::Object(patch) = patch else {
+            *target = patch.clone();
+            return;
+        };
+        if !target.is_object() {
+            *target = Value::Object(Default::default());
+        }
+        if let Value::Object(target) = target {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+    }
+
+    fn to_value(map: &BTreeMap<String, String>) -> Value {
+        Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    }
+
+    /// Reads a string map at `pointer`, empty when absent.
+    pub(crate) fn string_map(value: &Value, pointer: &str) -> BTreeMap<String, String> {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_object)
+            .map(|object| {
+                object
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Applies a namespace merge patch to a namespace.
+    pub(crate) fn apply_to_namespace(ns: &NamespaceInput, patch: &Value) -> NamespaceInput {
+        let mut object = serde_json::json!({"metadata": {
+            "labels": to_value(&ns.labels), "annotations": to_value(&ns.annotations)}});
+        merge_patch(&mut object, patch);
+        NamespaceInput {
+            name: ns.name.clone(),
+            labels: string_map(&object, "/metadata/labels"),
+            annotations: string_map(&object, "/metadata/annotations"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{apply_to_namespace, disabled, ns, pool};
+    use super::*;
+    use crate::domain::pool::Pool;
+    use serde_json::json;
+
+    fn names(pools: &[&Pool]) -> Vec<String> {
+        pools.iter().map(|p| p.name.clone()).collect()
+    }
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    const PA: &str = "ippool.network.kubesphere.io/pa";
+    const PB: &str = "ippool.network.kubesphere.io/pb";
+    const P6: &str = "ippool.network.kubesphere.io/p6";
+
+    /// F-M pools (cases.md shared fixtures).
+    fn fm_pools() -> Vec<Pool> {
+        vec![
+            disabled("pool-a", "10.10.0.0/16"),
+            pool("pool-b", "10.20.0.0/16"),
+            disabled("pool-c", "10.30.0.0/16"),
+            pool("pool-v6", "fd00:60::/64"),
+            Pool {
+                allowed_uses: vec!["Tunnel".into()],
+                ..pool("pool-t", "10.40.0.0/16")
+            },
+        ]
+    }
+
+    /// Pools given for cases 44–52.
+    fn d_pools() -> Vec<Pool> {
+        vec![
+            pool("pa", "10.11.0.0/16"),
+            pool("pb", "10.12.0.0/16"),
+            pool("p6", "fd00:50::/64"),
+        ]
+    }
+
+    /// Applies the sync patch, as the controller would, and returns the new namespace.
+    fn synced(namespace: &NamespaceInput, pools: &[Pool]) -> NamespaceInput {
+        match sync(namespace, pools).patch {
+            Some(patch) => apply_to_namespace(namespace, &patch),
+            None => namespace.clone(),
+        }
+    }
+
+    // ---- A§4.5 label-name validity
+
+    #[test]
+    fn binding_label_names_follow_the_label_name_rule() {
+        for good in ["a", "pool-a", "Pool_1.x", "0", &"a".repeat(63)] {
+            assert!(is_valid_binding_label(good), "{good}");
+        }
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "a/b",
+            "a b",
+            "ä",
+            ".a",
+            &"a".repeat(64),
+            &"a".repeat(70),
+        ] {
+            assert!(!is_valid_binding_label(bad), "{bad}");
+        }
+    }
+
+    // ---- L, A, B
+
+    #[test]
+    fn label_bindings_take_only_empty_or_true_values() {
+        let n = ns(
+            "n",
+            &[
+                (PA, ""),
+                (PB, "true"),
+                (P6, "false"),
+                ("ippool.network.kubesphere.io/", ""),
+                ("other/pa", ""),
+            ],
+            &[],
+        );
+        assert_eq!(label_bindings(&n), set(&["pa", "pb"]));
+    }
+
+    #[test]
+    fn annotation_entries_are_names_or_cidrs_of_existing_pools() {
+        let n = ns(
+            "n",
+            &[],
+            &[
+                (
+                    IPV4_POOLS,
+                    r#"[ "10.11.0.0/16", "ghost" , "10.99.0.0/16", "10.12.0.7/16"]"#,
+                ),
+                (IPV6_POOLS, r#"["fd00:50::/64"]"#),
+            ],
+        );
+        assert_eq!(
+            annotation_bindings(&n, &d_pools()),
+            set(&["ghost", "p6", "pa", "pb"])
+        );
+    }
+
+    #[test]
+    fn annotations_that_are_not_string_arrays_contribute_nothing() {
+        for bad in [r#""pa""#, "pa", r#"{"pa":1}"#, r#"["pa", 1]"#, "", "[pa]"] {
+            let n = ns("n", &[], &[(IPV4_POOLS, bad)]);
+            assert!(annotation_bindings(&n, &d_pools()).is_empty(), "{bad}");
+        }
+        let n = ns("n", &[], &[(IPV4_POOLS, "[]"), (IPV6_POOLS, r#"[""]"#)]);
+        assert!(annotation_bindings(&n, &d_pools()).is_empty());
+    }
+
+    #[test]
+    fn cidr_entries_resolve_to_the_first_pool_by_name_among_equal_networks() {
+        let pools = vec![pool("zz", "10.11.0.0/16"), pool("aa", "10.11.0.0/16")];
+        let n = ns("n", &[], &[(IPV4_POOLS, r#"["10.11.0.0/16"]"#)]);
+        assert_eq!(annotation_bindings(&n, &pools), set(&["aa"]));
+        // A different prefix is a different network.
+        let n = ns("n", &[], &[(IPV4_POOLS, r#"["10.11.0.0/17"]"#)]);
+        assert!(annotation_bindings(&n, &pools).is_empty());
+    }
+
+    #[test]
+    fn bound_set_is_the_union_of_labels_and_annotations() {
+        let n = ns(
+            "n",
+            &[(PA, "")],
+            &[(IPV4_POOLS, r#"["pb"]"#), (IPV6_POOLS, r#"["p6"]"#)],
+        );
+        assert_eq!(bound_pools(&n, &d_pools()), set(&["pa", "pb", "p6"]));
+    }
+
+    #[test]
+    fn annotation_formatting_is_compact() {
+        assert_eq!(
+            format_pool_annotation(&["pool-a".into(), "pool-b".into()]),
+            r#"["pool-a","pool-b"]"#
+        );
+        assert_eq!(format_pool_annotation(&[]), "[]");
+    }
+
+    // ---- §4.3 derivation
+
+    #[test]
+    fn derivation_splits_by_family_sorted_and_skips_missing_or_invalid_pools() {
+        let mut pools = d_pools();
+        pools.push(Pool {
+            cidr: None,
+            ..pool("broken", "x")
+        });
+        pools.push(disabled("pc", "10.14.0.0/16"));
+        let (v4, v6) = derive_annotations(&set(&["pb", "pa", "p6", "pz", "broken", "pc"]), &pools);
+        assert_eq!(v4.as_deref(), Some(r#"["pa","pb","pc"]"#));
+        assert_eq!(v6.as_deref(), Some(r#"["p6"]"#));
+        assert_eq!(derive_annotations(&set(&["pz"]), &pools), (None, None));
+    }
+
+    // ---- D. cases 44–52
+
+    #[test]
+    fn case_44_bind_by_label() {
+        let n1 = ns("n1", &[(PA, "")], &[]);
+        let outcome = sync(&n1, &d_pools());
+        assert_eq!(
+            outcome.patch,
+            Some(json!({"metadata":{"annotations":{
+                IPV4_POOLS: r#"["pa"]"#, MANAGED: "true"}}}))
+        );
+        assert!(outcome.dropped.is_empty());
+        let after = synced(&n1, &d_pools());
+        assert!(!after.annotations.contains_key(IPV6_POOLS));
+        assert_eq!(sync(&after, &d_pools()), SyncOutcome::default());
+    }
+
+    #[test]
+    fn case_45_several_pools_both_families() {
+        let pools = d_pools();
+        let n1 = synced(&ns("n1", &[(PA, "")], &[]), &pools);
+        let mut n1 = n1;
+        n1.labels.insert(PB.into(), "true".into());
+        n1.labels.insert(P6.into(), String::new());
+        let after = synced(&n1, &pools);
+        assert_eq!(after.annotations[IPV4_POOLS], r#"["pa","pb"]"#);
+        assert_eq!(after.annotations[IPV6_POOLS], r#"["p6"]"#);
+        assert_eq!(after.annotations[MANAGED], "true");
+        assert_eq!(sync(&after, &pools).patch, None);
+    }
+
+    #[test]
+    fn case_46_last_label_removed() {
+        let pools = d_pools();
+        let n1 = ns(
+            "n1",
+            &[],
+            &[
+                (IPV4_POOLS, r#"["pa","pb"]"#),
+                (IPV6_POOLS, r#"["p6"]"#),
+                (MANAGED, "true"),
+            ],
+        );
+        assert_eq!(
+            sync(&n1, &pools).patch,
+            Some(
+                json!({"metadata":{"annotations":{IPV4_POOLS: null, IPV6_POOLS: null, MANAGED: null}}})
+            )
+        );
+        let after = synced(&n1, &pools);
+        assert!(after.annotations.is_empty());
+        assert_eq!(sync(&after, &pools).patch, None);
+    }
+
+    #[test]
+    fn case_47_hand_set_annotations_are_left_alone_but_reported() {
+        let pools = d_pools();
+        let n2 = ns("n2", &[], &[(IPV4_POOLS, r#"["pb"]"#)]);
+        assert_eq!(sync(&n2, &pools), SyncOutcome::default());
+        assert_eq!(
+            virtual_binding_labels(&n2, &pools),
+            BTreeMap::from([(PB.to_owned(), String::new())])
+        );
+        assert_eq!(bound_pools(&n2, &pools), set(&["pb"]));
+    }
+
+    #[test]
+    fn case_48_adoption() {
+        let pools = d_pools();
+        let n2 = ns("n2", &[(PA, "")], &[(IPV4_POOLS, r#"["pb"]"#)]);
+        let outcome = sync(&n2, &pools);
+        assert_eq!(
+            outcome.patch,
+            Some(json!({"metadata":{
+                "labels":{PB: ""},
+                "annotations":{IPV4_POOLS: r#"["pa","pb"]"#, MANAGED: "true"}}}))
+        );
+        assert!(outcome.dropped.is_empty());
+        let after = synced(&n2, &pools);
+        assert_eq!(label_bindings(&after), set(&["pa", "pb"]));
+        assert_eq!(sync(&after, &pools).patch, None);
+    }
+
+    #[test]
+    fn adoption_drops_unknown_and_unlabelable_entries_with_a_warning() {
+        let long = "l".repeat(64);
+        let mut pools = d_pools();
+        pools.push(pool(&long, "10.15.0.0/16"));
+        let n = ns(
+            "n",
+            &[(PA, "")],
+            &[
+                (
+                    IPV4_POOLS,
+                    &format!(r#"["ghost","10.12.0.0/16","10.99.0.0/16","{long}","ghost"]"#),
+                ),
+                (IPV6_POOLS, "not json"),
+            ],
+        );
+        let outcome = sync(&n, &pools);
+        assert_eq!(
+            outcome.dropped,
+            vec!["ghost".to_owned(), "10.99.0.0/16".to_owned(), long.clone()]
+        );
+        assert_eq!(
+            outcome.patch,
+            Some(json!({"metadata":{
+                "labels":{PB: ""},
+                "annotations":{IPV4_POOLS: r#"["pa","pb"]"#, IPV6_POOLS: null, MANAGED: "true"}}}))
+        );
+    }
+
+    #[test]
+    fn adoption_does_not_warn_about_entries_bound_by_a_label() {
+        let pz = "ippool.network.kubesphere.io/pz";
+        let n = ns("n", &[(pz, "")], &[(IPV4_POOLS, r#"["pz","pa"]"#)]);
+        let outcome = sync(&n, &d_pools());
+        assert!(outcome.dropped.is_empty());
+        assert_eq!(
+            outcome.patch,
+            Some(json!({"metadata":{
+                "labels":{PA: ""},
+                "annotations":{IPV4_POOLS: r#"["pa"]"#, MANAGED: "true"}}}))
+        );
+    }
+
+    #[test]
+    fn adoption_turns_a_non_binding_label_value_into_a_binding() {
+        let pools = d_pools();
+        let n = ns(
+            "n",
+            &[(PA, ""), (PB, "false")],
+            &[(IPV4_POOLS, r#"["pb"]"#)],
+        );
+        let after = synced(&n, &pools);
+        assert_eq!(after.labels[PB], "");
+        assert_eq!(after.annotations[IPV4_POOLS], r#"["pa","pb"]"#);
+    }
+
+    #[test]
+    fn no_adoption_on_managed_namespaces() {
+        let pools = d_pools();
+        let n = ns(
+            "n",
+            &[(PA, "")],
+            &[(IPV4_POOLS, r#"["pb"]"#), (MANAGED, "true")],
+        );
+        let outcome = sync(&n, &pools);
+        assert_eq!(
+            outcome.patch,
+            Some(json!({"metadata":{"annotations":{IPV4_POOLS: r#"["pa"]"#}}}))
+        );
+        assert!(outcome.dropped.is_empty());
+    }
+
+    #[test]
+    fn case_49_other_label_values_do_not_bind() {
+        let pools = d_pools();
+        let n3 = ns("n3", &[(PA, "false")], &[]);
+        assert_eq!(sync(&n3, &pools), SyncOutcome::default());
+        assert!(bound_pools(&n3, &pools).is_empty());
+        assert_eq!(names(&usable_pools(&n3, &pools)), ["p6", "pa", "pb"]);
+        // The stored key stays as it is: no virtual label replaces it.
+        assert!(virtual_binding_labels(&n3, &pools).is_empty());
+    }
+
+    #[test]
+    fn case_50_label_for_a_pool_that_does_not_exist_yet() {
+        let pz = "ippool.network.kubesphere.io/pz";
+        let mut pools = d_pools();
+        let n4 = synced(&ns("n4", &[(pz, "")], &[]), &pools);
+        assert_eq!(n4.annotations, fixtures_map(&[(MANAGED, "true")]));
+
+        pools.push(pool("pz", "10.13.0.0/16"));
+        let n4 = synced(&n4, &pools);
+        assert_eq!(n4.annotations[IPV4_POOLS], r#"["pz"]"#);
+
+        pools.retain(|p| p.name != "pz");
+        let patch = sync(&n4, &pools).patch;
+        assert_eq!(
+            patch,
+            Some(json!({"metadata":{"annotations":{IPV4_POOLS: null}}}))
+        );
+        let n4 = synced(&n4, &pools);
+        assert_eq!(n4.labels[pz], "");
+        assert_eq!(n4.annotations, fixtures_map(&[(MANAGED, "true")]));
+    }
+
+    fn fixtures_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        super::fixtures::map(pairs)
+    }
+
+    #[test]
+    fn case_51_labels_are_the_truth_on_managed_namespaces() {
+        let pools = d_pools();
+        let n1 = ns(
+            "n1",
+            &[(PA, "")],
+            &[(IPV4_POOLS, r#"["pb"]"#), (MANAGED, "true")],
+        );
+        let after = synced(&n1, &pools);
+        assert_eq!(after.annotations[IPV4_POOLS], r#"["pa"]"#);
+        assert_eq!(after.labels, n1.labels);
+    }
+
+    #[test]
+    fn case_52_unmanaged_cidr_entries_count_as_bindings() {
+        let pools = d_pools();
+        let n5 = ns("n5", &[], &[(IPV4_POOLS, r#"["10.11.0.0/16"]"#)]);
+        assert_eq!(
+            virtual_binding_labels(&n5, &pools),
+            BTreeMap::from([(PA.to_owned(), String::new())])
+        );
+        assert_eq!(bound_pools(&n5, &pools), set(&["pa"]));
+        assert_eq!(sync(&n5, &pools).patch, None);
+    }
+
+    #[test]
+    fn virtual_labels_skip_invalid_names_and_stored_keys() {
+        let pools = d_pools();
+        let long = "l".repeat(64);
+        let n = ns(
+            "n",
+            &[(PA, "false")],
+            &[(IPV4_POOLS, &format!(r#"["pa","{long}","ghost"]"#))],
+        );
+        assert_eq!(
+            virtual_binding_labels(&n, &pools),
+            BTreeMap::from([(
+                "ippool.network.kubesphere.io/ghost".to_owned(),
+                String::new()
+            )])
+        );
+    }
+
+    #[test]
+    fn sync_rewrites_non_compact_annotations_once() {
+        let pools = d_pools();
+        let n = ns(
+            "n",
+            &[(PA, "")],
+            &[(IPV4_POOLS, r#"[ "pa" ]"#), (MANAGED, "true")],
+        );
+        let after = synced(&n, &pools);
+        assert_eq!(after.annotations[IPV4_POOLS], r#"["pa"]"#);
+        assert_eq!(sync(&after, &pools).patch, None);
+    }
+
+    // ---- B. cases 28–34
+
+    #[test]
+    fn case_28_migration_targets() {
+        let mut pools = fm_pools();
+        pools.push(Pool {
+            allowed_uses: vec!["Workload".into()],
+            ..pool("pool-f", "10.60.0.0/16")
+        });
+        pools.push(Pool {
+            deleting: true,
+            ..pool("pool-g", "10.70.0.0/16")
+        });
+        let source = find_pool("pool-a", &pools).cloned();
+        let targets = source
+            .as_ref()
+            .map(|s| names(&migration_targets(s, &pools)))
+            .unwrap_or_default();
+        assert_eq!(targets, ["pool-b", "pool-f"]);
+    }
+
+    #[test]
+    fn case_29_targets_of_an_ipv6_pool() {
+        let pools = fm_pools();
+        let source = pool("pool-v6", "fd00:60::/64");
+        assert!(migration_targets(&source, &pools).is_empty());
+    }
+
+    #[test]
+    fn case_30_targets_of_a_missing_pool() {
+        // The 404 is the HTTP layer's; the domain reports the pool as absent.
+        assert!(find_pool("nope", &fm_pools()).is_none());
+    }
+
+    #[test]
+    fn targets_of_a_pool_with_an_invalid_cidr_are_empty() {
+        let source = Pool {
+            cidr: None,
+            ..pool("broken", "x")
+        };
+        assert!(migration_targets(&source, &fm_pools()).is_empty());
+    }
+
+    #[test]
+    fn case_31_usable_pools_of_a_bound_namespace() {
+        let bound = ns(
+            "bound",
+            &[
+                ("ippool.network.kubesphere.io/pool-b", ""),
+                ("ippool.network.kubesphere.io/pool-c", ""),
+            ],
+            &[],
+        );
+        assert_eq!(names(&usable_pools(&bound, &fm_pools())), ["pool-b"]);
+    }
+
+    #[test]
+    fn case_32_usable_pools_of_an_unbound_namespace() {
+        let other = ns("other", &[], &[]);
+        assert_eq!(
+            names(&usable_pools(&other, &fm_pools())),
+            ["pool-b", "pool-v6"]
+        );
+    }
+
+    #[test]
+    fn case_33_usable_pools_from_a_hand_set_cidr_entry() {
+        let hs = ns("hs", &[], &[(IPV4_POOLS, r#"["10.20.0.0/16"]"#)]);
+        assert_eq!(names(&usable_pools(&hs, &fm_pools())), ["pool-b"]);
+    }
+
+    #[test]
+    fn usable_pools_of_a_namespace_bound_only_to_missing_pools_are_empty() {
+        let n = ns("n", &[("ippool.network.kubesphere.io/ghost", "")], &[]);
+        assert!(usable_pools(&n, &fm_pools()).is_empty());
+    }
+
+    #[test]
+    fn metadata_patch_is_none_when_nothing_differs() {
+        let n = ns("n", &[(PA, "")], &[(MANAGED, "true")]);
+        assert_eq!(metadata_patch(&n, &n.labels, &n.annotations), None);
+    }
+}

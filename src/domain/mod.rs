@@ -1,0 +1,9 @@
+//! The product's knowledge as pure functions and data: CIDR math, pool rules, occupancy, bindings,
+//! migration planning. No kube, axum or tokio here: plain data in, plain data out.
+
+pub mod binding;
+pub mod cidr;
+pub mod migration;
+pub mod occupancy;
+pub mod pool;
+pub mod unbind;

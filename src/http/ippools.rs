@@ -1,0 +1,81 @@
+//! `/kapis/network.kubesphere.io/v1alpha2` (api §1): thin handlers over [`crate::service::pools`].
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use super::{ApiError, AppState};
+use crate::auth::Caller;
+use crate::service::pools;
+
+const BASE: &str = "/kapis/network.kubesphere.io/v1alpha2";
+
+/// The routes of api §1.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{BASE}/ippools"), get(list))
+        .route(&format!("{BASE}/ippools/{{name}}"), get(get_one))
+        .route(
+            &format!("{BASE}/ippools/{{name}}/migrate"),
+            get(migration_targets),
+        )
+        .route(
+            &format!("{BASE}/namespaces/{{namespace}}/ippools"),
+            get(namespace_pools),
+        )
+}
+
+/// api §1.1: every Calico pool with its occupancy status, sorted by name.
+#[utoipa::path(get, path = "/kapis/network.kubesphere.io/v1alpha2/ippools", tag = "ippools",
+    responses((status = 200, description = "A JSON array of IPPools with status, sorted by name"),
+              (status = 401, body = super::error::Status), (status = 403, body = super::error::Status),
+              (status = 503, body = super::error::Status)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    pools::list(&state, &caller).await.map(Json)
+}
+
+/// api §1.2: one pool with its occupancy status.
+#[utoipa::path(get, path = "/kapis/network.kubesphere.io/v1alpha2/ippools/{name}", tag = "ippools",
+    params(("name" = String, Path, description = "Pool name")),
+    responses((status = 200, description = "The IPPool with status"), (status = 404, body = super::error::Status)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    pools::get(&state, &caller, &name).await.map(Json)
+}
+
+/// api §1.3: pools the named pool may be migrated to.
+#[utoipa::path(get, path = "/kapis/network.kubesphere.io/v1alpha2/ippools/{name}/migrate", tag = "ippools",
+    params(("name" = String, Path, description = "Source pool")),
+    responses((status = 200, description = "An IPPoolList of usable pools of the same family"),
+              (status = 404, body = super::error::Status)))]
+pub async fn migration_targets(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    pools::migration_targets(&state, &caller, &name)
+        .await
+        .map(Json)
+}
+
+/// api §1.5: pools a namespace may use.
+#[utoipa::path(get, path = "/kapis/network.kubesphere.io/v1alpha2/namespaces/{namespace}/ippools", tag = "ippools",
+    params(("namespace" = String, Path, description = "Namespace")),
+    responses((status = 200, description = "An IPPoolList: the namespace's bound usable pools, else every usable pool"),
+              (status = 404, body = super::error::Status)))]
+pub async fn namespace_pools(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(namespace): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    pools::usable_by_namespace(&state, &caller, &namespace)
+        .await
+        .map(Json)
+}

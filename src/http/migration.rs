@@ -1,0 +1,244 @@
+//! `POST …/ippoolmigrations` and `POST …/ippools/{name}/unbind` (api §1.4, §1.6): request parsing here, the
+//! work in [`crate::service::migration`].
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Json, Router, routing::post};
+use serde_json::Value;
+
+use super::{ApiError, AppState};
+use crate::auth::Caller;
+use crate::service::migration::{self, MigrationRequest};
+
+const BASE: &str = "/kapis/network.kubesphere.io/v1alpha2";
+
+/// The routes of api §1.4 and §1.6.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{BASE}/ippoolmigrations"), post(migrate))
+        .route(&format!("{BASE}/ippools/{{name}}/unbind"), post(unbind))
+}
+
+/// api §1.4: move namespaces and workloads from `oldippool` to `newippool`.
+#[utoipa::path(post, path = "/kapis/network.kubesphere.io/v1alpha2/ippoolmigrations", tag = "ippools",
+    params(("oldippool" = Option<String>, Query, description = "Source pool (also a form or JSON body field)"),
+           ("newippool" = Option<String>, Query, description = "Target pool (also a form or JSON body field)"),
+           ("dryRun" = Option<String>, Query, description = "`true` or `All`: plan only")),
+    request_body(content = String, description = "Form fields oldippool, newippool, dryRun; or the same as a JSON object",
+                 content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Summary: message, dryRun, oldippool, newippool, namespaces, workloads, skippedPods, warnings"),
+              (status = 400, body = super::error::Status), (status = 403, body = super::error::Status),
+              (status = 404, body = super::error::Status), (status = 415, body = super::error::Status),
+              (status = 500, description = "Partial failure: the summary with `errors`")))]
+pub async fn migrate(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let request_id = request_id(request.headers());
+    let query = query_fields(request.uri().query());
+    let body = body_fields(request).await?;
+    let field = |name: &str| first_non_empty(body.get(name), query.get(name));
+    let input = MigrationRequest {
+        old: field("oldippool"),
+        new: field("newippool"),
+        dry_run: is_dry_run(&field("dryRun")),
+    };
+    let (ok, summary) = migration::migrate(&state, &caller, &request_id, input).await?;
+    Ok((status_of(ok), Json(summary)))
+}
+
+/// api §1.6: unbind every namespace from the pool.
+#[utoipa::path(post, path = "/kapis/network.kubesphere.io/v1alpha2/ippools/{name}/unbind", tag = "ippools",
+    params(("name" = String, Path, description = "Pool name (need not exist)"),
+           ("dryRun" = Option<String>, Query, description = "`true` or `All`: plan only")),
+    request_body(content = Option<String>, description = "Optional JSON `{\"dryRun\": true}`", content_type = "application/json"),
+    responses((status = 200, description = "message, dryRun, ippool, namespaces"),
+              (status = 400, body = super::error::Status), (status = 403, body = super::error::Status),
+              (status = 500, description = "Partial failure: the summary with `errors`")))]
+pub async fn unbind(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let body_dry_run = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))?;
+        value.get("dryRun").map(json_field)
+    };
+    let dry_run = is_dry_run(&first_non_empty(body_dry_run.as_ref(), query.get("dryRun")));
+    let (ok, summary) =
+        migration::unbind(&state, &caller, &request_id(&headers), &name, dry_run).await?;
+    Ok((status_of(ok), Json(summary)))
+}
+
+fn status_of(ok: bool) -> StatusCode {
+    if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `dryRun` is on for `true` and `All` (api §1.4).
+pub fn is_dry_run(value: &str) -> bool {
+    value == "true" || value == "All"
+}
+
+fn first_non_empty(body: Option<&String>, query: Option<&String>) -> String {
+    [body, query]
+        .into_iter()
+        .flatten()
+        .find(|v| !v.is_empty())
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn query_fields(query: Option<&str>) -> HashMap<String, String> {
+    serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default()
+}
+
+/// A JSON field as the string a form would carry (`true` stays `true`).
+fn json_field(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The fields of a form, multipart or JSON body; an empty body has none.
+async fn body_fields(request: Request) -> Result<HashMap<String, String>, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let invalid = |detail: String| ApiError::BadRequest(format!("invalid request body: {detail}"));
+    if content_type.starts_with("multipart/form-data") {
+        let mut multipart = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| invalid(e.body_text()))?;
+        let mut fields = HashMap::new();
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| invalid(e.body_text()))?
+        {
+            let name = field.name().unwrap_or_default().to_owned();
+            let value = field.text().await.map_err(|e| invalid(e.body_text()))?;
+            fields.insert(name, value);
+        }
+        return Ok(fields);
+    }
+    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .map_err(|e| invalid(e.to_string()))?;
+    parse_body(&content_type, &body)
+}
+
+/// Parses a non-multipart body by content type (api §1.4 inputs).
+pub fn parse_body(content_type: &str, body: &[u8]) -> Result<HashMap<String, String>, ApiError> {
+    let invalid = |detail: String| ApiError::BadRequest(format!("invalid request body: {detail}"));
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(HashMap::new());
+    }
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    match media_type {
+        "application/x-www-form-urlencoded" => {
+            serde_urlencoded::from_bytes(body).map_err(|e| invalid(e.to_string()))
+        }
+        "application/json" => {
+            let value: Value = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
+            let object = value
+                .as_object()
+                .ok_or_else(|| invalid("expected a JSON object".into()))?;
+            Ok(object
+                .iter()
+                .map(|(k, v)| (k.clone(), json_field(v)))
+                .collect())
+        }
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "unsupported media type {other:?}: send application/x-www-form-urlencoded, multipart/form-data or application/json"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_and_json_bodies_give_the_same_fields() {
+        let form = parse_body(
+            "application/x-www-form-urlencoded",
+            b"oldippool=pool-a&newippool=pool-b&dryRun=true",
+        )
+        .unwrap();
+        let json = parse_body(
+            "application/json; charset=utf-8",
+            br#"{"oldippool":"pool-a","newippool":"pool-b","dryRun":true}"#,
+        )
+        .unwrap();
+        assert_eq!(form, json);
+        assert!(is_dry_run(&form["dryRun"]));
+    }
+
+    #[test]
+    fn empty_bodies_have_no_fields_whatever_their_type() {
+        assert!(parse_body("text/plain", b"").unwrap().is_empty());
+        assert!(parse_body("", b"  \n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_bodies_are_400_or_415() {
+        let err = parse_body("application/json", br#"{"oldippool":"#).unwrap_err();
+        assert_eq!(err.code(), StatusCode::BAD_REQUEST);
+        assert!(
+            err.to_string().starts_with("invalid request body: "),
+            "{err}"
+        );
+        assert_eq!(
+            parse_body("text/plain", b"x").unwrap_err().code(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            parse_body("application/json", b"[1]").unwrap_err().code(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn body_fields_win_over_the_query_unless_empty() {
+        let body = "a".to_owned();
+        let empty = String::new();
+        let query = "b".to_owned();
+        assert_eq!(first_non_empty(Some(&body), Some(&query)), "a");
+        assert_eq!(first_non_empty(Some(&empty), Some(&query)), "b");
+        assert_eq!(first_non_empty(None, None), "");
+    }
+
+    #[test]
+    fn dry_run_values() {
+        assert!(is_dry_run("true") && is_dry_run("All"));
+        assert!(!is_dry_run("false") && !is_dry_run("1") && !is_dry_run("") && !is_dry_run("TRUE"));
+    }
+}
