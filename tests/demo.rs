@@ -119,13 +119,9 @@ async fn the_demo_seeds_a_cluster_the_server_serves() {
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .unwrap();
-    let server = Server::start(
-        &test_config(),
-        kube::Client::try_from(config).unwrap(),
-        Mode::All,
-    )
-    .await
-    .unwrap();
+    let server = Server::start(&test_config(), config, Mode::All)
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let url = format!("http://{}/readyz", server.local_addr());
     wait_for(
