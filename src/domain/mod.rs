@@ -4,6 +4,8 @@
 pub mod binding;
 pub mod cidr;
 pub mod migration;
+pub mod nsnp;
 pub mod occupancy;
 pub mod pool;
 pub mod unbind;
+pub mod write_body;
