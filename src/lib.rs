@@ -11,5 +11,6 @@ pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod query;
 pub mod service;
 pub mod telemetry;

@@ -1,6 +1,8 @@
 //! Writes on behalf of a caller (api §0.4): a kube client that presents the caller's own credential, so
 //! kube-apiserver applies RBAC and admission to the caller, never to this server.
 
+use bytes::Bytes;
+use http::{Method, Request, StatusCode, header};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::config::AuthInfo;
@@ -60,6 +62,38 @@ impl CallerClient {
         Api::<DynamicObject>::namespaced_with(self.client.clone(), namespace, resource)
             .patch(name, &patch_params(), &Patch::Merge(patch))
             .await
+    }
+}
+
+/// A request forwarded verbatim to kube-apiserver.
+pub struct Forward<'a> {
+    /// HTTP method.
+    pub method: Method,
+    /// Path and query, e.g. `/apis/networking.k8s.io/v1/namespaces/a/networkpolicies?dryRun=All`.
+    pub path_and_query: String,
+    /// Content type of the body (when there is one).
+    pub content_type: Option<&'a str>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl CallerClient {
+    /// Sends a request as the caller and returns kube-apiserver's status and body unchanged (errors included).
+    pub async fn forward(&self, forward: Forward<'_>) -> Result<(StatusCode, Bytes), kube::Error> {
+        let mut request = Request::builder()
+            .method(forward.method)
+            .uri(forward.path_and_query)
+            .header(header::ACCEPT, "application/json");
+        if let Some(content_type) = forward.content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request
+            .body(kube::client::Body::from(forward.body))
+            .map_err(kube::Error::HttpError)?;
+        let response = self.client.send(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect_bytes().await?;
+        Ok((status, body))
     }
 }
 

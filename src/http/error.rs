@@ -38,8 +38,22 @@ pub struct StatusDetails {
     pub name: String,
     /// API group (empty for core).
     pub group: String,
-    /// Resource (plural).
+    /// Resource (plural) or kind.
     pub kind: String,
+    /// Field errors of an `Invalid` status.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<StatusCause>,
+}
+
+/// One field error of an `Invalid` status.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct StatusCause {
+    /// `FieldValueInvalid`, `FieldValueNotSupported`, …
+    pub reason: String,
+    /// The field path, e.g. `spec.egress[0].to[1]`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
 }
 
 /// An error an HTTP handler or middleware answers with.
@@ -57,6 +71,9 @@ pub enum ApiError {
     /// No route for the path.
     #[error("the server could not find the requested resource")]
     RouteNotFound,
+    /// A v1alpha3 resource this server does not serve.
+    #[error("resource is not supported")]
+    UnsupportedResource,
     /// A named object does not exist.
     #[error("{resource} \"{name}\" not found")]
     NotFound {
@@ -80,6 +97,22 @@ pub enum ApiError {
     /// The request took longer than the timeout.
     #[error("request timed out")]
     Timeout,
+    /// The object failed validation (422).
+    #[error("{message}")]
+    Invalid {
+        /// Kubernetes-style message naming the object and every field error.
+        message: String,
+        /// The object and its field errors.
+        details: StatusDetails,
+    },
+    /// kube-apiserver's own answer to a forwarded request, passed through unchanged.
+    #[error("kube-apiserver answered {code}")]
+    Upstream {
+        /// Its status code.
+        code: StatusCode,
+        /// Its body (normally a `Status`).
+        body: serde_json::Value,
+    },
     /// An unexpected failure on our side.
     #[error("{0}")]
     Internal(String),
@@ -92,12 +125,16 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::RouteNotFound | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::RouteNotFound | ApiError::UnsupportedResource | ApiError::NotFound { .. } => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Upstream { code, .. } => *code,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,12 +144,16 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Forbidden(_) => "Forbidden",
-            ApiError::RouteNotFound | ApiError::NotFound { .. } => "NotFound",
+            ApiError::RouteNotFound | ApiError::UnsupportedResource | ApiError::NotFound { .. } => {
+                "NotFound"
+            }
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::PayloadTooLarge(_) => "RequestEntityTooLarge",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
             ApiError::Timeout => "Timeout",
+            ApiError::Invalid { .. } => "Invalid",
+            ApiError::Upstream { .. } => "",
             ApiError::Internal(_) => "InternalError",
         }
     }
@@ -126,8 +167,10 @@ impl ApiError {
                     name: name.clone(),
                     group: group.to_owned(),
                     kind: kind.to_owned(),
+                    causes: Vec::new(),
                 })
             }
+            ApiError::Invalid { details, .. } => Some(details.clone()),
             _ => None,
         };
         Status {
@@ -147,6 +190,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(message) = &self {
             tracing::error!(%message, "internal error");
+        }
+        if let ApiError::Upstream { code, body } = self {
+            return (code, Json(body)).into_response();
         }
         let mut response = (self.code(), Json(self.status())).into_response();
         if matches!(self, ApiError::Unauthorized) {

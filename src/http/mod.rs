@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, middleware, and errors as `Status` objects. Handlers stay thin: parse, ask a
 //! cache or service, serialise.
 
+pub mod dynamic;
 pub mod error;
 pub mod health;
 pub mod ippools;
@@ -8,6 +9,7 @@ pub mod metrics;
 mod middleware;
 pub mod migration;
 pub mod openapi;
+pub mod resources;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +69,8 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/metrics", get(metrics::metrics))
         .merge(ippools::routes())
         .merge(migration::routes())
+        .merge(resources::routes())
+        .merge(dynamic::routes())
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

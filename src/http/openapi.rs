@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{error, health, ippools, metrics, migration};
+use super::{error, health, ippools, metrics, migration, resources};
 
 /// The OpenAPI document.
 #[derive(OpenApi)]
@@ -13,11 +13,13 @@ use super::{error, health, ippools, metrics, migration};
         health::healthz, health::livez, health::readyz, document, metrics::metrics,
         ippools::list, ippools::get_one, ippools::migration_targets, ippools::namespace_pools,
         migration::migrate, migration::unbind,
+        resources::list_cluster, resources::get_cluster, resources::list_namespaced, resources::get_namespaced,
     ),
     components(schemas(error::Status, error::StatusDetails)),
     tags(
         (name = "operations", description = "Health, readiness and documentation"),
-        (name = "ippools", description = "Calico IP pools: occupancy, usable pools, migration")
+        (name = "ippools", description = "Calico IP pools: occupancy, usable pools, migration"),
+        (name = "resources", description = "Paged, sorted, filtered lists of namespaces, pods and more")
     )
 )]
 pub struct ApiDoc;

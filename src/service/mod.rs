@@ -1,6 +1,8 @@
 //! Application services: what an endpoint does, between the HTTP handlers (parsing, serialising) and the
 //! domain rules and caches. Errors are the HTTP layer's [`ApiError`], so handlers just pass them on.
 
+pub mod dynamic;
+pub mod lists;
 pub mod migration;
 pub mod pools;
 

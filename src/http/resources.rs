@@ -1,0 +1,101 @@
+//! `/kapis/resources.kubesphere.io/v1alpha3` (api §3): thin handlers over [`crate::service::lists`].
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use super::{ApiError, AppState};
+use crate::auth::Caller;
+use crate::service::lists::{self, ResourceList};
+
+const BASE: &str = "/kapis/resources.kubesphere.io/v1alpha3";
+
+/// The routes of api §3.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{BASE}/{{resources}}"), get(list_cluster))
+        .route(&format!("{BASE}/{{resources}}/{{name}}"), get(get_cluster))
+        .route(
+            &format!("{BASE}/namespaces/{{namespace}}/{{resources}}"),
+            get(list_namespaced),
+        )
+        .route(
+            &format!("{BASE}/namespaces/{{namespace}}/{{resources}}/{{name}}"),
+            get(get_namespaced),
+        )
+}
+
+fn pairs(query: Option<String>) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default()
+}
+
+/// R1: `{"items":[…],"totalItems":N}` across namespaces.
+#[utoipa::path(get, path = "/kapis/resources.kubesphere.io/v1alpha3/{resources}", tag = "resources",
+    params(("resources" = String, Path, description = "namespaces, pods, services, networkpolicies, namespacenetworkpolicies, ippools or workspaces"),
+           ("labelSelector" = Option<String>, Query, description = "Kubernetes label selector"),
+           ("sortBy" = Option<String>, Query, description = "name, createTime (default), startTime (pods)"),
+           ("ascending" = Option<bool>, Query, description = "Direction (default false)"),
+           ("page" = Option<u64>, Query, description = "1-based page"),
+           ("limit" = Option<i64>, Query, description = "Page size; -1 for everything")),
+    responses((status = 200, description = "items and totalItems"), (status = 400, body = super::error::Status),
+              (status = 404, body = super::error::Status)))]
+pub async fn list_cluster(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(resources): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let resource = ResourceList::from_path(&resources)?;
+    lists::v1alpha3_list(&state, &caller, resource, None, &pairs(query))
+        .await
+        .map(Json)
+}
+
+/// R2: one cluster-scoped object.
+#[utoipa::path(get, path = "/kapis/resources.kubesphere.io/v1alpha3/{resources}/{name}", tag = "resources",
+    params(("resources" = String, Path, description = "namespaces, ippools or workspaces"), ("name" = String, Path, description = "Object name")),
+    responses((status = 200, description = "The object"), (status = 404, body = super::error::Status)))]
+pub async fn get_cluster(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((resources, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let resource = ResourceList::from_path(&resources)?;
+    lists::v1alpha3_get(&state, &caller, resource, None, &name)
+        .await
+        .map(Json)
+}
+
+/// R3: `{"items":[…],"totalItems":N}` in one namespace.
+#[utoipa::path(get, path = "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{namespace}/{resources}", tag = "resources",
+    params(("namespace" = String, Path, description = "Namespace"), ("resources" = String, Path, description = "pods, services, networkpolicies, namespacenetworkpolicies or ippools")),
+    responses((status = 200, description = "items and totalItems"), (status = 400, body = super::error::Status),
+              (status = 404, body = super::error::Status)))]
+pub async fn list_namespaced(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((namespace, resources)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let resource = ResourceList::from_path(&resources)?;
+    lists::v1alpha3_list(&state, &caller, resource, Some(&namespace), &pairs(query))
+        .await
+        .map(Json)
+}
+
+/// R4: one object in a namespace.
+#[utoipa::path(get, path = "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{namespace}/{resources}/{name}", tag = "resources",
+    params(("namespace" = String, Path, description = "Namespace"), ("resources" = String, Path, description = "Resource"),
+           ("name" = String, Path, description = "Object name")),
+    responses((status = 200, description = "The object"), (status = 404, body = super::error::Status)))]
+pub async fn get_namespaced(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((namespace, resources, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let resource = ResourceList::from_path(&resources)?;
+    lists::v1alpha3_get(&state, &caller, resource, Some(&namespace), &name)
+        .await
+        .map(Json)
+}
