@@ -53,9 +53,12 @@ curl -s -H "Authorization: Bearer \$TOKEN" "$API/kapis/resources.kubesphere.io/v
 # namespaces bound to pool-disabled (legacy: by a hand-set Calico annotation only)
 curl -s -H "Authorization: Bearer \$TOKEN" "$API/kapis/resources.kubesphere.io/v1alpha3/namespaces?labelSelector=ippool.network.kubesphere.io/pool-disabled" | jq '[.items[].metadata.name]'
 
-# namespace network policies of the isolated namespace secure, and the NetworkPolicies rendered from them
-curl -s -H "Authorization: Bearer \$TOKEN" $API/kapis/network.kubesphere.io/v1alpha1/namespaces/secure/namespacenetworkpolicies | jq '.items[] | {name: .metadata.name, labels: .metadata.labels}'
-curl -s -H "Authorization: Bearer \$TOKEN" $API/kapis/networking.k8s.io/v1/namespaces/secure/networkpolicies | jq '[.items[].metadata.name]'
+# namespace network policies of the isolated namespace secure (console labels, derived when not stored), all NetworkPolicies
+curl -s -H "Authorization: Bearer \$TOKEN" "$API/kapis/network.kubesphere.io/v1alpha1/namespaces/secure/namespacenetworkpolicies?sortBy=createTime&limit=10" | jq '.metadata, [.items[] | {name: .metadata.name, labels: .metadata.labels}]'
+curl -s -H "Authorization: Bearer \$TOKEN" $API/kapis/networking.k8s.io/v1/networkpolicies | jq '[.items[] | .metadata.namespace + "/" + .metadata.name]'
+# create an NSNP through /kapis as the caller (201), then delete it
+curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -X POST $API/kapis/network.kubesphere.io/v1alpha1/namespaces/demo/namespacenetworkpolicies -d '{"metadata":{"name":"try-me","labels":{"kubesphere.io/policy-type":"egress","kubesphere.io/policy-traffic":"outside"}},"spec":{"egress":[{"ports":[{"port":443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.10.10.0/24"}}]}]}}' | jq .metadata.uid
+curl -s -H "Authorization: Bearer \$TOKEN" -X DELETE $API/kapis/network.kubesphere.io/v1alpha1/namespaces/demo/namespacenetworkpolicies/try-me | jq .status
 
 # per-pool metrics; the pool list as user alice, who has no RBAC grants (expect 403)
 curl -s -H "Authorization: Bearer \$TOKEN" $API/metrics | grep '^ks_network_ippool_'

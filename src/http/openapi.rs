@@ -4,6 +4,7 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{error, health, ippools, metrics, migration, resources};
+use crate::service::dynamic::{NAMESPACE_NETWORK_POLICIES, NETWORK_POLICIES};
 
 /// The OpenAPI document.
 #[derive(OpenApi)]
@@ -19,21 +20,108 @@ use super::{error, health, ippools, metrics, migration, resources};
     tags(
         (name = "operations", description = "Health, readiness and documentation"),
         (name = "ippools", description = "Calico IP pools: occupancy, usable pools, migration"),
-        (name = "resources", description = "Paged, sorted, filtered lists of namespaces, pods and more")
+        (name = "resources", description = "Paged, sorted, filtered lists of namespaces, pods and more"),
+        (name = "policies", description = "NetworkPolicies and NamespaceNetworkPolicies: reads from caches, writes as the caller")
     )
 )]
 pub struct ApiDoc;
 
+/// The whole document: the annotated handlers plus the dynamic NetworkPolicy/NSNP routes, which are generated
+/// per resource and so are described here.
+pub fn document_model() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::HttpMethod;
+    use utoipa::openapi::path::OperationBuilder;
+    use utoipa::openapi::response::ResponseBuilder;
+
+    let mut doc = ApiDoc::openapi();
+    let operation = |summary: String, ok: &str| {
+        OperationBuilder::new()
+            .tag("policies")
+            .summary(Some(summary))
+            .response("200", ResponseBuilder::new().description(ok))
+            .response(
+                "400",
+                ResponseBuilder::new().description("Bad query parameters or body (Status)"),
+            )
+            .response(
+                "401",
+                ResponseBuilder::new().description("No or invalid credentials (Status)"),
+            )
+            .response(
+                "403",
+                ResponseBuilder::new().description("Forbidden (Status)"),
+            )
+            .build()
+    };
+    for resource in [NETWORK_POLICIES, NAMESPACE_NETWORK_POLICIES] {
+        let (kind, plural) = (resource.kind, resource.plural);
+        let base = format!("/kapis/{}/{}", resource.group, resource.version);
+        let collection = format!("{base}/namespaces/{{namespace}}/{plural}");
+        let object = format!("{collection}/{{name}}");
+        let list_ok =
+            "A Kubernetes list; metadata.continue = filtered total, metadata.remainingItemCount";
+        let paths = &mut doc.paths;
+        paths.add_path_operation(
+            format!("{base}/{plural}"),
+            vec![HttpMethod::Get],
+            operation(format!("List {kind}s in every namespace"), list_ok),
+        );
+        paths.add_path_operation(
+            &collection,
+            vec![HttpMethod::Get],
+            operation(format!("List {kind}s of a namespace"), list_ok),
+        );
+        paths.add_path_operation(
+            &collection,
+            vec![HttpMethod::Post],
+            operation(
+                format!("Create a {kind} as the caller"),
+                "201: the stored object",
+            ),
+        );
+        paths.add_path_operation(
+            &object,
+            vec![HttpMethod::Get],
+            operation(format!("Get a {kind}"), "The object"),
+        );
+        paths.add_path_operation(
+            &object,
+            vec![HttpMethod::Put],
+            operation(
+                format!("Replace a {kind} as the caller"),
+                "The stored object",
+            ),
+        );
+        paths.add_path_operation(
+            &object,
+            vec![HttpMethod::Patch],
+            operation(
+                format!("Patch a {kind} as the caller (type by Content-Type)"),
+                "The stored object",
+            ),
+        );
+        paths.add_path_operation(
+            &object,
+            vec![HttpMethod::Delete],
+            operation(
+                format!("Delete a {kind} as the caller"),
+                "kube-apiserver's answer",
+            ),
+        );
+    }
+    doc
+}
+
 /// The document as pretty JSON (what `openapi` mode prints and `openapi/` holds).
 pub fn pretty_json() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+    document_model().to_pretty_json().unwrap_or_default()
 }
 
 /// `GET /openapi.json`: this document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(document_model())
 }
 
 #[cfg(test)]
@@ -54,8 +142,11 @@ mod tests {
 
     #[test]
     fn document_is_openapi_3_1() {
-        let json = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let json = serde_json::to_value(document_model()).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
         assert!(json["paths"]["/readyz"].is_object());
+        assert!(json["paths"]["/kapis/network.kubesphere.io/v1alpha2/ippools"]["get"].is_object());
+        let nsnp = "/kapis/network.kubesphere.io/v1alpha1/namespaces/{namespace}/namespacenetworkpolicies/{name}";
+        assert!(json["paths"][nsnp]["patch"].is_object());
     }
 }
