@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod crds;
+pub mod fixtures;
 mod process;
 mod server;
 
