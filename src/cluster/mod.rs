@@ -6,6 +6,7 @@ pub mod calico;
 pub mod caller;
 pub mod crds;
 pub mod kubesphere;
+pub mod label_index;
 pub mod legacy;
 pub mod occupancy;
 
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use cache::{Cache, CacheInfo, Presence, start};
 use calico::{IPAMBlock, IPPool};
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
+use label_index::LabelIndex;
 use legacy::CronJobV1Beta1;
 use occupancy::OccupancyIndex;
 
@@ -59,6 +61,8 @@ pub struct Caches {
     pub cron_jobs_v1beta1: Cache<CronJobV1Beta1>,
     /// Pool occupancy, fed by the pool, block and pod caches.
     pub occupancy: Arc<OccupancyIndex>,
+    /// Pods by stored label, for selective lists.
+    pub pod_labels: Arc<LabelIndex<Pod>>,
 }
 
 /// One line of the readiness report: a cache and whether it is ready.
@@ -79,10 +83,18 @@ impl Caches {
     ) -> (Self, JoinSet<()>) {
         let mut tasks = JoinSet::new();
         let occupancy = Arc::new(OccupancyIndex::default());
+        let pod_labels = Arc::new(LabelIndex::<Pod>::default());
         let (c, i, s, t) = (client, discovery_interval, stop, &mut tasks);
         use Presence::{Optional, Required};
         let caches = Self {
-            pods: start(c, Required, i, s, t, vec![occupancy.clone()]),
+            pods: start(
+                c,
+                Required,
+                i,
+                s,
+                t,
+                vec![occupancy.clone(), pod_labels.clone()],
+            ),
             namespaces: start(c, Required, i, s, t, vec![]),
             services: start(c, Required, i, s, t, vec![]),
             network_policies: start(c, Required, i, s, t, vec![]),
@@ -97,6 +109,7 @@ impl Caches {
             cron_jobs: start(c, Optional, i, s, t, vec![]),
             cron_jobs_v1beta1: start(c, Optional, i, s, t, vec![]),
             occupancy,
+            pod_labels,
         };
         (caches, tasks)
     }

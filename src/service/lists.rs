@@ -3,6 +3,7 @@
 //!
 //! Objects are filtered and sorted as references; only the page is serialised.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -20,9 +21,11 @@ use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::kubesphere::NamespaceNetworkPolicy;
 use crate::domain::binding::{self, virtual_binding_labels};
 use crate::domain::nsnp;
+use crate::domain::occupancy::Occupancy;
 use crate::domain::pool::Pool;
 use crate::http::{ApiError, AppState};
 use crate::query::pod_status::derived_status;
+use crate::query::selector::Operator;
 use crate::query::{
     LabelLookup, LabelValue, ListQuery, Object, SortBy, SortKey, matches_query, sort_and_page,
 };
@@ -89,12 +92,39 @@ impl ResourceList {
 pub struct View<'a, K> {
     object: &'a K,
     extra_labels: BTreeMap<String, String>,
-    pools: &'a [String],
+    /// Pods: where to find `pools(pod)`, looked up only when a selector or the response needs it.
+    occupancy: Option<&'a Occupancy>,
+    pools: OnceCell<&'a [String]>,
 }
 
-impl<K: Resource> View<'_, K> {
+impl<'a, K: Resource> View<'a, K> {
+    fn new(
+        object: &'a K,
+        extra_labels: BTreeMap<String, String>,
+        occupancy: Option<&'a Occupancy>,
+    ) -> Self {
+        View {
+            object,
+            extra_labels,
+            occupancy,
+            pools: OnceCell::new(),
+        }
+    }
+
     fn stored_labels(&self) -> Option<&BTreeMap<String, String>> {
         self.object.meta().labels.as_ref()
+    }
+
+    /// The pod's pools (algorithms §3); empty for other kinds.
+    fn pools(&self) -> &'a [String] {
+        self.pools.get_or_init(|| match self.occupancy {
+            Some(occupancy) => {
+                let meta = self.object.meta();
+                let (namespace, name) = (meta.namespace.as_deref(), meta.name.as_deref());
+                occupancy.pools_of_pod(namespace.unwrap_or_default(), name.unwrap_or_default())
+            }
+            None => &[],
+        })
     }
 
     /// Stored labels plus the virtual and derived ones (a pod's pool label shows its first pool).
@@ -103,7 +133,7 @@ impl<K: Resource> View<'_, K> {
         for (k, v) in &self.extra_labels {
             labels.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        if let Some(first) = self.pools.first() {
+        if let Some(first) = self.pools().first() {
             labels
                 .entry(POOL_LABEL.to_owned())
                 .or_insert_with(|| first.clone());
@@ -117,8 +147,8 @@ impl<K: Resource> LabelLookup for View<'_, K> {
         if let Some(value) = self.stored_labels().and_then(|l| l.get(key)) {
             return LabelValue::One(value);
         }
-        if key == POOL_LABEL && !self.pools.is_empty() {
-            return LabelValue::Set(self.pools);
+        if key == POOL_LABEL && !self.pools().is_empty() {
+            return LabelValue::Set(self.pools());
         }
         match self.extra_labels.get(key) {
             Some(value) => LabelValue::One(value),
@@ -406,15 +436,8 @@ async fn get_one(
         }
         ResourceList::Pods => {
             let occupancy = caches.occupancy.read();
-            lookup(&caches.pods, &name, ns)?.map(|p| {
-                let pools = occupancy.pools_of_pod(ns.unwrap_or_default(), &name);
-                View {
-                    object: &*p,
-                    extra_labels: BTreeMap::new(),
-                    pools,
-                }
-                .to_json()
-            })
+            lookup(&caches.pods, &name, ns)?
+                .map(|p| View::new(&*p, BTreeMap::new(), Some(&occupancy)).to_json())
         }
         ResourceList::Services => {
             lookup(&caches.services, &name, ns)?.map(|s| plain(&*s).to_json())
@@ -432,30 +455,22 @@ async fn get_one(
     })
 }
 
-fn plain<K>(object: &K) -> View<'_, K> {
-    View {
-        object,
-        extra_labels: BTreeMap::new(),
-        pools: &[],
-    }
+fn plain<K: Resource>(object: &K) -> View<'_, K> {
+    View::new(object, BTreeMap::new(), None)
 }
 
 fn namespace_view<'a>(namespace: &'a Namespace, pools: &[Pool]) -> View<'a, Namespace> {
-    View {
-        object: namespace,
-        extra_labels: virtual_binding_labels(&namespace_input_of(namespace), pools),
-        pools: &[],
-    }
+    View::new(
+        namespace,
+        virtual_binding_labels(&namespace_input_of(namespace), pools),
+        None,
+    )
 }
 
 fn nsnp_view(policy: &NamespaceNetworkPolicy) -> View<'_, NamespaceNetworkPolicy> {
     let spec = serde_json::to_value(&policy.spec).unwrap_or(Value::Null);
     let labels = policy.metadata.labels.clone().unwrap_or_default();
-    View {
-        object: policy,
-        extra_labels: nsnp::derived_labels(&labels, &spec),
-        pools: &[],
-    }
+    View::new(policy, nsnp::derived_labels(&labels, &spec), None)
 }
 
 /// The page of `resource` for `query`: serialised items, total, end index.
@@ -587,21 +602,25 @@ fn page_of<'a, K: Cached + Serialize>(
 
 fn list_pods(state: &AppState, scope: &Scope<'_>) -> Result<(Vec<Value>, usize, usize), ApiError> {
     let caches = &state.caches;
-    let pods = synced(&caches.pods)?.state();
+    let store = synced(&caches.pods)?;
+    // An equality requirement on a stored label narrows the scan to the indexed matches; the whole
+    // selector is still applied to them below.
+    let pods: Vec<Arc<Pod>> = match indexed_requirement(scope.query) {
+        Some((key, values)) => caches
+            .pod_labels
+            .lookup(key, values)
+            .iter()
+            .filter_map(|reference| store.get(reference))
+            .collect(),
+        None => store.state(),
+    };
     let services = synced(&caches.services)?;
     let replica_sets = synced(&caches.replica_sets)?;
     let occupancy = caches.occupancy.read();
     let views: Vec<View<'_, Pod>> = pods
         .iter()
         .filter(|p| scope.covers(p.metadata.namespace.as_deref().unwrap_or_default()))
-        .map(|p| View {
-            object: &**p,
-            extra_labels: BTreeMap::new(),
-            pools: occupancy.pools_of_pod(
-                p.metadata.namespace.as_deref().unwrap_or_default(),
-                p.metadata.name.as_deref().unwrap_or_default(),
-            ),
-        })
+        .map(|p| View::new(&**p, BTreeMap::new(), Some(&occupancy)))
         .collect();
     let start_time = scope.query.sort_by == SortBy::StartTime;
     let page = select(
@@ -627,6 +646,23 @@ fn list_pods(state: &AppState, scope: &Scope<'_>) -> Result<(Vec<Value>, usize, 
         page.total,
         page.end,
     ))
+}
+
+/// The first `key=v`, `key==v` or `key in (…)` requirement of the label selector on a stored label (not the
+/// virtual pool label), for the label index.
+fn indexed_requirement(query: &ListQuery) -> Option<(&str, &[String])> {
+    query
+        .label_selector
+        .as_ref()?
+        .requirements()
+        .iter()
+        .find_map(|r| {
+            let equality = matches!(
+                r.operator(),
+                Operator::Equals | Operator::DoubleEquals | Operator::In
+            );
+            (equality && r.key() != POOL_LABEL).then(|| (r.key(), r.values()))
+        })
 }
 
 /// The pod filters of algorithms §9.5 (`None` for keys that are not pod filters).
