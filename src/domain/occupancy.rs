@@ -466,6 +466,29 @@ pub struct Occupancy {
     ledger: Ledger,
     blocks: BTreeMap<String, BlockState>,
     pods: PodMap,
+    /// Pool → the pods whose `pools(pod)` contains it (the virtual label's inverted index).
+    members: BTreeMap<String, BTreeSet<PodKey>>,
+}
+
+/// Adds (`add`) or removes the pod from the member sets of `pools`.
+fn set_membership(
+    members: &mut BTreeMap<String, BTreeSet<PodKey>>,
+    namespace: &str,
+    name: &str,
+    pools: &[String],
+    add: bool,
+) {
+    for pool in pools {
+        let key = (namespace.to_owned(), name.to_owned());
+        if add {
+            members.entry(pool.clone()).or_default().insert(key);
+        } else if let Some(set) = members.get_mut(pool) {
+            set.remove(&key);
+            if set.is_empty() {
+                members.remove(pool);
+            }
+        }
+    }
 }
 
 /// The pool of `target` among `ranked` (A§1.5).
@@ -591,10 +614,12 @@ impl Occupancy {
             };
             self.ledger.apply_block(name, block, &self.pods, true);
         }
+        self.members.clear();
         for (namespace, pods) in &mut self.pods {
-            for pod in pods.values_mut() {
+            for (name, pod) in pods.iter_mut() {
                 (pod.pools, pod.counts) = pod_pools(&self.ranked, pod.host_network, &pod.addresses);
                 self.ledger.apply_pod(namespace, pod, true);
+                set_membership(&mut self.members, namespace, name, &pod.pools, true);
             }
         }
     }
@@ -665,6 +690,13 @@ impl Occupancy {
             self.ledger.liveness(&pod.namespace, &pod.name, live);
         }
         self.ledger.apply_pod(&pod.namespace, &state, true);
+        set_membership(
+            &mut self.members,
+            &pod.namespace,
+            &pod.name,
+            &state.pools,
+            true,
+        );
         self.pods
             .entry(pod.namespace)
             .or_default()
@@ -684,6 +716,7 @@ impl Occupancy {
             self.pods.remove(namespace);
         }
         self.ledger.apply_pod(namespace, &old, false);
+        set_membership(&mut self.members, namespace, name, &old.pools, false);
         old.live
     }
 
@@ -744,6 +777,15 @@ impl Occupancy {
             .get(namespace)
             .and_then(|m| m.get(name))
             .map_or(&[], |p| p.pools.as_slice())
+    }
+
+    /// The pods (namespace, name) whose `pools(pod)` contains `pool`, in key order. O(1) to start.
+    pub fn pods_in_pool(&self, pool: &str) -> impl Iterator<Item = (&str, &str)> {
+        self.members
+            .get(pool)
+            .into_iter()
+            .flatten()
+            .map(|(namespace, name)| (namespace.as_str(), name.as_str()))
     }
 
     /// The pool of an address (A§1.5); `None` when it does not parse or no pool contains it. O(pools).
@@ -2005,6 +2047,14 @@ mod tests {
                     want,
                     "{context}: pod {ns}/{name}"
                 );
+                for pool in POOL_NAMES {
+                    let member = occ.pods_in_pool(pool).any(|(n, p)| n == *ns && p == *name);
+                    assert_eq!(
+                        member,
+                        want.contains(pool),
+                        "{context}: {ns}/{name} in pool {pool}"
+                    );
+                }
             }
         }
     }

@@ -603,20 +603,56 @@ fn page_of<'a, K: Cached + Serialize>(
 fn list_pods(state: &AppState, scope: &Scope<'_>) -> Result<(Vec<Value>, usize, usize), ApiError> {
     let caches = &state.caches;
     let store = synced(&caches.pods)?;
-    // An equality requirement on a stored label narrows the scan to the indexed matches; the whole
-    // selector is still applied to them below.
+    // An equality requirement narrows the scan to its exact matches from the indexes: pods with the stored
+    // label, plus (for the virtual pool label) pods in the pool without a stored one. When it is the selector's
+    // only requirement the selector needs no re-check; otherwise the whole selector still runs below.
+    let occupancy = caches.occupancy.read();
+    let mut query = scope.query.clone();
     let pods: Vec<Arc<Pod>> = match indexed_requirement(scope.query) {
-        Some((key, values)) => caches
-            .pod_labels
-            .lookup(key, values)
-            .iter()
-            .filter_map(|reference| store.get(reference))
-            .collect(),
+        Some((key, values)) => {
+            let mut pods: Vec<Arc<Pod>> = caches
+                .pod_labels
+                .lookup(key, values)
+                .iter()
+                .filter_map(|reference| store.get(reference))
+                .collect();
+            if key == POOL_LABEL {
+                for value in values {
+                    let members = occupancy.pods_in_pool(value).filter_map(|(ns, name)| {
+                        let pod = store.get(&ObjectRef::new(name).within(ns))?;
+                        let stored = pod
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .is_some_and(|l| l.contains_key(POOL_LABEL));
+                        (!stored).then_some(pod)
+                    });
+                    pods.extend(members);
+                }
+                if values.len() > 1 {
+                    // A dual-stack pod can be in two of the pools.
+                    pods.sort_by_key(|p| Arc::as_ptr(p) as usize);
+                    pods.dedup_by(|a, b| Arc::ptr_eq(a, b));
+                }
+            }
+            if query
+                .label_selector
+                .as_ref()
+                .is_some_and(|s| s.requirements().len() == 1)
+            {
+                query.label_selector = None;
+            }
+            pods
+        }
         None => store.state(),
+    };
+    let scope = Scope {
+        query: &query,
+        namespace: scope.namespace,
+        visible: scope.visible.clone(),
     };
     let services = synced(&caches.services)?;
     let replica_sets = synced(&caches.replica_sets)?;
-    let occupancy = caches.occupancy.read();
     let views: Vec<View<'_, Pod>> = pods
         .iter()
         .filter(|p| scope.covers(p.metadata.namespace.as_deref().unwrap_or_default()))
@@ -648,8 +684,8 @@ fn list_pods(state: &AppState, scope: &Scope<'_>) -> Result<(Vec<Value>, usize, 
     ))
 }
 
-/// The first `key=v`, `key==v` or `key in (…)` requirement of the label selector on a stored label (not the
-/// virtual pool label), for the label index.
+/// The first `key=v`, `key==v` or `key in (…)` requirement of the label selector, for the indexes (stored
+/// labels, and the pods-by-pool index for the virtual pool label).
 fn indexed_requirement(query: &ListQuery) -> Option<(&str, &[String])> {
     query
         .label_selector
@@ -661,7 +697,7 @@ fn indexed_requirement(query: &ListQuery) -> Option<(&str, &[String])> {
                 r.operator(),
                 Operator::Equals | Operator::DoubleEquals | Operator::In
             );
-            (equality && r.key() != POOL_LABEL).then(|| (r.key(), r.values()))
+            equality.then(|| (r.key(), r.values()))
         })
 }
 
