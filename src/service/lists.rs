@@ -411,11 +411,6 @@ async fn get_one(
         access = access.in_namespace(namespace);
     }
     authorize(state, caller, &access).await?;
-    let key = |ns: Option<&str>| match ns {
-        Some(ns) => (name.to_owned(), Some(ns.to_owned())),
-        None => (name.to_owned(), None),
-    };
-    let (name, namespace) = key(namespace);
     fn lookup<K: Cached>(
         cache: &Cache<K>,
         name: &str,
@@ -428,28 +423,26 @@ async fn get_one(
         Ok(synced(cache)?.get(&reference))
     }
     let caches = &state.caches;
-    let ns = namespace.as_deref();
+    let ns = namespace;
     Ok(match resource {
         ResourceList::Namespaces => {
             let pools = PoolSet::load(state).map(|p| p.facts).unwrap_or_default();
-            lookup(&caches.namespaces, &name, None)?.map(|n| namespace_view(&n, &pools).to_json())
+            lookup(&caches.namespaces, name, None)?.map(|n| namespace_view(&n, &pools).to_json())
         }
         ResourceList::Pods => {
             let occupancy = caches.occupancy.read();
-            lookup(&caches.pods, &name, ns)?
+            lookup(&caches.pods, name, ns)?
                 .map(|p| View::new(&*p, BTreeMap::new(), Some(&occupancy)).to_json())
         }
-        ResourceList::Services => {
-            lookup(&caches.services, &name, ns)?.map(|s| plain(&*s).to_json())
-        }
+        ResourceList::Services => lookup(&caches.services, name, ns)?.map(|s| plain(&*s).to_json()),
         ResourceList::NetworkPolicies => {
-            lookup(&caches.network_policies, &name, ns)?.map(|p| plain(&*p).to_json())
+            lookup(&caches.network_policies, name, ns)?.map(|p| plain(&*p).to_json())
         }
         ResourceList::NamespaceNetworkPolicies => {
-            lookup(&caches.namespace_network_policies, &name, ns)?.map(|p| nsnp_view(&p).to_json())
+            lookup(&caches.namespace_network_policies, name, ns)?.map(|p| nsnp_view(&p).to_json())
         }
         ResourceList::Workspaces => {
-            lookup(&caches.workspaces, &name, None)?.map(|w| plain(&*w).to_json())
+            lookup(&caches.workspaces, name, None)?.map(|w| plain(&*w).to_json())
         }
         ResourceList::IpPools => None,
     })
