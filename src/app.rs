@@ -14,7 +14,9 @@ use tracing::{info, warn};
 use crate::auth::{Authenticator, Authorizer};
 use crate::cli::RunArgs;
 use crate::cluster::Caches;
+use crate::cluster::dirty::DirtyNamespaces;
 use crate::config::{Config, ConfigError};
+use crate::controller;
 use crate::http::{self, AppState, Limits};
 use crate::telemetry;
 
@@ -126,10 +128,21 @@ impl Server {
         let address = listener.local_addr().map_err(AppError::Io)?;
         let stop = CancellationToken::new();
         let discovery = Duration::from_secs(config.cache.discovery_interval_seconds);
-        let (caches, tasks) = Caches::start(&client, discovery, &stop);
+        let dirty = (mode != Mode::Serve).then(|| Arc::new(DirtyNamespaces::default()));
+        let (caches, mut tasks) = Caches::start(&client, discovery, &stop, dirty.clone());
+        let caches = Arc::new(caches);
+        if let Some(dirty) = dirty {
+            tasks.spawn(controller::binding::run(
+                client.clone(),
+                caches.clone(),
+                dirty,
+                stop.clone(),
+            ));
+            info!("controller: namespace pool-binding sync running");
+        }
         let ttl = config.auth_cache_ttl();
         let state = AppState {
-            caches: Arc::new(caches),
+            caches,
             authenticator: Arc::new(Authenticator::new(
                 client.clone(),
                 config.auth.token_review.audiences.clone(),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod controller;
 pub mod domain;
 pub mod http;
 pub mod query;

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod calico;
 pub mod caller;
 pub mod crds;
+pub mod dirty;
 pub mod kubesphere;
 pub mod label_index;
 pub mod legacy;
@@ -22,8 +23,10 @@ use kube::Client;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use cache::Observer;
 use cache::{Cache, CacheInfo, Presence, start};
 use calico::{IPAMBlock, IPPool};
+use dirty::DirtyNamespaces;
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
 use label_index::LabelIndex;
 use legacy::CronJobV1Beta1;
@@ -65,6 +68,20 @@ pub struct Caches {
     pub pod_labels: Arc<LabelIndex<Pod>>,
 }
 
+/// `observers` plus the controller's work queue, when there is one.
+fn observers<K>(
+    dirty: &Option<Arc<DirtyNamespaces>>,
+    mut observers: Vec<Arc<dyn Observer<K>>>,
+) -> Vec<Arc<dyn Observer<K>>>
+where
+    DirtyNamespaces: Observer<K>,
+{
+    if let Some(dirty) = dirty {
+        observers.push(dirty.clone());
+    }
+    observers
+}
+
 /// One line of the readiness report: a cache and whether it is ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheReadiness {
@@ -75,11 +92,13 @@ pub struct CacheReadiness {
 }
 
 impl Caches {
-    /// Starts every cache; the watch tasks run until `stop` is cancelled.
+    /// Starts every cache; the watch tasks run until `stop` is cancelled. `dirty`, when given, is marked by
+    /// namespace and pool events (the controller's work queue).
     pub fn start(
         client: &Client,
         discovery_interval: Duration,
         stop: &CancellationToken,
+        dirty: Option<Arc<DirtyNamespaces>>,
     ) -> (Self, JoinSet<()>) {
         let mut tasks = JoinSet::new();
         let occupancy = Arc::new(OccupancyIndex::default());
@@ -95,10 +114,17 @@ impl Caches {
                 t,
                 vec![occupancy.clone(), pod_labels.clone()],
             ),
-            namespaces: start(c, Required, i, s, t, vec![]),
+            namespaces: start(c, Required, i, s, t, observers(&dirty, vec![])),
             services: start(c, Required, i, s, t, vec![]),
             network_policies: start(c, Required, i, s, t, vec![]),
-            ippools: start(c, Optional, i, s, t, vec![occupancy.clone()]),
+            ippools: start(
+                c,
+                Optional,
+                i,
+                s,
+                t,
+                observers(&dirty, vec![occupancy.clone()]),
+            ),
             ipam_blocks: start(c, Optional, i, s, t, vec![occupancy.clone()]),
             namespace_network_policies: start(c, Optional, i, s, t, vec![]),
             workspaces: start(c, Optional, i, s, t, vec![]),

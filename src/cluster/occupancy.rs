@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::cache::Observer;
 use super::calico::{IPAMBlock, IPPool};
+use crate::domain::binding::NamespaceInput;
 use crate::domain::cidr::Cidr;
 use crate::domain::occupancy::{AttributeInput, BlockInput, Occupancy, PodInput};
 use crate::domain::pool::{Pool, default_allowed_uses};
@@ -57,6 +58,15 @@ fn block_input(block: &IPAMBlock) -> BlockInput {
                 secondary: a.secondary.clone(),
             })
             .collect(),
+    }
+}
+
+/// The domain's view of a namespace (name, labels, annotations).
+pub fn namespace_input_of(namespace: &k8s_openapi::api::core::v1::Namespace) -> NamespaceInput {
+    NamespaceInput {
+        name: namespace.metadata.name.clone().unwrap_or_default(),
+        labels: namespace.metadata.labels.clone().unwrap_or_default(),
+        annotations: namespace.metadata.annotations.clone().unwrap_or_default(),
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::{authorize, synced};
 use crate::auth::{Access, Caller};
 use crate::cluster::calico::IPPool;
+pub use crate::cluster::occupancy::namespace_input_of;
 use crate::cluster::occupancy::pool_facts;
 use crate::domain::binding::{self, NamespaceInput};
 use crate::domain::occupancy::{Occupancy, PoolStatus};
@@ -155,15 +156,6 @@ pub async fn usable_by_namespace(
     let usable = binding::usable_pools(&input, &pools.facts);
     let occupancy = state.caches.occupancy.read();
     Ok(pool_list(pools.objects_of(&occupancy, &usable)))
-}
-
-/// The domain's view of a namespace.
-pub fn namespace_input_of(namespace: &k8s_openapi::api::core::v1::Namespace) -> NamespaceInput {
-    NamespaceInput {
-        name: namespace.metadata.name.clone().unwrap_or_default(),
-        labels: namespace.metadata.labels.clone().unwrap_or_default(),
-        annotations: namespace.metadata.annotations.clone().unwrap_or_default(),
-    }
 }
 
 /// The domain's view of a cached namespace, or 404 `namespaces "<name>" not found`.

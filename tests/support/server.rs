@@ -24,9 +24,14 @@ impl<'a> TestServer<'a> {
         Self::start_with(plane, test_config()).await
     }
 
-    /// Starts a server with `config`.
+    /// Starts a server (`serve` mode: no reconcilers) with `config`.
     pub async fn start_with(plane: &'a ControlPlane, config: Config) -> TestServer<'a> {
-        let server = Server::start(&config, plane.config(User::Admin).await, Mode::All)
+        Self::start_mode(plane, config, Mode::Serve).await
+    }
+
+    /// Starts a server in `mode` (`Mode::All` also runs the controller) with `config`.
+    pub async fn start_mode(plane: &'a ControlPlane, config: Config, mode: Mode) -> TestServer<'a> {
+        let server = Server::start(&config, plane.config(User::Admin).await, mode)
             .await
             .expect("server starts");
         TestServer {
