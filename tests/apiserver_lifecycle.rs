@@ -78,6 +78,48 @@ async fn missing_optional_crds_are_empty_collections_until_installed() {
         SyncState::Synced
     );
 
+    // Case 187 (and 23, no pools): the absent Calico API reads as an empty collection.
+    let token = plane.token(User::Admin);
+    let response = server
+        .get(
+            "/kapis/network.kubesphere.io/v1alpha2/ippools",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!([])
+    );
+    let response = server
+        .get(
+            "/kapis/network.kubesphere.io/v1alpha2/ippools/x",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    let response = server
+        .get(
+            "/kapis/resources.kubesphere.io/v1alpha3/ippools",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"items": [], "totalItems": 0})
+    );
+    // Case 189: no Workspace API → an empty list.
+    let response = server
+        .get(
+            "/kapis/resources.kubesphere.io/v1alpha3/workspaces",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"items": [], "totalItems": 0})
+    );
+
     // Calico installed later: the cache starts watching it within the discovery interval.
     let status = plane
         .kubectl(User::Admin)
