@@ -5,23 +5,11 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use support::fixtures::{create_all, get_json, namespace, pod, pool};
+use serde_json::json;
+use support::fixtures::{create_all, get_json, item_names, namespace, pod, pool};
 use support::{ControlPlane, TestServer, User, wait_for};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-fn names(body: &Value) -> Vec<String> {
-    body["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn pools_in_v1alpha3_lists_and_the_pool_label_of_pods() {
@@ -61,7 +49,7 @@ async fn pools_in_v1alpha3_lists_and_the_pool_label_of_pods() {
         "pools carry their status: {body}"
     );
     let (_, body) = get_json(&server, &format!("{base}/ippools?name=foo2"), &token).await;
-    assert_eq!(names(&body), ["foo2"]);
+    assert_eq!(item_names(&body), ["foo2"]);
     assert_eq!(body["totalItems"], 1);
 
     // Case 36: name filter with the console's paging parameters.
@@ -79,7 +67,7 @@ async fn pools_in_v1alpha3_lists_and_the_pool_label_of_pods() {
     )
     .await;
     assert_eq!(body["totalItems"], 1);
-    assert_eq!(names(&body), ["default-ipv4-ippool"]);
+    assert_eq!(item_names(&body), ["default-ipv4-ippool"]);
 
     // Case 35: the namespaced form lists the usable pools and honours labelSelector, without duplicates.
     let (code, body) = get_json(
@@ -89,7 +77,7 @@ async fn pools_in_v1alpha3_lists_and_the_pool_label_of_pods() {
     )
     .await;
     assert_eq!(code, 200, "{body}");
-    assert_eq!(names(&body), ["pool-b"]);
+    assert_eq!(item_names(&body), ["pool-b"]);
     assert_eq!(body["totalItems"], 1);
     assert!(body["items"][0]["status"]["namespaces"].is_object());
     let (_, body) = get_json(
@@ -99,7 +87,7 @@ async fn pools_in_v1alpha3_lists_and_the_pool_label_of_pods() {
     )
     .await;
     assert_eq!(
-        names(&body),
+        item_names(&body),
         [
             "big",
             "default-ipv4-ippool",
@@ -143,8 +131,8 @@ async fn pools_in_v1alpha3_lists_and_the_pool_label_of_pods() {
         &token,
     )
     .await;
-    assert_eq!(names(&body), ["p"]);
+    assert_eq!(item_names(&body), ["p"]);
     let (_, body) = get_json(&server, &format!("{base}/pods?labelSelector=ippool.network.kubesphere.io/name%20in%20(narrow,big)&sortBy=name"), &token).await;
-    assert_eq!(names(&body), ["q", "p"]);
+    assert_eq!(item_names(&body), ["q", "p"]);
     server.stop().await;
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use kube::Client;
 use serde_json::{Value, json};
 use support::fixtures::{
-    Checks, create, create_all, delete, get, get_json, merge_patch, namespace, owned_pod, pod,
-    pool, post, post_form, resource_version, same, settle,
+    Checks, create, create_all, delete, get, get_json, item_names, merge_patch, namespace,
+    owned_pod, pod, pool, post, post_form, resource_version, same, settle,
 };
 use support::{ControlPlane, TestServer, User};
 
@@ -166,23 +166,6 @@ fn error_of(code: u16, body: &Value) -> (u16, Value, Value) {
 
 fn error(code: u16, reason: &str, message: &str) -> (u16, Value, Value) {
     (code, json!(message), json!(reason))
-}
-
-fn item_names(body: &Value) -> Vec<String> {
-    body["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|i| {
-                    i["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Waits until GET `path` answers 200 with item names `expected`, checks the list shape and that

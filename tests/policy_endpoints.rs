@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use kube::Client;
 use serde_json::{Value, json};
-use support::fixtures::{Checks, api, create, eventually, get, get_json, json_of};
+use support::fixtures::{Checks, api, create, eventually, get, get_json, item_names, json_of};
 use support::{ControlPlane, TestServer, User, test_config, unique_name};
 
 const NP: &str = "/kapis/networking.k8s.io/v1";
@@ -166,15 +166,6 @@ fn nsnps(namespace: &str) -> String {
     format!("{NSNP}/namespaces/{namespace}/namespacenetworkpolicies")
 }
 
-fn names(body: &Value) -> Vec<String> {
-    body["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {body}"))
-        .iter()
-        .map(|item| item["metadata"]["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn numbered(prefix: &str, numbers: impl IntoIterator<Item = usize>) -> Vec<String> {
     numbers
         .into_iter()
@@ -250,7 +241,7 @@ async fn networkpolicy_lists_carry_the_filtered_total() {
         "106 list",
         &json!({"code": code, "apiVersion": body["apiVersion"], "kind": body["kind"],
                 "metadata": body["metadata"], "totalItems": body.get("totalItems"),
-                "items": names(&body)}),
+                "items": item_names(&body)}),
         &json!({"code": 200, "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicyList",
                 "metadata": {"continue": "23", "remainingItemCount": 13}, "totalItems": null,
                 "items": numbered("np", (14..=23).rev())}),
@@ -276,7 +267,7 @@ async fn networkpolicy_lists_carry_the_filtered_total() {
         let (code, body) = env.get(&format!("{list}?{query}")).await;
         checks.eq(
             &format!("107 {query}"),
-            &(code, names(&body), body["metadata"].clone()),
+            &(code, item_names(&body), body["metadata"].clone()),
             &(
                 200,
                 items,
@@ -291,7 +282,7 @@ async fn networkpolicy_lists_carry_the_filtered_total() {
         .await;
     checks.eq(
         "108 cluster list",
-        &(code, names(&body).len(), body["metadata"].clone()),
+        &(code, item_names(&body).len(), body["metadata"].clone()),
         &(200, 23, json!({"continue": "23", "remainingItemCount": 0})),
     );
     checks.finish();
@@ -337,7 +328,7 @@ async fn create_returns_201_and_the_classification_query_finds_it() {
     let body = env.wait_list(&query, 1).await;
     checks.eq(
         "110 classification query",
-        &(names(&body), body["metadata"].clone()),
+        &(item_names(&body), body["metadata"].clone()),
         &(
             vec!["policy-to-abc12".to_owned()],
             json!({"continue": "1", "remainingItemCount": 0}),
@@ -782,7 +773,7 @@ async fn allowlists_round_trip_and_derived_labels() {
         nsnps(&rt)
     );
     let body = env.wait_list(&query, 2).await;
-    let mut found = names(&body);
+    let mut found = item_names(&body);
     found.sort();
     checks.eq(
         "124 query",
@@ -817,7 +808,7 @@ async fn allowlists_round_trip_and_derived_labels() {
     let body = env.wait_list(&inside, 2).await;
     checks.eq(
         "124 derived inside",
-        &names(&body),
+        &item_names(&body),
         &vec!["allow-0".to_owned(), "allow-1".to_owned()],
     );
     checks.finish();

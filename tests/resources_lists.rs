@@ -18,7 +18,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use support::fixtures::{Checks, api, create, eventually, get, get_json, json_of, same};
+use support::fixtures::{
+    Checks, api, create, eventually, get, get_json, item_names, json_of, same,
+};
 use support::{ControlPlane, TestServer, User, test_config, unique_name};
 
 const V3: &str = "/kapis/resources.kubesphere.io/v1alpha3";
@@ -67,7 +69,7 @@ impl Env {
             return Err(format!("{path}: {code} {body}"));
         }
         Ok((
-            names(&body),
+            item_names(&body),
             body["totalItems"].as_u64().unwrap_or(u64::MAX),
         ))
     }
@@ -107,16 +109,6 @@ fn query(path: &str, params: &[(&str, &str)]) -> String {
         "{path}{separator}{}",
         serde_urlencoded::to_string(params).unwrap()
     )
-}
-
-/// `items[].metadata.name`.
-fn names(body: &Value) -> Vec<String> {
-    body["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {body}"))
-        .iter()
-        .map(|item| item["metadata"]["name"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// `items[]` as `namespace/name`.
@@ -245,14 +237,14 @@ async fn paging_and_query_parameters_on_namespaces() {
     let (code, body) = list(&[("limit", "10"), ("page", "3")]).await;
     checks.eq(
         "73 last page",
-        &(code, names(&body), body["totalItems"].clone()),
+        &(code, item_names(&body), body["totalItems"].clone()),
         &(200, pgs(&p, [3, 2, 1]), json!(23)),
     );
     // 74. First page.
     let (code, body) = list(&[("limit", "10"), ("page", "1")]).await;
     checks.eq(
         "74 first page",
-        &(code, names(&body), body["totalItems"].clone()),
+        &(code, item_names(&body), body["totalItems"].clone()),
         &(200, pgs(&p, (14..=23).rev()), json!(23)),
     );
     // 75. Past the end.
@@ -302,48 +294,48 @@ async fn paging_and_query_parameters_on_namespaces() {
     let (code, body) = list(&[("limit", "-1"), ("page", "5")]).await;
     checks.eq(
         "79 limit=-1 ignores page",
-        &(code, names(&body), body["totalItems"].clone()),
+        &(code, item_names(&body), body["totalItems"].clone()),
         &(200, all_desc.clone(), json!(23)),
     );
     // 80. Unparsable values are defaults.
     let (code, body) = list(&[("limit", "add"), ("page", "abc"), ("ascending", "ssss")]).await;
     checks.eq(
         "80 unparsable values",
-        &(code, names(&body), body["totalItems"].clone()),
+        &(code, item_names(&body), body["totalItems"].clone()),
         &(200, all_desc.clone(), json!(23)),
     );
     // 81. Unknown parameters are ignored.
     let (code, body) = list(&[("xxxx", "xxxx"), ("dsfsw", "xxxx")]).await;
     checks.eq(
         "81 unknown parameters",
-        &(code, names(&body), body["totalItems"].clone()),
+        &(code, item_names(&body), body["totalItems"].clone()),
         &(200, all_desc.clone(), json!(23)),
     );
     // 82. First of repeated keys.
     let (code, body) = list(&[("limit", "5"), ("limit", "10")]).await;
     checks.eq(
         "82 first of repeated keys",
-        &(code, names(&body), body["totalItems"].clone()),
+        &(code, item_names(&body), body["totalItems"].clone()),
         &(200, pgs(&p, (19..=23).rev()), json!(23)),
     );
     // 83. No limit = everything.
     let (code, body) = list(&[]).await;
     checks.eq(
         "83 no limit",
-        &(code, names(&body), body["totalItems"].clone()),
+        &(code, item_names(&body), body["totalItems"].clone()),
         &(200, all_desc.clone(), json!(23)),
     );
     // 84. Direction.
     let (code, body) = list(&[("ascending", "true"), ("limit", "3")]).await;
     checks.eq(
         "84 ascending=true",
-        &(code, names(&body)),
+        &(code, item_names(&body)),
         &(200, pgs(&p, [1, 2, 3])),
     );
     let (code, body) = list(&[("ascending", "maybe"), ("limit", "3")]).await;
     checks.eq(
         "84 ascending=maybe",
-        &(code, names(&body)),
+        &(code, item_names(&body)),
         &(200, pgs(&p, [23, 22, 21])),
     );
     // 85. Sort by name.
@@ -356,7 +348,7 @@ async fn paging_and_query_parameters_on_namespaces() {
     .await;
     checks.eq(
         "85 sortBy=name",
-        &(code, names(&body), body["totalItems"].clone()),
+        &(code, item_names(&body), body["totalItems"].clone()),
         &(200, pgs(&p, [3, 4]), json!(23)),
     );
     // 86. fieldSelector is ignored on v1alpha3.
@@ -366,14 +358,14 @@ async fn paging_and_query_parameters_on_namespaces() {
         .await;
     checks.eq(
         "86 fieldSelector ignored",
-        &(code, names(&body).len(), body["totalItems"].clone()),
+        &(code, item_names(&body).len(), body["totalItems"].clone()),
         &(200, 23, json!(23)),
     );
     // 105. Unknown sortBy.
     let (code, body) = list(&[("sortBy", "updateTime"), ("limit", "2")]).await;
     checks.eq(
         "105 sortBy=updateTime",
-        &(code, names(&body)),
+        &(code, item_names(&body)),
         &(200, pgs(&p, [23, 22])),
     );
     // Items carry apiVersion and kind (A§9.11).
@@ -559,7 +551,7 @@ async fn seed_query_for_bound_projects() {
         ],
     );
     let body = env.wait_total(&path, 1).await;
-    assert_eq!(names(&body), vec![demo]);
+    assert_eq!(item_names(&body), vec![demo]);
     env.server.stop().await;
 }
 
@@ -591,7 +583,7 @@ async fn pods_by_name_pvc_and_phase() {
     let mut checks = Checks::default();
     checks.eq(
         "93 sortBy=name",
-        &names(&body),
+        &item_names(&body),
         &strings(&["foo5", "foo4", "foo3", "foo2", "foo1"]),
     );
     checks.eq(
@@ -627,7 +619,7 @@ async fn networkpolicies_sorted_by_name() {
         &[("sortBy", "name")],
     );
     let body = env.wait_total(&path, 3).await;
-    assert_eq!(names(&body), strings(&["foo3", "foo2", "foo1"]));
+    assert_eq!(item_names(&body), strings(&["foo3", "foo2", "foo1"]));
     assert_eq!(body["items"][0]["kind"], "NetworkPolicy");
     assert_eq!(body["items"][0]["apiVersion"], "networking.k8s.io/v1");
     env.server.stop().await;
@@ -663,7 +655,7 @@ async fn namespaces_by_names_and_alias() {
     let mut checks = Checks::default();
     checks.eq(
         "95 names",
-        &names(&body),
+        &item_names(&body),
         &strings(&["kubesphere-system", "default"]),
     );
 
@@ -776,7 +768,7 @@ async fn service_name_filter() {
     let body = env
         .wait_total(&query(&pods, &[("serviceName", "nginx")]), 1)
         .await;
-    assert_eq!(names(&body), strings(&["nginx-a"]));
+    assert_eq!(item_names(&body), strings(&["nginx-a"]));
     let (names, total) = env
         .names(&query(&pods, &[("serviceName", "headless")]))
         .await
@@ -909,11 +901,11 @@ async fn namespace_phase_filter() {
     let body = env
         .wait_total(&query(&base, &[("status", "Terminating")]), 1)
         .await;
-    assert_eq!(names(&body), vec![b.clone()]);
+    assert_eq!(item_names(&body), vec![b.clone()]);
     let body = env
         .wait_total(&query(&base, &[("status", "Active")]), 1)
         .await;
-    assert_eq!(names(&body), vec![a.clone()]);
+    assert_eq!(item_names(&body), vec![a.clone()]);
     env.server.stop().await;
 }
 
@@ -961,7 +953,7 @@ async fn ties_are_broken_by_name_then_namespace() {
     let body = env.wait_total(&pods, 3).await;
     checks.eq(
         "102 default order",
-        &names(&body),
+        &item_names(&body),
         &strings(&["t-c", "t-b", "t-a"]),
     );
     for _ in 0..3 {
@@ -1127,7 +1119,7 @@ async fn virtual_pool_label_of_f_a_pods() {
     let body = env.wait_total(&path, 4).await;
     checks.eq(
         "38 pods of a pool",
-        &names(&body),
+        &item_names(&body),
         &strings(&["iis-0", "nginx-b", "nginx-a", "coredns-x"]),
     );
     let labels: Vec<Value> = body["items"]
@@ -1307,7 +1299,7 @@ async fn pool_pods_filtered_by_name() {
         )
     };
     let body = env.wait_total(&base("nginx-demo"), 1).await;
-    assert_eq!(names(&body), strings(&["nginx-demo-6b9f-k2x8p"]));
+    assert_eq!(item_names(&body), strings(&["nginx-demo-6b9f-k2x8p"]));
     let (code, body) = env.get(&base("ss")).await;
     assert_eq!(
         (code, body),

@@ -584,3 +584,18 @@ pub fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option
         })
         .map(|s| s.value)
 }
+
+/// The `metadata.name` of every item of a list response (`items`); panics when there is no `items` array.
+pub fn item_names(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {body}"))
+        .iter()
+        .map(|item| {
+            item["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
