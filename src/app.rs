@@ -151,6 +151,7 @@ impl Server {
             authorizer: Arc::new(Authorizer::new(client, ttl)),
             kube_config: Arc::new(kube_config),
             metrics_require_auth: config.server.metrics_require_auth,
+            pod_lists: Arc::default(),
             shutdown: CancellationToken::new(),
         };
         let limits = Limits {

@@ -6,6 +6,7 @@ pub mod calico;
 pub mod caller;
 pub mod crds;
 pub mod dirty;
+pub mod generation;
 pub mod kubesphere;
 pub mod label_index;
 pub mod legacy;
@@ -27,6 +28,7 @@ use cache::Observer;
 use cache::{Cache, CacheInfo, Presence, start};
 use calico::{IPAMBlock, IPPool};
 use dirty::DirtyNamespaces;
+use generation::Generation;
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
 use label_index::LabelIndex;
 use legacy::CronJobV1Beta1;
@@ -66,6 +68,8 @@ pub struct Caches {
     pub occupancy: Arc<OccupancyIndex>,
     /// Pods by stored label, for selective lists.
     pub pod_labels: Arc<LabelIndex<Pod>>,
+    /// Moves on every change of pods, pools, services and ReplicaSets (what pod lists depend on).
+    pub pod_list_generation: Arc<Generation>,
 }
 
 /// `observers` plus the controller's work queue, when there is one.
@@ -103,6 +107,7 @@ impl Caches {
         let mut tasks = JoinSet::new();
         let occupancy = Arc::new(OccupancyIndex::default());
         let pod_labels = Arc::new(LabelIndex::<Pod>::default());
+        let generation = Arc::new(Generation::default());
         let (c, i, s, t) = (client, discovery_interval, stop, &mut tasks);
         use Presence::{Optional, Required};
         let caches = Self {
@@ -112,10 +117,10 @@ impl Caches {
                 i,
                 s,
                 t,
-                vec![occupancy.clone(), pod_labels.clone()],
+                vec![occupancy.clone(), pod_labels.clone(), generation.clone()],
             ),
             namespaces: start(c, Required, i, s, t, observers(&dirty, vec![])),
-            services: start(c, Required, i, s, t, vec![]),
+            services: start(c, Required, i, s, t, vec![generation.clone()]),
             network_policies: start(c, Required, i, s, t, vec![]),
             ippools: start(
                 c,
@@ -123,12 +128,12 @@ impl Caches {
                 i,
                 s,
                 t,
-                observers(&dirty, vec![occupancy.clone()]),
+                observers(&dirty, vec![occupancy.clone(), generation.clone()]),
             ),
             ipam_blocks: start(c, Optional, i, s, t, vec![occupancy.clone()]),
             namespace_network_policies: start(c, Optional, i, s, t, vec![]),
             workspaces: start(c, Optional, i, s, t, vec![]),
-            replica_sets: start(c, Required, i, s, t, vec![]),
+            replica_sets: start(c, Required, i, s, t, vec![generation.clone()]),
             deployments: start(c, Required, i, s, t, vec![]),
             stateful_sets: start(c, Required, i, s, t, vec![]),
             daemon_sets: start(c, Required, i, s, t, vec![]),
@@ -136,6 +141,7 @@ impl Caches {
             cron_jobs_v1beta1: start(c, Optional, i, s, t, vec![]),
             occupancy,
             pod_labels,
+            pod_list_generation: generation,
         };
         (caches, tasks)
     }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub authorizer: Arc<Authorizer>,
     /// The server's own cluster connection; writes swap in the caller's credential.
     pub kube_config: Arc<kube::Config>,
+    /// Sorted pod lists remembered between cache changes.
+    pub pod_lists: Arc<crate::service::lists::PodListMemo>,
     /// Whether `/metrics` needs an authenticated, authorized caller.
     pub metrics_require_auth: bool,
     /// Cancelled when the server starts draining (SIGTERM/SIGINT).

@@ -4,8 +4,9 @@
 //! Objects are filtered and sorted as references; only the page is serialised.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::Resource;
@@ -24,6 +25,7 @@ use crate::domain::nsnp;
 use crate::domain::occupancy::Occupancy;
 use crate::domain::pool::Pool;
 use crate::http::{ApiError, AppState};
+use crate::query::page_bounds;
 use crate::query::pod_status::derived_status;
 use crate::query::selector::Operator;
 use crate::query::{
@@ -595,6 +597,81 @@ fn page_of<'a, K: Cached + Serialize>(
 
 fn list_pods(state: &AppState, scope: &Scope<'_>) -> Result<(Vec<Value>, usize, usize), ApiError> {
     let caches = &state.caches;
+    let sorted = sorted_pods(state, scope)?;
+    let (start, end) = page_bounds(sorted.len(), scope.query.page, scope.query.limit);
+    let occupancy = caches.occupancy.read();
+    let items = sorted
+        .get(start..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|p| View::new(&**p, BTreeMap::new(), Some(&occupancy)).to_json())
+        .collect();
+    Ok((items, sorted.len(), end))
+}
+
+/// A query's sorted pods and the cache generation they were computed at.
+type Remembered = (u64, Arc<Vec<Arc<Pod>>>);
+
+/// Sorted pod lists by query, valid while the caches they were computed from have not changed.
+#[derive(Default)]
+pub struct PodListMemo {
+    entries: Mutex<HashMap<String, Remembered>>,
+}
+
+/// Distinct queries remembered at most; beyond, the memo starts over.
+const MEMO_ENTRIES: usize = 64;
+
+/// Every pod the query keeps, in its order (before paging). Repeated queries between cache changes reuse the
+/// previous answer, so a page costs O(page) while the cluster is quiet and one evaluation per change otherwise.
+fn sorted_pods(state: &AppState, scope: &Scope<'_>) -> Result<Arc<Vec<Arc<Pod>>>, ApiError> {
+    let caches = &state.caches;
+    let generation = caches.pod_list_generation.current();
+    let query = scope.query;
+    let key = format!(
+        "{:?}|{:?}|{}|{}|{}|{:?}|{:?}|{}",
+        scope.namespace,
+        scope.visible,
+        query
+            .label_selector
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        query
+            .label_filter
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        query
+            .annotation_filter
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        query.filters,
+        query.sort_by,
+        query.ascending,
+    );
+    let memo = &state.pod_lists;
+    if let Some((seen, list)) = memo
+        .entries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        && *seen == generation
+    {
+        return Ok(list.clone());
+    }
+    let list = Arc::new(evaluate_pods(state, scope)?);
+    let mut entries = memo.entries.lock().unwrap_or_else(|e| e.into_inner());
+    if entries.len() >= MEMO_ENTRIES {
+        entries.clear();
+    }
+    entries.insert(key, (generation, list.clone()));
+    Ok(list)
+}
+
+/// Filters and sorts the pods for `scope` (no paging).
+fn evaluate_pods(state: &AppState, scope: &Scope<'_>) -> Result<Vec<Arc<Pod>>, ApiError> {
+    let caches = &state.caches;
     let store = synced(&caches.pods)?;
     // An equality requirement narrows the scan to its exact matches from the indexes: pods with the stored
     // label, plus (for the virtual pool label) pods in the pool without a stored one. When it is the selector's
@@ -639,42 +716,36 @@ fn list_pods(state: &AppState, scope: &Scope<'_>) -> Result<(Vec<Value>, usize, 
         }
         None => store.state(),
     };
-    let scope = Scope {
-        query: &query,
-        namespace: scope.namespace,
-        visible: scope.visible.clone(),
-    };
     let services = synced(&caches.services)?;
     let replica_sets = synced(&caches.replica_sets)?;
-    let views: Vec<View<'_, Pod>> = pods
-        .iter()
-        .filter(|p| scope.covers(p.metadata.namespace.as_deref().unwrap_or_default()))
-        .map(|p| View::new(&**p, BTreeMap::new(), Some(&occupancy)))
-        .collect();
-    let start_time = scope.query.sort_by == SortBy::StartTime;
-    let page = select(
-        views,
-        scope.query,
-        |view, key, value| pod_filter(view.object, key, value, services, replica_sets),
-        |view| {
-            let started = view
-                .object
-                .status
-                .as_ref()
-                .and_then(|s| s.start_time.as_ref())
-                .map(|t| t.0);
-            if start_time {
-                started.or_else(|| created(view.object))
-            } else {
-                created(view.object)
+    let kept: Vec<Arc<Pod>> = pods
+        .into_iter()
+        .filter(|p| {
+            scope.covers(p.metadata.namespace.as_deref().unwrap_or_default()) && {
+                let view = View::new(&**p, BTreeMap::new(), Some(&occupancy));
+                matches_query(&view, &query, |key, value| {
+                    pod_filter(p, key, value, services, replica_sets)
+                })
             }
+        })
+        .collect();
+    query.page = 1;
+    query.limit = -1;
+    let start_time = query.sort_by == SortBy::StartTime;
+    let page = sort_and_page(kept, &query, |pod: &Arc<Pod>| SortKey {
+        time: if start_time {
+            started(pod).or_else(|| created(&**pod))
+        } else {
+            created(&**pod)
         },
-    );
-    Ok((
-        page.items.iter().map(View::to_json).collect(),
-        page.total,
-        page.end,
-    ))
+        name: pod.metadata.name.as_deref().unwrap_or_default(),
+        namespace: pod.metadata.namespace.as_deref().unwrap_or_default(),
+    });
+    Ok(page.items)
+}
+
+fn started(pod: &Pod) -> Option<jiff::Timestamp> {
+    pod.status.as_ref()?.start_time.as_ref().map(|t| t.0)
 }
 
 /// The first `key=v`, `key==v` or `key in (…)` requirement of the label selector, for the indexes (stored

@@ -1,0 +1,50 @@
+//! A counter bumped by every change of the caches it observes: results computed from those caches stay valid
+//! while it has not moved (see `service::lists`' memo of sorted pod lists).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::cache::{Cached, Observer};
+
+/// The change counter.
+#[derive(Default)]
+pub struct Generation(AtomicU64);
+
+impl Generation {
+    /// The current value.
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl<K: Cached> Observer<K> for Generation {
+    fn applied(&self, _: &K) {
+        self.bump();
+    }
+    fn deleted(&self, _: &K) {
+        self.bump();
+    }
+    fn replaced(&self, _: &[Arc<K>]) {
+        self.bump();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Pod;
+
+    #[test]
+    fn every_change_moves_it() {
+        let generation = Generation::default();
+        let before = generation.current();
+        Observer::<Pod>::applied(&generation, &Pod::default());
+        Observer::<Pod>::deleted(&generation, &Pod::default());
+        Observer::<Pod>::replaced(&generation, &[]);
+        assert_eq!(generation.current(), before + 3);
+    }
+}
