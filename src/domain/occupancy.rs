@@ -923,20 +923,10 @@ pub fn compute_full(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::pool::default_allowed_uses;
+    use crate::domain::binding::fixtures::pool;
     use serde_json::json;
 
     // ---- builders ----
-
-    fn pool(name: &str, cidr: &str) -> Pool {
-        Pool {
-            name: name.into(),
-            cidr: Cidr::parse(cidr),
-            disabled: false,
-            deleting: false,
-            allowed_uses: default_allowed_uses(),
-        }
-    }
 
     fn attr(handle: Option<&str>, secondary: Option<&[(&str, &str)]>) -> AttributeInput {
         AttributeInput {

@@ -178,18 +178,7 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::cidr::Cidr;
-    use crate::domain::pool::default_allowed_uses;
-
-    fn pool(name: &str, cidr: &str) -> Pool {
-        Pool {
-            name: name.into(),
-            cidr: Cidr::parse(cidr),
-            disabled: false,
-            deleting: false,
-            allowed_uses: default_allowed_uses(),
-        }
-    }
+    use crate::domain::binding::fixtures::pool;
 
     fn sample(text: &str, series: &str) -> f64 {
         let line = text

@@ -140,13 +140,7 @@ impl FieldSelector {
 /// Formats back to text that parses to an equal [`FieldSelector`].
 impl fmt::Display for FieldSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, requirement) in self.requirements.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{requirement}")?;
-        }
-        Ok(())
+        super::write_comma_separated(f, &self.requirements)
     }
 }
 

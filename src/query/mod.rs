@@ -28,3 +28,17 @@ pub use selector::{
     LabelLookup, LabelValue, Operator, Requirement, Selector, SelectorError, WithVirtualSet,
     empty_labels,
 };
+
+/// Writes `items` separated by commas: the text form of selectors.
+fn write_comma_separated<T: std::fmt::Display>(
+    f: &mut std::fmt::Formatter<'_>,
+    items: &[T],
+) -> std::fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(",")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}

@@ -237,13 +237,7 @@ impl Selector {
 /// Formats back to selector text that parses to an equal [`Selector`].
 impl fmt::Display for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, requirement) in self.requirements.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{requirement}")?;
-        }
-        Ok(())
+        super::write_comma_separated(f, &self.requirements)
     }
 }
 
