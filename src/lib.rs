@@ -10,7 +10,8 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod controller;
-pub mod domain;
+/// The pure rules live in their own crate (`crates/domain`), which has no kube, axum or tokio dependency.
+pub use ks_network_domain as domain;
 pub mod http;
 pub mod query;
 pub mod service;

@@ -923,7 +923,7 @@ pub fn compute_full(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::binding::fixtures::pool;
+    use crate::binding::fixtures::pool;
     use serde_json::json;
 
     // ---- builders ----

@@ -78,8 +78,8 @@ pub fn unbind_patch(ns: &NamespaceInput, pool: &str, pools: &[Pool]) -> Option<V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::binding::MANAGED;
-    use crate::domain::binding::fixtures::{apply_to_namespace, map, ns, pool};
+    use crate::binding::MANAGED;
+    use crate::binding::fixtures::{apply_to_namespace, map, ns, pool};
     use serde_json::json;
 
     const PA: &str = "ippool.network.kubesphere.io/pa";

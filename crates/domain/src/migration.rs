@@ -519,11 +519,11 @@ fn template_patch(kind: WorkloadKind, annotations: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::binding::fixtures::{
+    use crate::binding::fixtures::{
         apply_to_namespace, disabled, map, merge_patch, ns, pool, string_map,
     };
-    use crate::domain::binding::{IPV4_POOLS, IPV6_POOLS, MANAGED};
-    use crate::domain::cidr::pool_of;
+    use crate::binding::{IPV4_POOLS, IPV6_POOLS, MANAGED};
+    use crate::cidr::pool_of;
     use serde_json::json;
 
     const NOW: &str = "2026-11-27T08:00:00Z";

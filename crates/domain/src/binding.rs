@@ -313,8 +313,8 @@ pub(crate) mod fixtures {
     use serde_json::Value;
 
     use super::NamespaceInput;
-    use crate::domain::cidr::Cidr;
-    use crate::domain::pool::{Pool, default_allowed_uses};
+    use crate::cidr::Cidr;
+    use crate::pool::{Pool, default_allowed_uses};
 
     /// An enabled pool for workloads.
     pub(crate) fn pool(name: &str, cidr: &str) -> Pool {
@@ -415,7 +415,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::{apply_to_namespace, disabled, ns, pool};
     use super::*;
-    use crate::domain::pool::Pool;
+    use crate::pool::Pool;
     use serde_json::json;
 
     fn names(pools: &[&Pool]) -> Vec<String> {
