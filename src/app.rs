@@ -18,6 +18,7 @@ use crate::cluster::dirty::DirtyNamespaces;
 use crate::config::{Config, ConfigError};
 use crate::controller;
 use crate::http::{self, AppState, Limits};
+use crate::service;
 use crate::telemetry;
 
 /// Failures that stop the process.
@@ -141,17 +142,16 @@ impl Server {
             info!("controller: namespace pool-binding sync running");
         }
         let ttl = config.auth_cache_ttl();
+        let authenticator = Authenticator::new(
+            client.clone(),
+            config.auth.token_review.audiences.clone(),
+            ttl,
+        );
+        let authorizer = Arc::new(Authorizer::new(client, ttl));
         let state = AppState {
-            caches,
-            authenticator: Arc::new(Authenticator::new(
-                client.clone(),
-                config.auth.token_review.audiences.clone(),
-                ttl,
-            )),
-            authorizer: Arc::new(Authorizer::new(client, ttl)),
-            kube_config: Arc::new(kube_config),
+            services: Arc::new(service::Context::new(caches, authorizer, kube_config)),
+            authenticator: Arc::new(authenticator),
             metrics_require_auth: config.server.metrics_require_auth,
-            pod_lists: Arc::default(),
             shutdown: CancellationToken::new(),
         };
         let limits = Limits {
@@ -165,11 +165,6 @@ impl Server {
                 .with_graceful_shutdown(async move { draining.cancelled().await })
                 .await
         });
-        if mode != Mode::Serve {
-            info!(
-                "controller: no reconcilers are implemented yet; serving the operational endpoints"
-            );
-        }
         info!(%address, ?mode, "listening");
         Ok(Self {
             address,
@@ -188,12 +183,12 @@ impl Server {
 
     /// The watch caches.
     pub fn caches(&self) -> &Caches {
-        &self.state.caches
+        &self.state.services.caches
     }
 
     /// The authorizer (SubjectAccessReviews with a cache).
     pub fn authorizer(&self) -> &Authorizer {
-        &self.state.authorizer
+        &self.state.services.authorizer
     }
 
     /// Stops accepting connections, lets in-flight requests finish (up to the grace period), then stops

@@ -6,9 +6,10 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use ks_network_apiserver::auth::{Access, Identity};
+use k8s_openapi::api::core::v1::Pod;
+use ks_network_apiserver::auth::{Access, Identity, Verb};
 use ks_network_apiserver::cluster::calico::IPPool;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ApiResource, PostParams};
 use serde_json::{Value, json};
 use support::{ControlPlane, TestServer, User, unique_name, wait_for};
 
@@ -220,7 +221,7 @@ async fn the_authorizer_asks_kube_apiserver_for_ordinary_users() {
         groups: vec!["system:authenticated".into()],
         extra: Default::default(),
     };
-    let list_pods = Access::resource("list", "", "pods");
+    let list_pods = Access::to(Verb::List, &ApiResource::erase::<Pod>(&()));
     assert!(!authorizer.allowed(&alice, &list_pods).await.unwrap());
 
     // Grant alice `list pods` in one namespace; the cluster-wide question stays "no".

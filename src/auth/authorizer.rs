@@ -7,18 +7,46 @@ use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ApiResource, PostParams};
 
 use super::ttl_cache::TtlCache;
 use super::{AuthError, Identity};
+
+/// The Kubernetes verbs this server asks about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verb {
+    /// Read one object.
+    Get,
+    /// Read a collection.
+    List,
+    /// Change an object with a patch.
+    Patch,
+}
+
+impl Verb {
+    /// The verb as RBAC spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Patch => "patch",
+        }
+    }
+}
+
+impl std::fmt::Display for Verb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What a caller wants to do: a verb on a resource (optionally in a namespace, optionally one object).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Access {
     /// A resource request.
     Resource {
-        /// `get`, `list`, `patch`, …
-        verb: String,
+        /// What the caller wants to do.
+        verb: Verb,
         /// API group, `""` for core.
         group: String,
         /// Plural resource name.
@@ -30,20 +58,20 @@ pub enum Access {
     },
     /// A non-resource request (e.g. `get /metrics`).
     NonResource {
-        /// `get`.
-        verb: String,
+        /// What the caller wants to do.
+        verb: Verb,
         /// The path.
         path: String,
     },
 }
 
 impl Access {
-    /// `verb` on `group`/`resource`, cluster-wide.
-    pub fn resource(verb: &str, group: &str, resource: &str) -> Self {
+    /// `verb` on `resource`, cluster-wide.
+    pub fn to(verb: Verb, resource: &ApiResource) -> Self {
         Access::Resource {
-            verb: verb.to_owned(),
-            group: group.to_owned(),
-            resource: resource.to_owned(),
+            verb,
+            group: resource.group.clone(),
+            resource: resource.plural.clone(),
             namespace: None,
             name: None,
         }
@@ -144,7 +172,7 @@ fn review(identity: &Identity, access: &Access) -> SubjectAccessReview {
             name,
         } => (
             Some(ResourceAttributes {
-                verb: Some(verb.clone()),
+                verb: Some(verb.to_string()),
                 group: Some(group.clone()),
                 resource: Some(resource.clone()),
                 namespace: namespace.clone(),
@@ -156,7 +184,7 @@ fn review(identity: &Identity, access: &Access) -> SubjectAccessReview {
         Access::NonResource { verb, path } => (
             None,
             Some(NonResourceAttributes {
-                verb: Some(verb.clone()),
+                verb: Some(verb.to_string()),
                 path: Some(path.clone()),
             }),
         ),
@@ -180,13 +208,14 @@ mod tests {
 
     #[test]
     fn forbidden_messages_match_kubernetes() {
-        let access = Access::resource("list", "network.kubesphere.io", "namespacenetworkpolicies")
-            .in_namespace("demo");
+        let nsnps = ApiResource::erase::<crate::cluster::kubesphere::NamespaceNetworkPolicy>(&());
+        let access = Access::to(Verb::List, &nsnps).in_namespace("demo");
         assert_eq!(
             access.forbidden_message("alice"),
             "namespacenetworkpolicies.network.kubesphere.io is forbidden: User \"alice\" cannot list resource \"namespacenetworkpolicies\" in API group \"network.kubesphere.io\" in the namespace \"demo\""
         );
-        let access = Access::resource("get", "", "namespaces").named("x");
+        let namespaces = ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&());
+        let access = Access::to(Verb::Get, &namespaces).named("x");
         assert_eq!(
             access.forbidden_message("bob"),
             "namespaces \"x\" is forbidden: User \"bob\" cannot get resource \"namespaces\" in API group \"\" at the cluster scope"
@@ -201,7 +230,8 @@ mod tests {
             groups: vec!["dev".into(), "system:authenticated".into()],
             extra: [("scopes".to_owned(), vec!["a".to_owned()])].into(),
         };
-        let access = Access::resource("list", "", "pods").in_namespace("demo");
+        let pods = ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
+        let access = Access::to(Verb::List, &pods).in_namespace("demo");
         let spec = review(&identity, &access).spec;
         assert_eq!(spec.user.as_deref(), Some("alice"));
         assert_eq!(spec.uid.as_deref(), Some("u1"));

@@ -8,7 +8,7 @@ mod authorizer;
 mod ttl_cache;
 
 pub use authenticator::Authenticator;
-pub use authorizer::{Access, Authorizer};
+pub use authorizer::{Access, Authorizer, Verb};
 
 use std::collections::BTreeMap;
 use std::fmt;

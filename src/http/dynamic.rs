@@ -1,151 +1,122 @@
 //! `/kapis/networking.k8s.io/v1/…networkpolicies` and `/kapis/network.kubesphere.io/v1alpha1/…namespacenetworkpolicies`
-//! (api §2): thin handlers over [`crate::service::dynamic`] and [`crate::service::lists`].
+//! (api §2): thin handlers over [`crate::service::dynamic`] (writes) and [`crate::service::lists`] (reads).
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use serde_json::Value;
 
+use super::extract::{QueryPairs, RequestId};
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::service::dynamic::{
-    self, DynamicResource, NAMESPACE_NETWORK_POLICIES, NETWORK_POLICIES, WriteRequest,
-};
+use crate::service::dynamic::{self, PolicyResource, WriteRequest, WriteVerb};
 use crate::service::lists;
 
-/// The routes of api §2 for both resources.
+/// The list, get and write routes of both resources.
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
-    for resource in [NETWORK_POLICIES, NAMESPACE_NETWORK_POLICIES] {
-        let base = format!("/kapis/{}/{}", resource.group, resource.version);
+    for resource in PolicyResource::ALL {
+        let api = resource.api_resource();
+        let base = format!("/kapis/{}", api.api_version);
+        let plural = &api.plural;
         router = router
+            .route(&format!("{base}/{plural}"), cluster_collection(resource))
             .route(
-                &format!("{base}/{}", resource.plural),
-                cluster_collection(resource),
-            )
-            .route(
-                &format!("{base}/namespaces/{{namespace}}/{}", resource.plural),
+                &format!("{base}/namespaces/{{namespace}}/{plural}"),
                 collection(resource),
             )
             .route(
-                &format!(
-                    "{base}/namespaces/{{namespace}}/{}/{{name}}",
-                    resource.plural
-                ),
+                &format!("{base}/namespaces/{{namespace}}/{plural}/{{name}}"),
                 object(resource),
             );
     }
     router
 }
 
-fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default()
-}
-
-fn request_id(headers: &HeaderMap) -> &str {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-}
-
 async fn deletecollection() -> ApiError {
     ApiError::MethodNotAllowed("deletecollection is not supported".into())
 }
 
-fn cluster_collection(resource: DynamicResource) -> MethodRouter<AppState> {
+fn cluster_collection(resource: PolicyResource) -> MethodRouter<AppState> {
     get(
-        move |State(state): State<AppState>, caller: Caller, RawQuery(query): RawQuery| async move {
-            lists::dynamic_list(
-                &state,
-                &caller,
-                resource,
-                None,
-                &query_pairs(query.as_deref()),
-            )
-            .await
-            .map(Json)
+        move |State(state): State<AppState>, caller: Caller, QueryPairs(query): QueryPairs| async move {
+            let list = lists::dynamic_list(&state.services, &caller, resource, None, &query).await?;
+            Ok::<_, ApiError>(Json(list))
         },
     )
     .delete(deletecollection)
 }
 
-fn collection(resource: DynamicResource) -> MethodRouter<AppState> {
+fn collection(resource: PolicyResource) -> MethodRouter<AppState> {
     get(
         move |State(state): State<AppState>,
               caller: Caller,
               Path(namespace): Path<String>,
-              RawQuery(query): RawQuery| async move {
-            lists::dynamic_list(
-                &state,
-                &caller,
-                resource,
-                Some(&namespace),
-                &query_pairs(query.as_deref()),
-            )
-            .await
-            .map(Json)
+              QueryPairs(query): QueryPairs| async move {
+            let namespace = Some(namespace.as_str());
+            let list =
+                lists::dynamic_list(&state.services, &caller, resource, namespace, &query).await?;
+            Ok::<_, ApiError>(Json(list))
         },
     )
     .post(
         move |State(state): State<AppState>,
               caller: Caller,
               Path(namespace): Path<String>,
-              RawQuery(query): RawQuery,
+              QueryPairs(query): QueryPairs,
+              RequestId(request_id): RequestId,
               headers: HeaderMap,
               body: Bytes| async move {
-            let query = query_pairs(query.as_deref());
             let request = WriteRequest {
+                verb: WriteVerb::Create,
                 namespace: &namespace,
                 name: None,
                 query: &query,
                 content_type: content_type(&headers),
                 body: &body,
-                request_id: request_id(&headers),
+                request_id: &request_id,
             };
-            respond(dynamic::write(&state, &caller, resource, Method::POST, request).await)
+            respond(dynamic::write(&state.services, &caller, resource, request).await)
         },
     )
     .delete(deletecollection)
 }
 
-fn object(resource: DynamicResource) -> MethodRouter<AppState> {
-    let write = move |method: Method| {
+fn object(resource: PolicyResource) -> MethodRouter<AppState> {
+    let write = move |verb: WriteVerb| {
         move |State(state): State<AppState>,
               caller: Caller,
               Path((namespace, name)): Path<(String, String)>,
-              RawQuery(query): RawQuery,
+              QueryPairs(query): QueryPairs,
+              RequestId(request_id): RequestId,
               headers: HeaderMap,
-              body: Bytes| {
-            let method = method.clone();
-            async move {
-                let query = query_pairs(query.as_deref());
-                let request = WriteRequest {
-                    namespace: &namespace,
-                    name: Some(&name),
-                    query: &query,
-                    content_type: content_type(&headers),
-                    body: &body,
-                    request_id: request_id(&headers),
-                };
-                respond(dynamic::write(&state, &caller, resource, method, request).await)
-            }
+              body: Bytes| async move {
+            let request = WriteRequest {
+                verb,
+                namespace: &namespace,
+                name: Some(&name),
+                query: &query,
+                content_type: content_type(&headers),
+                body: &body,
+                request_id: &request_id,
+            };
+            respond(dynamic::write(&state.services, &caller, resource, request).await)
         }
     };
     get(
         move |State(state): State<AppState>,
               caller: Caller,
               Path((namespace, name)): Path<(String, String)>| async move {
-            lists::dynamic_get(&state, &caller, resource, &namespace, &name)
-                .await
-                .map(Json)
+            let object =
+                lists::dynamic_get(&state.services, &caller, resource, &namespace, &name).await?;
+            Ok::<_, ApiError>(Json(object))
         },
     )
-    .put(write(Method::PUT))
-    .patch(write(Method::PATCH))
-    .delete(write(Method::DELETE))
+    .put(write(WriteVerb::Update))
+    .patch(write(WriteVerb::Patch))
+    .delete(write(WriteVerb::Delete))
 }
 
 fn content_type(headers: &HeaderMap) -> &str {
@@ -156,7 +127,8 @@ fn content_type(headers: &HeaderMap) -> &str {
 }
 
 fn respond(
-    result: Result<(StatusCode, Value), ApiError>,
+    result: Result<(StatusCode, Value), crate::service::Error>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    result.map(|(code, body)| (code, Json(body)))
+    let (code, body) = result?;
+    Ok((code, Json(body)))
 }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
+use crate::service;
 
 /// The Kubernetes `Status` object, fields in kube-apiserver's order.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -201,6 +202,41 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+impl From<service::Error> for ApiError {
+    fn from(error: service::Error) -> Self {
+        use service::Error as E;
+        match error {
+            E::BadRequest(message) => ApiError::BadRequest(message),
+            E::Forbidden(message) => ApiError::Forbidden(message),
+            E::UnsupportedResource => ApiError::UnsupportedResource,
+            E::NoSuchPath => ApiError::RouteNotFound,
+            E::NotFound { resource, name } => ApiError::NotFound { resource, name },
+            E::UnsupportedMediaType(message) => ApiError::UnsupportedMediaType(message),
+            E::Invalid(object) => ApiError::Invalid {
+                message: object.invalid.message(),
+                details: StatusDetails {
+                    name: object.invalid.name,
+                    group: object.group,
+                    kind: object.kind,
+                    causes: object
+                        .invalid
+                        .causes
+                        .into_iter()
+                        .map(|cause| StatusCause {
+                            reason: cause.reason.to_owned(),
+                            field: cause.field,
+                            message: cause.message,
+                        })
+                        .collect(),
+                },
+            },
+            E::Upstream { code, body } => ApiError::Upstream { code, body },
+            E::Unavailable(message) => ApiError::ServiceUnavailable(message),
+            E::Internal(message) => ApiError::Internal(message),
+        }
     }
 }
 

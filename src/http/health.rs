@@ -40,7 +40,7 @@ pub async fn readyz(
     State(state): State<AppState>,
     Query(query): Query<ReadyzQuery>,
 ) -> impl IntoResponse {
-    let caches = state.caches.readiness();
+    let caches = state.services.caches.readiness();
     let synced = caches.iter().all(|c| c.ready);
     let draining = state.shutdown.is_cancelled();
     let ready = synced && !draining;

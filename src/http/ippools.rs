@@ -35,7 +35,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    pools::list(&state, &caller).await.map(Json)
+    Ok(Json(pools::list(&state.services, &caller).await?))
 }
 
 /// api §1.2: one pool with its occupancy status.
@@ -47,7 +47,7 @@ pub async fn get_one(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    pools::get(&state, &caller, &name).await.map(Json)
+    Ok(Json(pools::get(&state.services, &caller, &name).await?))
 }
 
 /// api §1.3: pools the named pool may be migrated to.
@@ -60,9 +60,9 @@ pub async fn migration_targets(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    pools::migration_targets(&state, &caller, &name)
-        .await
-        .map(Json)
+    Ok(Json(
+        pools::migration_targets(&state.services, &caller, &name).await?,
+    ))
 }
 
 /// api §1.5: pools a namespace may use.
@@ -75,7 +75,7 @@ pub async fn namespace_pools(
     caller: Caller,
     Path(namespace): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    pools::usable_by_namespace(&state, &caller, &namespace)
-        .await
-        .map(Json)
+    Ok(Json(
+        pools::usable_by_namespace(&state.services, &caller, &namespace).await?,
+    ))
 }

@@ -8,10 +8,10 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::{ApiError, AppState};
-use crate::auth::{Access, Caller};
+use crate::auth::{Access, Caller, Verb};
 use crate::domain::occupancy::{Orphans, PoolStatus};
 use crate::domain::pool::Pool;
-use crate::service::{authorize, pools::PoolSet};
+use crate::service::pools::PoolSet;
 
 /// `GET /metrics`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
@@ -24,16 +24,17 @@ pub async fn metrics(
     if state.metrics_require_auth {
         let caller = caller.ok_or(ApiError::Unauthorized)?;
         let access = Access::NonResource {
-            verb: "get".into(),
+            verb: Verb::Get,
             path: "/metrics".into(),
         };
-        authorize(&state, &caller, &access).await?;
+        state.services.authorize(&caller, &access).await?;
     }
-    let pools = PoolSet::load(&state)
+    let caches = &state.services.caches;
+    let pools = PoolSet::load(&state.services)
         .map(|set| set.facts)
         .unwrap_or_default();
     let (statuses, orphans) = {
-        let occupancy = state.caches.occupancy.read();
+        let occupancy = caches.occupancy.read();
         let statuses: Vec<(Pool, PoolStatus)> = pools
             .into_iter()
             .map(|pool| {
@@ -43,13 +44,13 @@ pub async fn metrics(
             .collect();
         (statuses, occupancy.orphans())
     };
-    let caches: Vec<(String, usize)> = state.caches.object_counts();
+    let counts: Vec<(String, usize)> = caches.object_counts();
     Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render(&statuses, &orphans, &caches),
+        render(&statuses, &orphans, &counts),
     ))
 }
 
@@ -178,7 +179,18 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::binding::fixtures::pool;
+    use crate::domain::cidr::Cidr;
+    use crate::domain::pool::default_allowed_uses;
+
+    fn pool(name: &str, cidr: &str) -> Pool {
+        Pool {
+            name: name.into(),
+            cidr: Cidr::parse(cidr),
+            disabled: false,
+            deleting: false,
+            allowed_uses: default_allowed_uses(),
+        }
+    }
 
     fn sample(text: &str, series: &str) -> f64 {
         let line = text

@@ -4,15 +4,16 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router, routing::post};
 use serde_json::Value;
 
+use super::extract::{QueryPairs, RequestId};
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::service::migration::{self, MigrationRequest};
+use crate::service::migration::{self, MigrationRequest, Summary};
 
 const BASE: &str = "/kapis/network.kubesphere.io/v1alpha2";
 
@@ -37,10 +38,11 @@ pub fn routes() -> Router<AppState> {
 pub async fn migrate(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
+    QueryPairs(query): QueryPairs,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
-    let request_id = request_id(request.headers());
-    let query = query_fields(request.uri().query());
+    let query: HashMap<String, String> = query.into_iter().collect();
     let body = body_fields(request).await?;
     let field = |name: &str| first_non_empty(body.get(name), query.get(name));
     let input = MigrationRequest {
@@ -48,8 +50,8 @@ pub async fn migrate(
         new: field("newippool"),
         dry_run: is_dry_run(&field("dryRun")),
     };
-    let (ok, summary) = migration::migrate(&state, &caller, &request_id, input).await?;
-    Ok((status_of(ok), Json(summary)))
+    let summary = migration::migrate(&state.services, &caller, &request_id, input).await?;
+    Ok(respond(summary))
 }
 
 /// api §1.6: unbind every namespace from the pool.
@@ -64,10 +66,11 @@ pub async fn unbind(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    QueryPairs(query): QueryPairs,
+    RequestId(request_id): RequestId,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
+    let query: HashMap<String, String> = query.into_iter().collect();
     let body_dry_run = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
@@ -76,25 +79,18 @@ pub async fn unbind(
         value.get("dryRun").map(json_field)
     };
     let dry_run = is_dry_run(&first_non_empty(body_dry_run.as_ref(), query.get("dryRun")));
-    let (ok, summary) =
-        migration::unbind(&state, &caller, &request_id(&headers), &name, dry_run).await?;
-    Ok((status_of(ok), Json(summary)))
+    let summary = migration::unbind(&state.services, &caller, &request_id, &name, dry_run).await?;
+    Ok(respond(summary))
 }
 
-fn status_of(ok: bool) -> StatusCode {
-    if ok {
+/// 200 with the summary, or 500 with it when a write failed (api §1.4).
+fn respond(summary: Summary) -> (StatusCode, Json<Value>) {
+    let code = if summary.complete {
         StatusCode::OK
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
-    }
-}
-
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
+    };
+    (code, Json(summary.body))
 }
 
 /// `dryRun` is on for `true` and `All` (api §1.4).
@@ -109,10 +105,6 @@ fn first_non_empty(body: Option<&String>, query: Option<&String>) -> String {
         .find(|v| !v.is_empty())
         .cloned()
         .unwrap_or_default()
-}
-
-fn query_fields(query: Option<&str>) -> HashMap<String, String> {
-    serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default()
 }
 
 /// A JSON field as the string a form would carry (`true` stays `true`).

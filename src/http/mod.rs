@@ -3,6 +3,7 @@
 
 pub mod dynamic;
 pub mod error;
+mod extract;
 pub mod health;
 pub mod ippools;
 pub mod metrics;
@@ -26,24 +27,18 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{Authenticator, Authorizer};
-use crate::cluster::Caches;
+use crate::auth::Authenticator;
+use crate::service;
 
 pub use error::ApiError;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// Watch caches.
-    pub caches: Arc<Caches>,
+    /// The services, with the caches and authorizer they use.
+    pub services: Arc<service::Context>,
     /// Resolves callers.
     pub authenticator: Arc<Authenticator>,
-    /// Answers permission questions.
-    pub authorizer: Arc<Authorizer>,
-    /// The server's own cluster connection; writes swap in the caller's credential.
-    pub kube_config: Arc<kube::Config>,
-    /// Sorted pod lists remembered between cache changes.
-    pub pod_lists: Arc<crate::service::lists::PodListMemo>,
     /// Whether `/metrics` needs an authenticated, authorized caller.
     pub metrics_require_auth: bool,
     /// Cancelled when the server starts draining (SIGTERM/SIGINT).
@@ -102,30 +97,4 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, limits.request_timeout))
             .layer(RequestBodyLimitLayer::new(max_body)),
     )
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for crate::auth::Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<crate::auth::Caller>()
-            .cloned()
-            .ok_or(ApiError::Unauthorized)
-    }
-}
-
-impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for crate::auth::Caller {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<crate::auth::Caller>().cloned())
-    }
 }

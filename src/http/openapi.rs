@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{error, health, ippools, metrics, migration, resources};
-use crate::service::dynamic::{NAMESPACE_NETWORK_POLICIES, NETWORK_POLICIES};
+use crate::service::dynamic::PolicyResource;
 
 /// The OpenAPI document.
 #[derive(OpenApi)]
@@ -53,9 +53,10 @@ pub fn document_model() -> utoipa::openapi::OpenApi {
             )
             .build()
     };
-    for resource in [NETWORK_POLICIES, NAMESPACE_NETWORK_POLICIES] {
-        let (kind, plural) = (resource.kind, resource.plural);
-        let base = format!("/kapis/{}/{}", resource.group, resource.version);
+    for resource in PolicyResource::ALL {
+        let api = resource.api_resource();
+        let (kind, plural) = (&api.kind, &api.plural);
+        let base = format!("/kapis/{}", api.api_version);
         let collection = format!("{base}/namespaces/{{namespace}}/{plural}");
         let object = format!("{collection}/{{name}}");
         let list_ok =

@@ -1,10 +1,11 @@
 //! `/kapis/resources.kubesphere.io/v1alpha3` (api §3): thin handlers over [`crate::service::lists`].
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 
+use super::extract::QueryPairs;
 use super::{ApiError, AppState};
 use crate::auth::Caller;
 use crate::service::lists::{self, ResourceList};
@@ -26,10 +27,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn pairs(query: Option<String>) -> Vec<(String, String)> {
-    serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default()
-}
-
 /// R1: `{"items":[…],"totalItems":N}` across namespaces.
 #[utoipa::path(get, path = "/kapis/resources.kubesphere.io/v1alpha3/{resources}", tag = "resources",
     params(("resources" = String, Path, description = "namespaces, pods, services, networkpolicies, namespacenetworkpolicies, ippools or workspaces"),
@@ -44,12 +41,11 @@ pub async fn list_cluster(
     State(state): State<AppState>,
     caller: Caller,
     Path(resources): Path<String>,
-    RawQuery(query): RawQuery,
+    QueryPairs(query): QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let resource = ResourceList::from_path(&resources)?;
-    lists::v1alpha3_list(&state, &caller, resource, None, &pairs(query))
-        .await
-        .map(Json)
+    let list = lists::v1alpha3_list(&state.services, &caller, resource, None, &query).await?;
+    Ok(Json(list))
 }
 
 /// R2: one cluster-scoped object.
@@ -62,9 +58,8 @@ pub async fn get_cluster(
     Path((resources, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let resource = ResourceList::from_path(&resources)?;
-    lists::v1alpha3_get(&state, &caller, resource, None, &name)
-        .await
-        .map(Json)
+    let object = lists::v1alpha3_get(&state.services, &caller, resource, None, &name).await?;
+    Ok(Json(object))
 }
 
 /// R3: `{"items":[…],"totalItems":N}` in one namespace.
@@ -76,12 +71,12 @@ pub async fn list_namespaced(
     State(state): State<AppState>,
     caller: Caller,
     Path((namespace, resources)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
+    QueryPairs(query): QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let resource = ResourceList::from_path(&resources)?;
-    lists::v1alpha3_list(&state, &caller, resource, Some(&namespace), &pairs(query))
-        .await
-        .map(Json)
+    let namespace = Some(namespace.as_str());
+    let list = lists::v1alpha3_list(&state.services, &caller, resource, namespace, &query).await?;
+    Ok(Json(list))
 }
 
 /// R4: one object in a namespace.
@@ -95,7 +90,7 @@ pub async fn get_namespaced(
     Path((namespace, resources, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let resource = ResourceList::from_path(&resources)?;
-    lists::v1alpha3_get(&state, &caller, resource, Some(&namespace), &name)
-        .await
-        .map(Json)
+    let namespace = Some(namespace.as_str());
+    let object = lists::v1alpha3_get(&state.services, &caller, resource, namespace, &name).await?;
+    Ok(Json(object))
 }

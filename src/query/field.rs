@@ -33,7 +33,7 @@ pub enum FieldOperator {
 }
 
 /// One requirement of a field selector.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FieldRequirement {
     path: Vec<String>,
     operator: FieldOperator,
@@ -103,7 +103,7 @@ impl fmt::Display for FieldRequirement {
 }
 
 /// A parsed `fieldSelector`; the empty selector matches everything.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FieldSelector {
     requirements: Vec<FieldRequirement>,
 }

@@ -73,7 +73,7 @@ pub const RESERVED_KEYS: [&str; 9] = [
 ];
 
 /// A parsed list request (algorithms §9.1).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ListQuery {
     /// 1-based page (default 1); ignored when `limit` is −1.
     pub page: u64,

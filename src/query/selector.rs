@@ -108,7 +108,7 @@ pub enum Operator {
 }
 
 /// One comma-separated part of a selector.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Requirement {
     key: String,
     operator: Operator,
@@ -201,7 +201,7 @@ impl fmt::Display for Requirement {
 }
 
 /// A parsed label selector: all requirements must hold. The empty selector matches everything.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Selector {
     requirements: Vec<Requirement>,
 }

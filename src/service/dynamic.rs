@@ -1,83 +1,94 @@
-//! The dynamic endpoints for NetworkPolicies and NamespaceNetworkPolicies (api §2): reads from the caches,
-//! writes forwarded to kube-apiserver as the caller with the body rules of api §2.3.
+//! Writes of the dynamic endpoints for NetworkPolicies and NamespaceNetworkPolicies (api §2): the body rules of
+//! api §2.3, then the request forwarded to kube-apiserver as the caller. Reads are in [`super::lists`].
 
 use std::time::Instant;
 
-use axum::http::{Method, StatusCode};
+use http::{Method, StatusCode};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::ApiResource;
 use serde_json::Value;
 
-use super::authorize;
-use crate::auth::{Access, Caller};
-use crate::cluster::caller::{CallerClient, FIELD_MANAGER, Forward};
+use super::audit::{self, Write};
+use super::{Context, Error, InvalidObject};
+use crate::auth::Caller;
+use crate::cluster::caller::{FIELD_MANAGER, Forward};
+use crate::cluster::kubesphere::NamespaceNetworkPolicy;
 use crate::domain::nsnp;
-use crate::domain::write_body::{self, BodyError, Target};
-use crate::http::error::{StatusCause, StatusDetails};
-use crate::http::{ApiError, AppState};
+use crate::domain::write_body::{self, Target};
 
-/// A resource served by the dynamic endpoints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DynamicResource {
-    /// API group.
-    pub group: &'static str,
-    /// API version.
-    pub version: &'static str,
-    /// Plural resource name.
-    pub plural: &'static str,
-    /// Kind.
-    pub kind: &'static str,
+/// The resources the dynamic endpoints serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PolicyResource {
+    /// `networking.k8s.io/v1` NetworkPolicies.
+    NetworkPolicies,
+    /// `network.kubesphere.io/v1alpha1` NamespaceNetworkPolicies.
+    NamespaceNetworkPolicies,
 }
 
-/// `networking.k8s.io/v1` NetworkPolicies.
-pub const NETWORK_POLICIES: DynamicResource = DynamicResource {
-    group: "networking.k8s.io",
-    version: "v1",
-    plural: "networkpolicies",
-    kind: "NetworkPolicy",
-};
+impl PolicyResource {
+    /// Both, in route order.
+    pub const ALL: [PolicyResource; 2] = [
+        PolicyResource::NetworkPolicies,
+        PolicyResource::NamespaceNetworkPolicies,
+    ];
 
-/// `network.kubesphere.io/v1alpha1` NamespaceNetworkPolicies.
-pub const NAMESPACE_NETWORK_POLICIES: DynamicResource = DynamicResource {
-    group: "network.kubesphere.io",
-    version: "v1alpha1",
-    plural: "namespacenetworkpolicies",
-    kind: "NamespaceNetworkPolicy",
-};
-
-impl DynamicResource {
-    /// `<plural>.<group>`.
-    pub fn qualified(&self) -> String {
-        format!("{}.{}", self.plural, self.group)
+    /// Group, version, kind and plural, from the Rust type.
+    pub fn api_resource(self) -> ApiResource {
+        match self {
+            PolicyResource::NetworkPolicies => ApiResource::erase::<NetworkPolicy>(&()),
+            PolicyResource::NamespaceNetworkPolicies => {
+                ApiResource::erase::<NamespaceNetworkPolicy>(&())
+            }
+        }
     }
+}
 
-    /// `<group>/<version>`.
-    pub fn api_version(&self) -> String {
-        format!("{}/{}", self.group, self.version)
-    }
+/// The write a client asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteVerb {
+    /// POST on the collection.
+    Create,
+    /// PUT on the object.
+    Update,
+    /// PATCH on the object.
+    Patch,
+    /// DELETE on the object.
+    Delete,
+}
 
-    fn target<'a>(&'a self, namespace: &'a str, name: Option<&'a str>) -> Target<'a> {
-        Target {
-            group: self.group,
-            version: self.version,
-            kind: self.kind,
-            namespace,
-            name,
+impl WriteVerb {
+    fn method(self) -> Method {
+        match self {
+            WriteVerb::Create => Method::POST,
+            WriteVerb::Update => Method::PUT,
+            WriteVerb::Patch => Method::PATCH,
+            WriteVerb::Delete => Method::DELETE,
         }
     }
 
-    fn path(&self, namespace: &str, name: Option<&str>) -> String {
-        let base = format!(
-            "/apis/{}/{}/namespaces/{namespace}/{}",
-            self.group, self.version, self.plural
-        );
-        match name {
-            Some(name) => format!("{base}/{name}"),
-            None => base,
+    fn as_str(self) -> &'static str {
+        match self {
+            WriteVerb::Create => "create",
+            WriteVerb::Update => "update",
+            WriteVerb::Patch => "patch",
+            WriteVerb::Delete => "delete",
+        }
+    }
+
+    /// The client query parameters kube-apiserver gets to see.
+    fn forwarded_parameters(self) -> &'static [&'static str] {
+        match self {
+            WriteVerb::Create | WriteVerb::Update => &["dryRun", "fieldManager", "fieldValidation"],
+            WriteVerb::Patch => &["dryRun", "fieldManager", "fieldValidation", "force"],
+            WriteVerb::Delete => &["dryRun", "gracePeriodSeconds", "propagationPolicy"],
         }
     }
 }
 
 /// A write as received: which object, the client's query parameters, the body.
 pub struct WriteRequest<'a> {
+    /// What to do.
+    pub verb: WriteVerb,
     /// The namespace from the URL.
     pub namespace: &'a str,
     /// The name from the URL (update, patch, delete).
@@ -92,118 +103,97 @@ pub struct WriteRequest<'a> {
     pub request_id: &'a str,
 }
 
-/// POST (create), PUT (update), PATCH or DELETE, forwarded as the caller. Returns kube-apiserver's status
-/// and body on success; its errors come back as [`ApiError::Upstream`].
+/// Forwards a write as the caller. Returns kube-apiserver's status and body on success; its errors come back
+/// as [`Error::Upstream`].
 pub async fn write(
-    state: &AppState,
+    context: &Context,
     caller: &Caller,
-    resource: DynamicResource,
-    method: Method,
+    resource: PolicyResource,
     request: WriteRequest<'_>,
-) -> Result<(StatusCode, Value), ApiError> {
-    let target = resource.target(request.namespace, request.name);
+) -> Result<(StatusCode, Value), Error> {
+    let api = resource.api_resource();
+    let target = Target {
+        group: &api.group,
+        version: &api.version,
+        kind: &api.kind,
+        namespace: request.namespace,
+        name: request.name,
+    };
     let mut object_name = request.name.unwrap_or_default().to_owned();
-    let (body, content_type, forwarded): (Vec<u8>, Option<String>, &[&str]) = match method {
-        Method::POST | Method::PUT => {
-            let object = write_body::prepare_object(request.body, &target).map_err(body_error)?;
+    let (body, content_type) = match request.verb {
+        WriteVerb::Create | WriteVerb::Update => {
+            let object = write_body::prepare_object(request.body, &target)?;
             object_name = object["metadata"]["name"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            if resource == NAMESPACE_NETWORK_POLICIES {
-                nsnp::validate(&object_name, &object)
-                    .map_err(|invalid| invalid_error(&resource, invalid))?;
+            if resource == PolicyResource::NamespaceNetworkPolicies {
+                nsnp::validate(&object_name, &object).map_err(|invalid| {
+                    Error::Invalid(InvalidObject {
+                        group: api.group.clone(),
+                        kind: api.kind.clone(),
+                        invalid,
+                    })
+                })?;
             }
-            let body =
-                serde_json::to_vec(&object).map_err(|e| ApiError::Internal(e.to_string()))?;
-            (
-                body,
-                Some("application/json".to_owned()),
-                &["dryRun", "fieldManager", "fieldValidation"],
-            )
+            let body = serde_json::to_vec(&object).map_err(|e| Error::Internal(e.to_string()))?;
+            (body, Some("application/json"))
         }
-        Method::PATCH => {
-            let kind = write_body::check_patch(request.content_type, request.body, &target)
-                .map_err(body_error)?;
-            let forwarded: &[&str] = &["dryRun", "fieldManager", "fieldValidation", "force"];
-            (
-                request.body.to_vec(),
-                Some(kind.content_type().to_owned()),
-                forwarded,
-            )
+        WriteVerb::Patch => {
+            let kind = write_body::check_patch(request.content_type, request.body, &target)?;
+            (request.body.to_vec(), Some(kind.content_type()))
         }
-        Method::DELETE => {
+        WriteVerb::Delete => {
             let has_body = !request.body.iter().all(u8::is_ascii_whitespace);
-            let content_type = has_body.then(|| "application/json".to_owned());
             (
                 request.body.to_vec(),
-                content_type,
-                &["dryRun", "gracePeriodSeconds", "propagationPolicy"],
+                has_body.then_some("application/json"),
             )
-        }
-        _ => {
-            return Err(ApiError::MethodNotAllowed(format!(
-                "method {method} is not supported"
-            )));
         }
     };
+    let forwarded = request.verb.forwarded_parameters();
     let mut params: Vec<(String, String)> = request
         .query
         .iter()
         .filter(|(k, _)| forwarded.contains(&k.as_str()))
         .cloned()
         .collect();
-    let writes_fields = method != Method::DELETE;
+    let writes_fields = request.verb != WriteVerb::Delete;
     if writes_fields && !params.iter().any(|(k, _)| k == "fieldManager") {
         params.push(("fieldManager".into(), FIELD_MANAGER.into()));
     }
+    let name_in_path = match request.verb {
+        WriteVerb::Create => None,
+        _ => request.name,
+    };
+    let mut path_and_query = object_path(&api, request.namespace, name_in_path);
     let query = serde_urlencoded::to_string(&params).unwrap_or_default();
-    let collection = method == Method::POST;
-    let path = resource.path(
-        request.namespace,
-        if collection { None } else { request.name },
-    );
-    let path_and_query = if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{query}")
-    };
+    if !query.is_empty() {
+        path_and_query = format!("{path_and_query}?{query}");
+    }
 
-    let client = CallerClient::new(&state.kube_config, caller)
-        .map_err(|e| ApiError::Internal(format!("cannot build a client for the caller: {e}")))?;
+    let client = context.caller_client(caller)?;
     let started = Instant::now();
-    let verb = match method {
-        Method::POST => "create",
-        Method::PUT => "update",
-        Method::PATCH => "patch",
-        _ => "delete",
-    };
     let forward = Forward {
-        method,
+        method: request.verb.method(),
         path_and_query,
-        content_type: content_type.as_deref(),
+        content_type,
         body,
     };
     let result = client.forward(forward).await;
-    let code = result.as_ref().map(|(code, _)| code.as_u16()).unwrap_or(0);
-    let dry_run = params.iter().any(|(k, _)| k == "dryRun");
-    tracing::info!(
-        target: "audit",
-        requestID = request.request_id,
-        user = %caller.identity.user,
-        groups = ?caller.identity.groups,
-        verb,
-        apiGroup = resource.group,
-        resource = resource.plural,
-        namespace = request.namespace,
-        name = object_name,
-        dryRun = dry_run,
-        code,
-        latencyMs = started.elapsed().as_millis() as u64,
-        "write"
-    );
-    let (code, bytes) = result
-        .map_err(|e| ApiError::ServiceUnavailable(format!("cannot reach kube-apiserver: {e}")))?;
+    audit::record(&Write {
+        request: audit::Request::Forwarded(request.request_id),
+        caller,
+        verb: request.verb.as_str(),
+        resource: &api,
+        namespace: request.namespace,
+        name: &object_name,
+        dry_run: params.iter().any(|(k, _)| k == "dryRun"),
+        code: result.as_ref().map(|(code, _)| code.as_u16()).unwrap_or(0),
+        started,
+    });
+    let (code, bytes) =
+        result.map_err(|e| Error::Unavailable(format!("cannot reach kube-apiserver: {e}")))?;
     let mut body: Value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -212,47 +202,18 @@ pub async fn write(
     if code.is_success() {
         Ok((code, body))
     } else {
-        Err(ApiError::Upstream { code, body })
+        Err(Error::Upstream { code, body })
     }
 }
 
-/// 403 unless the caller may `get` the object (api §8, G).
-pub async fn authorize_get(
-    state: &AppState,
-    caller: &Caller,
-    resource: DynamicResource,
-    namespace: &str,
-    name: &str,
-) -> Result<(), ApiError> {
-    let access = Access::resource("get", resource.group, resource.plural)
-        .in_namespace(namespace)
-        .named(name);
-    authorize(state, caller, &access).await
-}
-
-fn body_error(error: BodyError) -> ApiError {
-    match error {
-        BodyError::BadRequest(message) => ApiError::BadRequest(message),
-        BodyError::UnsupportedMediaType(message) => ApiError::UnsupportedMediaType(message),
-    }
-}
-
-fn invalid_error(resource: &DynamicResource, invalid: nsnp::Invalid) -> ApiError {
-    ApiError::Invalid {
-        message: invalid.message(),
-        details: StatusDetails {
-            name: invalid.name.clone(),
-            group: resource.group.to_owned(),
-            kind: resource.kind.to_owned(),
-            causes: invalid
-                .causes
-                .iter()
-                .map(|c| StatusCause {
-                    reason: c.reason.to_owned(),
-                    field: c.field.clone(),
-                    message: c.message.clone(),
-                })
-                .collect(),
-        },
+/// kube-apiserver's path of the collection (no `name`) or of one object.
+fn object_path(resource: &ApiResource, namespace: &str, name: Option<&str>) -> String {
+    let base = format!(
+        "/apis/{}/namespaces/{namespace}/{}",
+        resource.api_version, resource.plural
+    );
+    match name {
+        Some(name) => format!("{base}/{name}"),
+        None => base,
     }
 }

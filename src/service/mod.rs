@@ -1,36 +1,86 @@
-//! Application services: what an endpoint does, between the HTTP handlers (parsing, serialising) and the
-//! domain rules and caches. Errors are the HTTP layer's [`ApiError`], so handlers just pass them on.
+//! What each operation does, whichever surface asked (`/kapis`, and later `/apis` and the webhook):
+//! authorize with SubjectAccessReviews, read the caches, call the domain, write as the caller. Services
+//! return plain data and their own [`Error`]; the HTTP layer maps both to responses.
 
+pub mod audit;
 pub mod dynamic;
+mod error;
 pub mod lists;
 pub mod migration;
 pub mod pools;
 
+use std::sync::Arc;
+
 use kube::runtime::reflector::Store;
 
-use crate::auth::{Access, Caller};
-use crate::cluster::cache::{Cache, Cached};
-use crate::http::{ApiError, AppState};
+pub use error::{Error, InvalidObject};
 
-/// 403 unless `caller` may perform `access` (api §0.3).
-pub async fn authorize(state: &AppState, caller: &Caller, access: &Access) -> Result<(), ApiError> {
-    match state.authorizer.allowed(&caller.identity, access).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::Forbidden(
-            access.forbidden_message(&caller.identity.user),
-        )),
-        Err(error) => Err(ApiError::ServiceUnavailable(format!(
-            "cannot check permissions: {error}"
-        ))),
+use crate::auth::{Access, Authorizer, Caller};
+use crate::cluster::Caches;
+use crate::cluster::cache::{Cache, Cached};
+use crate::cluster::caller::CallerClient;
+use lists::PodListMemo;
+
+/// What the services read and write through: the caches, the authorizer, and the cluster connection that
+/// writes on a caller's behalf start from.
+pub struct Context {
+    /// Watch caches and the indexes fed by them.
+    pub caches: Arc<Caches>,
+    /// SubjectAccessReviews, cached.
+    pub authorizer: Arc<Authorizer>,
+    /// The server's own cluster connection; writes swap in the caller's credential.
+    kube_config: kube::Config,
+    /// Sorted pod lists remembered between cache changes.
+    pod_lists: PodListMemo,
+}
+
+impl Context {
+    /// Services over `caches`, asking `authorizer`, writing through the cluster of `kube_config`.
+    pub fn new(
+        caches: Arc<Caches>,
+        authorizer: Arc<Authorizer>,
+        kube_config: kube::Config,
+    ) -> Self {
+        Self {
+            caches,
+            authorizer,
+            kube_config,
+            pod_lists: PodListMemo::default(),
+        }
+    }
+
+    /// 403 unless `caller` may perform `access` (api §0.3).
+    pub async fn authorize(&self, caller: &Caller, access: &Access) -> Result<(), Error> {
+        if self.is_allowed(caller, access).await? {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(
+                access.forbidden_message(&caller.identity.user),
+            ))
+        }
+    }
+
+    /// Whether `caller` may perform `access`; 503 when kube-apiserver cannot be asked.
+    pub async fn is_allowed(&self, caller: &Caller, access: &Access) -> Result<bool, Error> {
+        self.authorizer
+            .allowed(&caller.identity, access)
+            .await
+            .map_err(|error| Error::Unavailable(format!("cannot check permissions: {error}")))
+    }
+
+    /// A client that writes as `caller` (api §0.4).
+    fn caller_client(&self, caller: &Caller) -> Result<CallerClient, Error> {
+        CallerClient::new(&self.kube_config, caller)
+            .map_err(|e| Error::Internal(format!("cannot build a client for the caller: {e}")))
     }
 }
 
 /// The cache's store, or 503 while it has not synced (an absent API reads as empty).
-pub fn synced<K: Cached>(cache: &Cache<K>) -> Result<&Store<K>, ApiError> {
+pub fn synced<K: Cached>(cache: &Cache<K>) -> Result<&Store<K>, Error> {
     if cache.is_ready() {
         Ok(cache.store())
     } else {
-        Err(ApiError::ServiceUnavailable(format!(
+        Err(Error::Unavailable(format!(
             "the server is not ready to serve {}",
             cache.name()
         )))

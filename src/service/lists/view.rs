@@ -1,0 +1,168 @@
+//! A cached object as a list sees it: the object plus its effective labels (stored, virtual and derived).
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cluster::kubesphere::NamespaceNetworkPolicy;
+use crate::cluster::occupancy::namespace_input_of;
+use crate::domain::binding::virtual_binding_labels;
+use crate::domain::nsnp;
+use crate::domain::occupancy::Occupancy;
+use crate::domain::pool::Pool;
+use crate::query::{LabelLookup, LabelValue, Object};
+
+/// The label that shows a pod's pool (algorithms §3).
+pub const POOL_LABEL: &str = "ippool.network.kubesphere.io/name";
+
+/// A cached object with the labels a list matches and shows.
+pub struct View<'a, K> {
+    pub(super) object: &'a K,
+    extra_labels: BTreeMap<String, String>,
+    /// Pods: where to find `pools(pod)`, looked up only when a selector or the response needs it.
+    occupancy: Option<&'a Occupancy>,
+    pools: OnceCell<&'a [String]>,
+}
+
+impl<'a, K: Resource> View<'a, K> {
+    /// An object whose only labels are its stored ones.
+    pub fn plain(object: &'a K) -> Self {
+        Self::new(object, BTreeMap::new(), None)
+    }
+
+    /// A pod, whose pools (and so its virtual pool label) come from `occupancy`.
+    pub fn pod(object: &'a K, occupancy: &'a Occupancy) -> Self {
+        Self::new(object, BTreeMap::new(), Some(occupancy))
+    }
+
+    fn new(
+        object: &'a K,
+        extra_labels: BTreeMap<String, String>,
+        occupancy: Option<&'a Occupancy>,
+    ) -> Self {
+        View {
+            object,
+            extra_labels,
+            occupancy,
+            pools: OnceCell::new(),
+        }
+    }
+
+    fn stored_labels(&self) -> Option<&BTreeMap<String, String>> {
+        self.object.meta().labels.as_ref()
+    }
+
+    /// The pod's pools (algorithms §3); empty for other kinds.
+    fn pools(&self) -> &'a [String] {
+        self.pools.get_or_init(|| match self.occupancy {
+            Some(occupancy) => {
+                let meta = self.object.meta();
+                let (namespace, name) = (meta.namespace.as_deref(), meta.name.as_deref());
+                occupancy.pools_of_pod(namespace.unwrap_or_default(), name.unwrap_or_default())
+            }
+            None => &[],
+        })
+    }
+
+    /// Stored labels plus the virtual and derived ones (a pod's pool label shows its first pool).
+    fn effective_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.stored_labels().cloned().unwrap_or_default();
+        for (k, v) in &self.extra_labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if let Some(first) = self.pools().first() {
+            labels
+                .entry(POOL_LABEL.to_owned())
+                .or_insert_with(|| first.clone());
+        }
+        labels
+    }
+}
+
+/// A namespace with its virtual binding labels (algorithms §4).
+pub fn namespace_view<'a>(namespace: &'a Namespace, pools: &[Pool]) -> View<'a, Namespace> {
+    View::new(
+        namespace,
+        virtual_binding_labels(&namespace_input_of(namespace), pools),
+        None,
+    )
+}
+
+/// A NamespaceNetworkPolicy with its derived labels (algorithms §10).
+pub fn nsnp_view(policy: &NamespaceNetworkPolicy) -> View<'_, NamespaceNetworkPolicy> {
+    let spec = serde_json::to_value(&policy.spec).unwrap_or(Value::Null);
+    let labels = policy.metadata.labels.clone().unwrap_or_default();
+    View::new(policy, nsnp::derived_labels(&labels, &spec), None)
+}
+
+impl<K: Resource> LabelLookup for View<'_, K> {
+    fn value(&self, key: &str) -> LabelValue<'_> {
+        if let Some(value) = self.stored_labels().and_then(|l| l.get(key)) {
+            return LabelValue::One(value);
+        }
+        if key == POOL_LABEL && !self.pools().is_empty() {
+            return LabelValue::Set(self.pools());
+        }
+        match self.extra_labels.get(key) {
+            Some(value) => LabelValue::One(value),
+            None => LabelValue::Absent,
+        }
+    }
+}
+
+static NO_ANNOTATIONS: BTreeMap<String, String> = BTreeMap::new();
+
+impl<K: Resource> Object for View<'_, K> {
+    fn name(&self) -> &str {
+        self.object.meta().name.as_deref().unwrap_or_default()
+    }
+    fn namespace(&self) -> &str {
+        self.object.meta().namespace.as_deref().unwrap_or_default()
+    }
+    fn uid(&self) -> &str {
+        self.object.meta().uid.as_deref().unwrap_or_default()
+    }
+    fn labels(&self) -> &dyn LabelLookup {
+        self
+    }
+    fn annotations(&self) -> &BTreeMap<String, String> {
+        self.object
+            .meta()
+            .annotations
+            .as_ref()
+            .unwrap_or(&NO_ANNOTATIONS)
+    }
+    fn owner_uids(&self) -> Vec<&str> {
+        owners(self.object.meta()).map(|o| o.uid.as_str()).collect()
+    }
+    fn owner_kinds(&self) -> Vec<&str> {
+        owners(self.object.meta())
+            .map(|o| o.kind.as_str())
+            .collect()
+    }
+}
+
+/// The owner references of an object.
+pub fn owners(meta: &ObjectMeta) -> impl Iterator<Item = &OwnerReference> {
+    meta.owner_references.iter().flatten()
+}
+
+impl<K: Resource + Serialize> View<'_, K> {
+    /// The object as returned: `apiVersion`, `kind` and effective labels, no managedFields.
+    pub fn to_json(&self) -> Value {
+        let mut value = serde_json::to_value(self.object).unwrap_or_else(|_| json!({}));
+        let labels = self.effective_labels();
+        if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("managedFields");
+            if !labels.is_empty() {
+                metadata.insert("labels".into(), json!(labels));
+            }
+        }
+        value
+    }
+}

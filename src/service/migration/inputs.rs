@@ -1,0 +1,139 @@
+//! The domain's view of the cached objects a migration or unbind plans over.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+
+use crate::cluster::cache::SyncState;
+use crate::cluster::occupancy::namespace_input_of;
+use crate::domain::binding::NamespaceInput;
+use crate::domain::migration::{OwnerRef, PodInput, ReplicaSetInput, WorkloadInput, WorkloadKind};
+use crate::service::{Context, Error, synced};
+
+/// Everything [`crate::domain::migration::plan`] reads besides the pools.
+pub struct MigrationInputs {
+    /// Every namespace.
+    pub namespaces: Vec<NamespaceInput>,
+    /// Deployments, StatefulSets, DaemonSets and CronJobs with their pod-template annotations.
+    pub workloads: Vec<WorkloadInput>,
+    /// ReplicaSets and their controllers, to find a pod's Deployment.
+    pub replica_sets: Vec<ReplicaSetInput>,
+    /// Every pod with its pools and controller.
+    pub pods: Vec<PodInput>,
+}
+
+impl MigrationInputs {
+    /// Reads the caches; 503 while one of them has not synced.
+    pub fn load(context: &Context) -> Result<Self, Error> {
+        let caches = &context.caches;
+        let mut workloads = Vec::new();
+        let mut add = |kind: WorkloadKind,
+                       meta: &ObjectMeta,
+                       annotations: Option<&BTreeMap<String, String>>| {
+            workloads.push(WorkloadInput {
+                kind,
+                namespace: meta.namespace.clone().unwrap_or_default(),
+                name: meta.name.clone().unwrap_or_default(),
+                template_annotations: annotations.cloned().unwrap_or_default(),
+            })
+        };
+        for d in synced(&caches.deployments)?.state() {
+            let annotations = d
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.metadata.as_ref()?.annotations.as_ref());
+            add(WorkloadKind::Deployment, d.meta(), annotations);
+        }
+        for s in synced(&caches.stateful_sets)?.state() {
+            let annotations = s
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.metadata.as_ref()?.annotations.as_ref());
+            add(WorkloadKind::StatefulSet, s.meta(), annotations);
+        }
+        for d in synced(&caches.daemon_sets)?.state() {
+            let annotations = d
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.metadata.as_ref()?.annotations.as_ref());
+            add(WorkloadKind::DaemonSet, d.meta(), annotations);
+        }
+        if caches.cron_jobs.state() == SyncState::Synced {
+            for c in caches.cron_jobs.store().state() {
+                let annotations = c.spec.as_ref().and_then(|s| {
+                    s.job_template
+                        .spec
+                        .as_ref()?
+                        .template
+                        .metadata
+                        .as_ref()?
+                        .annotations
+                        .as_ref()
+                });
+                add(WorkloadKind::CronJob, c.meta(), annotations);
+            }
+        } else {
+            for c in synced(&caches.cron_jobs_v1beta1)?.state() {
+                add(
+                    WorkloadKind::CronJob,
+                    c.meta(),
+                    Some(&c.template_annotations()),
+                );
+            }
+        }
+        let replica_sets = synced(&caches.replica_sets)?
+            .state()
+            .iter()
+            .map(|rs| ReplicaSetInput {
+                namespace: rs.metadata.namespace.clone().unwrap_or_default(),
+                name: rs.metadata.name.clone().unwrap_or_default(),
+                owner: controller_of(&rs.metadata),
+            })
+            .collect();
+        let occupancy = caches.occupancy.read();
+        let pods = synced(&caches.pods)?
+            .state()
+            .iter()
+            .map(|pod| {
+                let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                PodInput {
+                    pools: occupancy.pools_of_pod(&namespace, &name).to_vec(),
+                    owner: controller_of(&pod.metadata),
+                    phase: pod.status.as_ref().and_then(|s| s.phase.clone()),
+                    deleting: pod.metadata.deletion_timestamp.is_some(),
+                    host_network: pod.spec.as_ref().and_then(|s| s.host_network) == Some(true),
+                    namespace,
+                    name,
+                }
+            })
+            .collect();
+        Ok(Self {
+            namespaces: namespace_inputs(context)?,
+            workloads,
+            replica_sets,
+            pods,
+        })
+    }
+}
+
+/// Every cached namespace, as the domain sees it.
+pub fn namespace_inputs(context: &Context) -> Result<Vec<NamespaceInput>, Error> {
+    Ok(synced(&context.caches.namespaces)?
+        .state()
+        .iter()
+        .map(|ns| namespace_input_of(ns))
+        .collect())
+}
+
+fn controller_of(meta: &ObjectMeta) -> Option<OwnerRef> {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| OwnerRef {
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+        })
+}
