@@ -98,17 +98,17 @@ pub async fn migrate(
                 }
             })
             .collect();
-        migration::plan(
+        migration::plan(migration::PlanInput {
             old,
             new,
             new_unallocated,
-            &inputs.namespaces,
-            &inputs.workloads,
-            &inputs.replica_sets,
-            &pods,
-            &pools.facts,
-            &now_rfc3339(),
-        )
+            namespaces: &inputs.namespaces,
+            workloads: &inputs.workloads,
+            replica_sets: &inputs.replica_sets,
+            pods: &pods,
+            pools: &pools.facts,
+            now_rfc3339: &now_rfc3339(),
+        })
     };
 
     for change in &plan.namespaces {
