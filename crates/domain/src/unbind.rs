@@ -79,7 +79,7 @@ pub fn unbind_patch(ns: &NamespaceInput, pool: &str, pools: &[Pool]) -> Option<V
 mod tests {
     use super::*;
     use crate::binding::MANAGED;
-    use crate::binding::fixtures::{apply_to_namespace, map, ns, pool};
+    use crate::fixtures::{apply_to_namespace, map, ns, pool};
     use serde_json::json;
 
     const PA: &str = "ippool.network.kubesphere.io/pa";

@@ -2,11 +2,9 @@
 
 use super::plan::template_patch;
 use super::*;
-use crate::binding::fixtures::{
-    apply_to_namespace, disabled, map, merge_patch, ns, pool, string_map,
-};
 use crate::binding::{IPV4_POOLS, MANAGED, NamespaceInput, find_pool};
 use crate::cidr::{Cidr, pool_of};
+use crate::fixtures::{apply_to_namespace, disabled, map, merge_patch, ns, pool, string_map};
 use crate::pool::Pool;
 
 pub(super) const NOW: &str = "2026-11-27T08:00:00Z";

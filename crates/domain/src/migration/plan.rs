@@ -361,8 +361,8 @@ mod tests {
 
     use super::super::fixtures::{Fixture, LA, LB, NOW, owner, workload};
     use super::*;
-    use crate::binding::fixtures::{apply_to_namespace, map, ns, pool};
     use crate::binding::{IPV4_POOLS, IPV6_POOLS, MANAGED};
+    use crate::fixtures::{apply_to_namespace, map, ns, pool};
 
     fn skipped(items: &[(&str, &str, &str)]) -> Vec<SkippedPod> {
         items

@@ -73,7 +73,7 @@ pub fn validate<'a>(
 mod tests {
     use super::super::fixtures::Fixture;
     use super::*;
-    use crate::binding::fixtures::{disabled, pool};
+    use crate::fixtures::{disabled, pool};
 
     fn bad(message: &str) -> Result<(), MigrationError> {
         Err(MigrationError::BadRequest(message.into()))

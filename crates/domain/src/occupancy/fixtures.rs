@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-pub(super) use crate::binding::fixtures::pool;
+pub(super) use crate::fixtures::pool;
 use crate::pool::Pool;
 
 use super::oracle::compute_full;
