@@ -200,14 +200,15 @@ pub async fn unbind(
     let namespaces = namespace_inputs(state)?;
     let targets = unbind::unbind_targets(pool, &namespaces, &pools.facts)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    for (name, _) in &targets {
-        authorize(state, caller, &patch_namespace_access(name)).await?;
+    for change in &targets {
+        authorize(state, caller, &patch_namespace_access(&change.name)).await?;
     }
     let mut errors = Vec::new();
     if !dry_run {
         let client = caller_client(state, caller)?;
-        for (name, patch) in &targets {
+        for change in &targets {
             let recompute = |ns: &NamespaceInput| unbind::unbind_patch(ns, pool, &pools.facts);
+            let (name, patch) = (&change.name, &change.patch);
             let write =
                 patch_namespace(state, &client, caller, request_id, name, patch, recompute).await;
             errors.extend(write.err());
@@ -218,7 +219,7 @@ pub async fn unbind(
         "message": if ok { "success" } else { "partial failure" },
         "dryRun": dry_run,
         "ippool": pool,
-        "namespaces": targets.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        "namespaces": targets.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
     });
     if !ok {
         body["errors"] = errors.iter().map(WriteError::json).collect();

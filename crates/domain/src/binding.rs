@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::cidr::{Cidr, Family};
@@ -16,6 +17,22 @@ pub const IPV4_POOLS: &str = "cni.projectcalico.org/ipv4pools";
 pub const IPV6_POOLS: &str = "cni.projectcalico.org/ipv6pools";
 /// Marker annotation: `"true"` when the two Calico annotations are derived from binding labels (A§4.3).
 pub const MANAGED: &str = "network.kubesphere.io/ippool-annotations-managed";
+
+/// A JSON merge patch of one namespace, planned by a migration or an unbind. Serializes as the namespace's name
+/// (the `namespaces` of the api §1.4 and §1.6 responses).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamespaceChange {
+    /// Namespace name.
+    pub name: String,
+    /// JSON merge patch `{"metadata":{"labels":{…},"annotations":{…}}}`.
+    pub patch: Value,
+}
+
+impl Serialize for NamespaceChange {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
+    }
+}
 
 /// The facts about a namespace that the binding rules use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::binding::{
-    IPV4_POOLS, IPV6_POOLS, NamespaceInput, binding_label, bound_pools, derive_into, find_pool,
-    format_pool_annotation, is_valid_binding_label, label_bindings, metadata_patch,
-    parse_pool_annotation,
+    IPV4_POOLS, IPV6_POOLS, NamespaceChange, NamespaceInput, binding_label, bound_pools,
+    derive_into, find_pool, format_pool_annotation, is_valid_binding_label, label_bindings,
+    metadata_patch, parse_pool_annotation,
 };
 use super::cidr::Cidr;
 use super::pool::Pool;
@@ -15,7 +15,7 @@ use super::pool::Pool;
 #[error("ippool name \"{0}\" cannot be used as a namespace binding label")]
 pub struct InvalidPoolName(pub String);
 
-/// The namespaces bound to `pool` (`pool ∈ B(ns)`), sorted by name, each with its unbind patch. The pool need
+/// The namespaces bound to `pool` (`pool ∈ B(ns)`) with their unbind patches, sorted by name. The pool need
 /// not exist; its name must be a valid label name.
 ///
 /// # Errors
@@ -25,15 +25,20 @@ pub fn unbind_targets(
     pool: &str,
     namespaces: &[NamespaceInput],
     pools: &[Pool],
-) -> Result<Vec<(String, Value)>, InvalidPoolName> {
+) -> Result<Vec<NamespaceChange>, InvalidPoolName> {
     if !is_valid_binding_label(pool) {
         return Err(InvalidPoolName(pool.to_owned()));
     }
-    let mut targets: Vec<(String, Value)> = namespaces
+    let mut targets: Vec<NamespaceChange> = namespaces
         .iter()
-        .filter_map(|ns| unbind_patch(ns, pool, pools).map(|patch| (ns.name.clone(), patch)))
+        .filter_map(|ns| {
+            unbind_patch(ns, pool, pools).map(|patch| NamespaceChange {
+                name: ns.name.clone(),
+                patch,
+            })
+        })
         .collect();
-    targets.sort_by(|a, b| a.0.cmp(&b.0));
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(targets)
 }
 
@@ -119,8 +124,13 @@ mod tests {
         }
     }
 
+    /// The targets as (name, patch) pairs.
     fn targets(pool: &str, namespaces: &[NamespaceInput]) -> Vec<(String, Value)> {
-        unbind_targets(pool, namespaces, &pools()).unwrap_or_else(|e| panic!("{e}"))
+        unbind_targets(pool, namespaces, &pools())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|change| (change.name, change.patch))
+            .collect()
     }
 
     #[test]

@@ -13,9 +13,10 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+pub use crate::binding::NamespaceChange;
 pub use plan::{
-    Action, MigrationPlan, NamespaceChange, PlanInput, SkippedPod, WorkloadChange, namespace_patch,
-    plan, references, rewrite,
+    Action, MigrationPlan, PlanInput, SkippedPod, WorkloadChange, namespace_patch, plan,
+    references, rewrite,
 };
 pub use validate::{IPPOOL_RESOURCE, MigrationError, validate};
 

@@ -2,15 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{
     MIGRATION_ANNOTATION, PodInput, RESTARTED_AT, ReplicaSetInput, WorkloadInput, WorkloadKind,
 };
 use crate::binding::{
-    NamespaceInput, binding_label, bound_pools, derive_into, format_pool_annotation,
-    label_bindings, map_diff, metadata_patch, parse_pool_annotation, pool_annotation_key,
+    NamespaceChange, NamespaceInput, binding_label, bound_pools, derive_into,
+    format_pool_annotation, label_bindings, map_diff, metadata_patch, parse_pool_annotation,
+    pool_annotation_key,
 };
 use crate::cidr::{Cidr, Family};
 use crate::pool::Pool;
@@ -67,21 +68,6 @@ impl MigrationPlan {
     /// Whether nothing is to be written.
     pub fn has_no_writes(&self) -> bool {
         self.namespaces.is_empty() && self.workloads.is_empty()
-    }
-}
-
-/// One namespace patch. Serializes as its name.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NamespaceChange {
-    /// Namespace name.
-    pub name: String,
-    /// JSON merge patch `{"metadata":{"labels":{…},"annotations":{…}}}`.
-    pub patch: Value,
-}
-
-impl Serialize for NamespaceChange {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.name)
     }
 }
 
