@@ -78,13 +78,18 @@ pub fn validate(name: &str, object: &Value) -> Result<(), Invalid> {
     let spec = object.get("spec");
     check_policy_types(spec, &mut causes);
     let rules = rules(spec);
-    for (path, rule, peers_key) in &rules {
-        for (i, peer) in array(rule.get(*peers_key)).iter().enumerate() {
+    for Rule {
+        path,
+        fields,
+        peers_key,
+    } in &rules
+    {
+        for (i, peer) in array(fields.get(*peers_key)).iter().enumerate() {
             check_peer(&format!("{path}.{peers_key}[{i}]"), peer, &mut causes);
         }
     }
-    for (path, rule, _) in &rules {
-        for (i, port) in array(rule.get("ports")).iter().enumerate() {
+    for Rule { path, fields, .. } in &rules {
+        for (i, port) in array(fields.get("ports")).iter().enumerate() {
             check_port(&format!("{path}.ports[{i}]"), port, &mut causes);
         }
     }
@@ -103,14 +108,27 @@ fn array(value: Option<&Value>) -> &[Value] {
     value.and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
-/// Every rule as `(path, rule, peers key)`: `spec.ingress[i]` (peers in `from`), then `spec.egress[i]` (`to`).
-fn rules(spec: Option<&Value>) -> Vec<(String, &Map<String, Value>, &'static str)> {
+/// One ingress or egress rule of the spec (an object; other shapes are skipped).
+struct Rule<'a> {
+    /// `spec.ingress[i]` or `spec.egress[i]`.
+    path: String,
+    fields: &'a Map<String, Value>,
+    /// Where the rule's peers are: `from` for ingress rules, `to` for egress rules.
+    peers_key: &'static str,
+}
+
+/// Every rule: the ingress rules, then the egress rules, each in order.
+fn rules(spec: Option<&Value>) -> Vec<Rule<'_>> {
     let mut rules = Vec::new();
     for (direction, peers_key) in [("ingress", "from"), ("egress", "to")] {
         let list = array(spec.and_then(|s| s.get(direction)));
         for (i, rule) in list.iter().enumerate() {
             if let Some(rule) = rule.as_object() {
-                rules.push((format!("spec.{direction}[{i}]"), rule, peers_key));
+                rules.push(Rule {
+                    path: format!("spec.{direction}[{i}]"),
+                    fields: rule,
+                    peers_key,
+                });
             }
         }
     }
