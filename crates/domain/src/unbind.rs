@@ -10,7 +10,7 @@ use super::binding::{
 use super::cidr::Cidr;
 use super::pool::Pool;
 
-/// A pool name that cannot be a binding label (A§4.5): 400 with this message.
+/// A pool name that cannot be a binding label (algorithms §4.5): 400 with this message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("ippool name \"{0}\" cannot be used as a namespace binding label")]
 pub struct InvalidPoolName(pub String);
@@ -20,7 +20,7 @@ pub struct InvalidPoolName(pub String);
 ///
 /// # Errors
 ///
-/// [`InvalidPoolName`] when `pool` is not a valid label name (A§4.5).
+/// [`InvalidPoolName`] when `pool` is not a valid label name (algorithms §4.5).
 pub fn unbind_targets(
     pool: &str,
     namespaces: &[NamespaceInput],
@@ -42,8 +42,8 @@ pub fn unbind_targets(
     Ok(targets)
 }
 
-/// One namespace's unbind patch (A§8), or `None` when it is not bound to `pool` or nothing would change.
-/// Also used to recompute the patch from a freshly read namespace after a 409 Conflict (A§4.4).
+/// One namespace's unbind patch (algorithms §8), or `None` when it is not bound to `pool` or nothing would change.
+/// Also used to recompute the patch from a freshly read namespace after a 409 Conflict (algorithms §4.4).
 pub fn unbind_patch(ns: &NamespaceInput, pool: &str, pools: &[Pool]) -> Option<Value> {
     if !bound_pools(ns, pools).contains(pool) {
         return None;

@@ -54,7 +54,7 @@ impl PatchKind {
     }
 }
 
-/// A body rejected by api §2.3 rules 1–4 or §2.6; the Display text is the Status message.
+/// A body rejected by api §2.3 rules 1–4 or api §2.6; the Display text is the Status message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
     /// 400 `BadRequest`.

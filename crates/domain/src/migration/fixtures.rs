@@ -11,7 +11,7 @@ pub(super) const NOW: &str = "2026-11-27T08:00:00Z";
 pub(super) const LA: &str = "ippool.network.kubesphere.io/pool-a";
 pub(super) const LB: &str = "ippool.network.kubesphere.io/pool-b";
 
-/// The F-M fixture (cases.md) as plain inputs.
+/// Fixture F-M as plain inputs.
 #[derive(Clone)]
 pub(super) struct Fixture {
     pub(super) pools: Vec<Pool>,
@@ -118,7 +118,7 @@ impl Fixture {
         fixture
     }
 
-    /// Adds a Running pod whose `pools(pod)` is computed from its IPs (A§3).
+    /// Adds a Running pod whose `pools(pod)` is computed from its IPs (algorithms §3).
     pub(super) fn add_pod(&mut self, ns: &str, name: &str, owner: Option<OwnerRef>, ips: &[&str]) {
         let mut pools: Vec<String> = Vec::new();
         for ip in ips {

@@ -144,7 +144,7 @@ pub struct PodInput {
     pub name: String,
     /// Its controller owner.
     pub owner: Option<OwnerRef>,
-    /// `pools(pod)` (A§3): pools of its IPs, in order, without duplicates.
+    /// `pools(pod)` (algorithms §3): pools of its IPs, in order, without duplicates.
     pub pools: Vec<String>,
     /// `status.phase`.
     pub phase: Option<String>,

@@ -23,7 +23,7 @@ pub struct PlanInput<'a> {
     pub old: &'a Pool,
     /// The target pool, as returned by [`validate`](super::validate).
     pub new: &'a Pool,
-    /// The target pool's `status.unallocated`, compared with the number of pods to move (A§7.5).
+    /// The target pool's `status.unallocated`, compared with the number of pods to move (algorithms §7.5).
     pub new_unallocated: u128,
     /// Every namespace.
     pub namespaces: &'a [NamespaceInput],
@@ -49,7 +49,7 @@ pub enum Action {
     Restarted,
 }
 
-/// The plan of a migration (A§7.2, §7.5). Serializes as the summary part of the api §1.4 response:
+/// The plan of a migration (algorithms §7.2, algorithms §7.5). Serializes as the summary part of the api §1.4 response:
 /// `namespaces` (names), `workloads`, `skippedPods`, `warnings`; patches are not serialized.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,7 +60,7 @@ pub struct MigrationPlan {
     pub workloads: Vec<WorkloadChange>,
     /// Holders that cannot be restarted, sorted by (namespace, name).
     pub skipped_pods: Vec<SkippedPod>,
-    /// Warnings, in A§7.5 order.
+    /// Warnings, in algorithms §7.5 order.
     pub warnings: Vec<String>,
 }
 
@@ -98,7 +98,7 @@ pub struct SkippedPod {
     pub reason: String,
 }
 
-/// Plans a migration (A§7.2) with its warnings (A§7.5).
+/// Plans a migration (algorithms §7.2) with its warnings (algorithms §7.5).
 pub fn plan(input: PlanInput<'_>) -> MigrationPlan {
     let PlanInput {
         old,
@@ -213,8 +213,8 @@ pub fn plan(input: PlanInput<'_>) -> MigrationPlan {
     }
 }
 
-/// One namespace's A§7.2.1 patch, or `None` when the namespace is not bound to `old` or nothing would change.
-/// Also used to recompute the patch from a freshly read namespace after a 409 Conflict (A§4.4).
+/// One namespace's algorithms §7.2.1 patch, or `None` when the namespace is not bound to `old` or nothing would change.
+/// Also used to recompute the patch from a freshly read namespace after a 409 Conflict (algorithms §4.4).
 pub fn namespace_patch(
     ns: &NamespaceInput,
     old: &Pool,
@@ -249,8 +249,8 @@ pub fn namespace_patch(
     metadata_patch(ns, &labels, &annotations)
 }
 
-/// `rewrite(array)` (A§7.1): entries referencing `old` become `new`'s name, then repeated `new` names after the
-/// first are removed.
+/// `rewrite(array)` (algorithms §7.1): entries referencing `old` become `new`'s name, then repeated `new` names after
+/// the first are removed.
 pub fn rewrite(entries: &[String], old: &Pool, new: &Pool) -> Vec<String> {
     let mut seen_new = false;
     let mut out = Vec::with_capacity(entries.len());
@@ -281,7 +281,7 @@ fn annotation_key(old: &Pool) -> &'static str {
     pool_annotation_key(old.family().unwrap_or(Family::V4))
 }
 
-/// A holder of `old` (A§7.1): not host-network, not finished, not being deleted, with an address from `old`.
+/// A holder of `old` (algorithms §7.1): not host-network, not finished, not being deleted, with an address from `old`.
 fn is_holder(pod: &PodInput, old: &Pool) -> bool {
     !pod.host_network
         && !matches!(pod.phase.as_deref(), Some("Succeeded" | "Failed"))
@@ -372,7 +372,7 @@ mod tests {
         serde_json::to_value(plan).unwrap_or_default()
     }
 
-    // ---- E. case 53: the plan
+    // ---- section E, case 53: the plan
 
     #[test]
     fn case_53_plan_summary() {
@@ -537,7 +537,7 @@ mod tests {
 
     #[test]
     fn case_66_planned_writes_in_authorization_order() {
-        // A§7.3: SARs in plan order, namespaces first; with `deployments` denied, web is the first denial.
+        // algorithms §7.3: SARs in plan order, namespaces first; with `deployments` denied, web is the first denial.
         let plan = Fixture::fm().plan("pool-a", "pool-b", 65535);
         let mut writes: Vec<(&str, &str, &str, &str)> = plan
             .namespaces
@@ -980,7 +980,7 @@ mod tests {
     }
     #[test]
     fn conflict_recompute_from_a_fresh_namespace() {
-        // A§4.4: after a 409 the patch is recomputed from the namespace as read again.
+        // algorithms §4.4: after a 409 the patch is recomputed from the namespace as read again.
         let fixture = Fixture::fm();
         let (old, new) = (fixture.pool("pool-a"), fixture.pool("pool-b"));
         let mut fresh = fixture.namespace("demo").clone();

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{DIRECTIONS, POLICY_TRAFFIC_LABEL, POLICY_TYPE_LABEL, is_set};
 
-/// The labels to add to an NSNP's effective labels (A§9.7): `kubesphere.io/policy-type` and
+/// The labels to add to an NSNP's effective labels (algorithms §9.7): `kubesphere.io/policy-type` and
 /// `kubesphere.io/policy-traffic`, each only when `labels` (the stored labels) lacks it and it can be derived
 /// from `spec`. The result never contains a key present in `labels`; derived labels are never written back.
 pub fn derived_labels(labels: &BTreeMap<String, String>, spec: &Value) -> BTreeMap<String, String> {

@@ -32,7 +32,7 @@ pub struct Cause {
     pub message: String,
 }
 
-/// A NamespaceNetworkPolicy that failed A§10.6 validation (api §2.3 rule 5 → 422 `Invalid`).
+/// A NamespaceNetworkPolicy that failed algorithms §10.6 validation (api §2.3 rule 5 → 422 `Invalid`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invalid {
     /// The object's name (`details.name`).
@@ -66,7 +66,7 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-/// Validates an NSNP object (the whole JSON body, after api §2.3 rules 1–4) per A§10.6. Checks, in order: the
+/// Validates an NSNP object (the whole JSON body, after api §2.3 rules 1–4) per algorithms §10.6. Checks, in order: the
 /// console labels, `spec.policyTypes`, every peer (ingress rules before egress rules), every port (likewise).
 ///
 /// # Errors

@@ -8,7 +8,7 @@ use crate::cidr::Cidr;
 
 use super::{AttributeInput, BlockInput, BlockState, PodKey, PodMap, PodState, PoolStatus};
 
-/// `secondary.type` values of tunnel addresses (A§2.4).
+/// `secondary.type` values of tunnel addresses (algorithms §2.4).
 pub(super) const TUNNEL_TYPES: [&str; 5] = [
     "ipipTunnelAddress",
     "vxlanTunnelAddress",
@@ -17,7 +17,7 @@ pub(super) const TUNNEL_TYPES: [&str; 5] = [
     "wireguardV6TunnelAddress",
 ];
 
-/// Calico's handle for addresses reserved on Windows nodes, compared case-insensitively (A§2.4).
+/// Calico's handle for addresses reserved on Windows nodes, compared case-insensitively (algorithms §2.4).
 pub(super) const WINDOWS_HANDLE: &str = "windows-reserved-ipam-handle";
 
 /// What one counted block (not deleted, valid CIDR) contributes to the pool it is attributed to.
@@ -67,7 +67,7 @@ fn classify(attribute: Option<&AttributeInput>) -> Class<'_> {
     }
 }
 
-/// A§2.4 for one block of `size` addresses, in O(size + attributes).
+/// What one block of `size` addresses contributes to its pool (algorithms §2.4), in O(size + attributes).
 pub(super) fn contribution(block: &BlockInput, size: u128) -> BlockContribution {
     let ordinals = usize::try_from(size).unwrap_or(usize::MAX);
     // Ordinals per attribute index, plus ordinals with an index outside the attributes (negative or too large).

@@ -1,11 +1,11 @@
 //! Pool occupancy (algorithms §2) as an incrementally maintained index, fed by watch events on pools, IPAM
-//! blocks and pods, so that a request reads a pool's status without scanning the caches (A§2.9).
+//! blocks and pods, so that a request reads a pool's status without scanning the caches (algorithms §2.9).
 //!
 //! The index keeps:
 //! - per block, its contribution (reserved, tunnel, allocations, allocations per namespace, allocations per
 //!   (namespace, pod) key), computed once per block event in O(block size);
-//! - per pool, the sums of the contributions of the blocks attributed to it, the pod-fallback counters (A§2.5),
-//!   the number of counted pods, and `leaked`;
+//! - per pool, the sums of the contributions of the blocks attributed to it, the pod-fallback counters
+//!   (algorithms §2.5), the number of counted pods, and `leaked`;
 //! - per (namespace, pod) key referenced by an allocation, how many allocations of each pool reference it, so
 //!   that a pod appearing or disappearing adjusts `leaked` of exactly those pools.
 //!
@@ -34,7 +34,7 @@ use crate::pool::Pool;
 use ledger::{BlockContribution, Ledger, PoolAggregate, contribution};
 pub use status::{JSON_INTEGER_CAP, Orphans, PoolStatus, json_integer};
 
-/// An IPAM block as the index needs it (A§1.3).
+/// An IPAM block as the index needs it (algorithms §1.3).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlockInput {
     /// `spec.cidr`, unparsed.
@@ -72,7 +72,7 @@ pub struct PodInput {
 }
 
 impl PodInput {
-    /// Live pod (A§2.1): phase neither `Succeeded` nor `Failed`.
+    /// Live pod (algorithms §2.1): phase neither `Succeeded` nor `Failed`.
     pub fn live(&self) -> bool {
         is_live_phase(self.phase.as_deref())
     }
@@ -102,14 +102,14 @@ struct PodState {
     host_network: bool,
     /// Parsed pod IPs, in order.
     addresses: Vec<Cidr>,
-    /// `pools(pod)` (A§3): empty for hostNetwork pods, else each address's pool, deduplicated, in order.
+    /// `pools(pod)` (algorithms §3): empty for hostNetwork pods, else each address's pool, deduplicated, in order.
     pools: Vec<String>,
     /// Number of addresses in each pool of `pools` (same order).
     counts: Vec<u128>,
 }
 
 impl PodState {
-    /// Whether the pod counts for `pods` and the fallback (A§2.4, A§2.5).
+    /// Whether the pod counts for `pods` and the fallback (algorithms §2.4, algorithms §2.5).
     fn counted(&self) -> bool {
         self.live && !self.host_network
     }
@@ -120,7 +120,7 @@ type PodMap = BTreeMap<String, BTreeMap<String, PodState>>;
 /// The incrementally maintained occupancy index. Feed it watch events; read [`Occupancy::status`].
 #[derive(Clone, Debug, Default)]
 pub struct Occupancy {
-    /// Pools with a valid CIDR, sorted by name: the candidates of the pool-of lookup (A§1.5).
+    /// Pools with a valid CIDR, sorted by name: the candidates of the pool-of lookup (algorithms §1.5).
     ranked: Vec<(String, Cidr)>,
     ledger: Ledger,
     blocks: BTreeMap<String, BlockState>,
@@ -150,7 +150,7 @@ fn set_membership(
     }
 }
 
-/// The pool of `target` among `ranked` (A§1.5).
+/// The pool of `target` among `ranked` (algorithms §1.5).
 fn lookup<'a>(ranked: &'a [(String, Cidr)], target: &Cidr) -> Option<&'a str> {
     pool_of(
         target,
@@ -158,7 +158,7 @@ fn lookup<'a>(ranked: &'a [(String, Cidr)], target: &Cidr) -> Option<&'a str> {
     )
 }
 
-/// `pools(pod)` with the number of addresses in each (A§3); empty for hostNetwork pods.
+/// `pools(pod)` with the number of addresses in each (algorithms §3); empty for hostNetwork pods.
 fn pod_pools(
     ranked: &[(String, Cidr)],
     host_network: bool,
@@ -396,8 +396,8 @@ impl Occupancy {
         }
     }
 
-    /// The status of pool `pool` (A§2); `None` when there is no such pool; all zeros when its CIDR is invalid.
-    /// O(its namespaces).
+    /// The status of pool `pool` (algorithms §2); `None` when there is no such pool; all zeros when its CIDR is
+    /// invalid. O(its namespaces).
     pub fn status(&self, pool: &str) -> Option<PoolStatus> {
         self.ledger.pools.get(pool).map(PoolAggregate::status)
     }
@@ -416,8 +416,8 @@ impl Occupancy {
         self.ledger.pools.keys().map(String::as_str)
     }
 
-    /// `pools(pod)` (A§3): empty for hostNetwork pods and unknown pods; otherwise each pod IP's pool in order,
-    /// duplicates removed; independent of the phase.
+    /// `pools(pod)` (algorithms §3): empty for hostNetwork pods and unknown pods; otherwise each pod IP's pool in
+    /// order, duplicates removed; independent of the phase.
     pub fn pools_of_pod(&self, namespace: &str, name: &str) -> &[String] {
         self.pods
             .get(namespace)
@@ -434,13 +434,13 @@ impl Occupancy {
             .map(|(namespace, name)| (namespace.as_str(), name.as_str()))
     }
 
-    /// The pool of an address (A§1.5); `None` when it does not parse or no pool contains it. O(pools).
+    /// The pool of an address (algorithms §1.5); `None` when it does not parse or no pool contains it. O(pools).
     pub fn pool_of_address(&self, ip: &str) -> Option<&str> {
         let address = Cidr::parse_address(ip)?;
         lookup(&self.ranked, &address)
     }
 
-    /// Orphan blocks (A§2.8). O(orphans).
+    /// Orphan blocks (algorithms §2.8). O(orphans).
     pub fn orphans(&self) -> Orphans {
         Orphans {
             blocks: u64::try_from(self.ledger.orphan_names.len()).unwrap_or(u64::MAX),

@@ -9,8 +9,8 @@ use crate::pool::Pool;
 use super::ledger::{TUNNEL_TYPES, WINDOWS_HANDLE};
 use super::{BlockInput, PodInput, PoolStatus};
 
-/// A§2.4–2.5 computed from scratch, straightforwardly, for every pool in `pools` (a repeated pool name: the last
-/// one wins). O(pools × (blocks × block size + pods × IPs)).
+/// Every pool's status (algorithms §2.4–2.5) computed from scratch, straightforwardly, for every pool in `pools` (a
+/// repeated pool name: the last one wins). O(pools × (blocks × block size + pods × IPs)).
 pub(super) fn compute_full(
     pools: &[Pool],
     blocks: &[(String, BlockInput)],
@@ -335,7 +335,7 @@ mod tests {
             self.pods.values().cloned().collect()
         }
 
-        /// Orphans straight from A§2.8.
+        /// Orphans straight from algorithms §2.8.
         fn orphans(&self) -> Orphans {
             let pools = self.pools();
             let valid: Vec<(&str, Cidr)> = pools

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-/// The largest integer every JSON client reads exactly, 2^53 − 1; status integers are capped at it (A§2.7).
+/// The largest integer every JSON client reads exactly, 2^53 − 1; status integers are capped at it (algorithms §2.7).
 pub const JSON_INTEGER_CAP: u128 = 9007199254740991;
 
-/// A pool's occupancy status (A§2), uncapped; the JSON form caps every integer (A§2.7).
+/// A pool's occupancy status (algorithms §2), uncapped; the JSON form caps every integer (algorithms §2.7).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PoolStatus {
     /// Addresses in the pool, `2^(bits − prefix)` (capped at 2^128 − 1 for an IPv6 `/0`).
@@ -36,7 +36,7 @@ impl PoolStatus {
     }
 }
 
-/// `min(value, 2^53 − 1)` as a `u64` (A§2.7).
+/// `min(value, 2^53 − 1)` as a `u64` (algorithms §2.7).
 pub fn json_integer(value: u128) -> u64 {
     // The cap fits in a u64, so the conversion cannot fail.
     u64::try_from(value.min(JSON_INTEGER_CAP)).unwrap_or(u64::MAX)
@@ -69,7 +69,7 @@ impl Serialize for PoolStatus {
     }
 }
 
-/// Orphan blocks (A§2.8): non-deleted blocks with a valid CIDR that no pool contains.
+/// Orphan blocks (algorithms §2.8): non-deleted blocks with a valid CIDR that no pool contains.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Orphans {
     /// Number of orphan blocks.

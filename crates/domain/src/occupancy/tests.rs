@@ -72,7 +72,7 @@ fn case_1_status() -> PoolStatus {
     }
 }
 
-/// Case 6's world.
+/// The world of case 6.
 fn case_6() -> World {
     World {
         pools: vec![pool("p24", "192.168.0.0/24")],
@@ -92,7 +92,7 @@ fn case_6() -> World {
     }
 }
 
-/// Case 16's world.
+/// The world of case 16.
 fn case_16() -> World {
     let mut e = pod("x", "e", &["192.168.100.9"]);
     e.host_network = true;
