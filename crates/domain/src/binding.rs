@@ -22,7 +22,6 @@ pub const MANAGED: &str = "network.kubesphere.io/ippool-annotations-managed";
 /// (the `namespaces` of the api §1.4 and api §1.6 responses).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamespaceChange {
-    /// Namespace name.
     pub name: String,
     /// JSON merge patch `{"metadata":{"labels":{…},"annotations":{…}}}`.
     pub patch: Value,
@@ -37,9 +36,8 @@ impl Serialize for NamespaceChange {
 /// The facts about a namespace that the binding rules use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NamespaceInput {
-    /// Namespace name.
     pub name: String,
-    /// Stored labels.
+    /// Stored labels, without the virtual binding labels.
     pub labels: BTreeMap<String, String>,
     /// Stored annotations.
     pub annotations: BTreeMap<String, String>,

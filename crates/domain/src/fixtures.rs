@@ -19,7 +19,7 @@ pub(crate) fn pool(name: &str, cidr: &str) -> Pool {
     }
 }
 
-/// A disabled pool.
+/// Like [`pool`], but disabled.
 pub(crate) fn disabled(name: &str, cidr: &str) -> Pool {
     Pool {
         disabled: true,

@@ -48,7 +48,7 @@ impl WorkloadKind {
         WorkloadKind::StatefulSet,
     ];
 
-    /// The Kubernetes kind name.
+    /// The Kubernetes `kind`, which is also the `Display` and JSON form.
     pub fn kind(self) -> &'static str {
         match self {
             WorkloadKind::CronJob => "CronJob",
@@ -105,7 +105,7 @@ impl Serialize for WorkloadKind {
 /// The ownerReference with `controller: true`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnerRef {
-    /// Owner kind.
+    /// Any kind, e.g. `ReplicaSet` or `Job`, not only a [`WorkloadKind`].
     pub kind: String,
     /// Owner name (same namespace).
     pub name: String,
@@ -114,11 +114,8 @@ pub struct OwnerRef {
 /// A Deployment, StatefulSet, DaemonSet or CronJob.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkloadInput {
-    /// Kind.
     pub kind: WorkloadKind,
-    /// Namespace.
     pub namespace: String,
-    /// Name.
     pub name: String,
     /// Pod-template annotations (`spec.jobTemplate.spec.template.metadata.annotations` for CronJobs).
     pub template_annotations: BTreeMap<String, String>,
@@ -127,22 +124,19 @@ pub struct WorkloadInput {
 /// A ReplicaSet, to resolve a pod's Deployment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplicaSetInput {
-    /// Namespace.
     pub namespace: String,
-    /// Name.
     pub name: String,
-    /// Its controller owner.
+    /// A Deployment owner makes the ReplicaSet's pods that Deployment's; any other, or none, leaves them
+    /// unsupported.
     pub owner: Option<OwnerRef>,
 }
 
 /// The facts about a pod that the migration uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PodInput {
-    /// Namespace.
     pub namespace: String,
-    /// Name.
     pub name: String,
-    /// Its controller owner.
+    /// `None`: a holder without an owner is skipped with `no controller`.
     pub owner: Option<OwnerRef>,
     /// `pools(pod)` (algorithms §3): pools of its IPs, in order, without duplicates.
     pub pools: Vec<String>,

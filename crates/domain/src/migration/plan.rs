@@ -25,13 +25,14 @@ pub struct PlanInput<'a> {
     pub new: &'a Pool,
     /// The target pool's `status.unallocated`, compared with the number of pods to move (algorithms §7.5).
     pub new_unallocated: u128,
-    /// Every namespace.
+    /// All namespaces; the plan patches those bound to `old`.
     pub namespaces: &'a [NamespaceInput],
-    /// Every Deployment, StatefulSet, DaemonSet and CronJob.
+    /// All Deployments, StatefulSets, DaemonSets and CronJobs; the plan patches those that pin `old` or own a
+    /// holder.
     pub workloads: &'a [WorkloadInput],
-    /// Every ReplicaSet, to resolve a pod's Deployment.
+    /// All ReplicaSets, to resolve a pod's Deployment.
     pub replica_sets: &'a [ReplicaSetInput],
-    /// Every pod.
+    /// All pods; those holding an address of `old` decide which workloads restart.
     pub pods: &'a [PodInput],
     /// Every pool: namespace bindings and annotation entries are resolved against them.
     pub pools: &'a [Pool],
@@ -65,7 +66,7 @@ pub struct MigrationPlan {
 }
 
 impl MigrationPlan {
-    /// Whether nothing is to be written.
+    /// No namespace and no workload to patch, as when the same migration runs again (case 55).
     pub fn has_no_writes(&self) -> bool {
         self.namespaces.is_empty() && self.workloads.is_empty()
     }
@@ -74,11 +75,8 @@ impl MigrationPlan {
 /// One workload patch. Serializes as `{"kind","namespace","name","action"}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WorkloadChange {
-    /// Kind.
     pub kind: WorkloadKind,
-    /// Namespace.
     pub namespace: String,
-    /// Name.
     pub name: String,
     /// `updated` or `restarted`.
     pub action: Action,
@@ -90,9 +88,7 @@ pub struct WorkloadChange {
 /// A pod holding an old-pool address that the migration cannot restart.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SkippedPod {
-    /// Namespace.
     pub namespace: String,
-    /// Name.
     pub name: String,
     /// `no controller` or `unsupported controller <Kind>`.
     pub reason: String,

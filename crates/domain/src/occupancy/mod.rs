@@ -189,7 +189,6 @@ fn pod_pools(
 }
 
 impl Occupancy {
-    /// An empty index.
     pub fn new() -> Occupancy {
         Occupancy::default()
     }

@@ -19,7 +19,7 @@ pub struct PoolStatus {
     pub unallocated: u128,
     /// Addresses allocated without a usable handle or with the Windows reserved handle.
     pub reserved: u128,
-    /// Tunnel addresses.
+    /// Addresses of IPIP, VXLAN and WireGuard tunnel devices; 0 without IPAM blocks (the pod fallback).
     pub tunnel: u128,
     /// Allocations per namespace; only keys with a count > 0.
     pub namespaces: BTreeMap<String, u128>,
