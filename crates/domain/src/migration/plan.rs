@@ -19,9 +19,9 @@ use crate::pool::Pool;
 /// What a migration is planned from: the pools of a validated request and a snapshot of the cluster.
 #[derive(Clone, Copy, Debug)]
 pub struct PlanInput<'a> {
-    /// The source pool, as returned by [`validate`](super::validate).
+    /// The source pool, as returned by [`validate`](super::validate()).
     pub old: &'a Pool,
-    /// The target pool, as returned by [`validate`](super::validate).
+    /// The target pool, as returned by [`validate`](super::validate()).
     pub new: &'a Pool,
     /// The target pool's `status.unallocated`, compared with the number of pods to move (algorithms §7.5).
     pub new_unallocated: u128,
