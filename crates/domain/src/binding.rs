@@ -1,8 +1,9 @@
 //! Namespace ↔ pool bindings (algorithms §4): the bound set `B = L ∪ A`, virtual binding labels, the controller's
-//! annotation sync, pools usable by a namespace (§5) and migration targets (§6).
+//! annotation sync, pools usable by a namespace (algorithms §5) and migration targets (algorithms §6).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::cidr::{Cidr, Family};
@@ -14,15 +15,29 @@ pub const BINDING_LABEL_PREFIX: &str = "ippool.network.kubesphere.io/";
 pub const IPV4_POOLS: &str = "cni.projectcalico.org/ipv4pools";
 /// Calico's namespace / pod-template annotation listing IPv6 pools (JSON array of names or CIDRs).
 pub const IPV6_POOLS: &str = "cni.projectcalico.org/ipv6pools";
-/// Marker annotation: `"true"` when the two Calico annotations are derived from binding labels (A§4.3).
+/// Marker annotation: `"true"` when the two Calico annotations are derived from binding labels (algorithms §4.3).
 pub const MANAGED: &str = "network.kubesphere.io/ippool-annotations-managed";
+
+/// A JSON merge patch of one namespace, planned by a migration or an unbind. Serializes as the namespace's name
+/// (the `namespaces` of the api §1.4 and api §1.6 responses).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamespaceChange {
+    pub name: String,
+    /// JSON merge patch `{"metadata":{"labels":{…},"annotations":{…}}}`.
+    pub patch: Value,
+}
+
+impl Serialize for NamespaceChange {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
+    }
+}
 
 /// The facts about a namespace that the binding rules use.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NamespaceInput {
-    /// Namespace name.
     pub name: String,
-    /// Stored labels.
+    /// Stored labels, without the virtual binding labels.
     pub labels: BTreeMap<String, String>,
     /// Stored annotations.
     pub annotations: BTreeMap<String, String>,
@@ -35,7 +50,7 @@ impl NamespaceInput {
     }
 }
 
-/// Outcome of the controller's annotation sync for one namespace (A§4.3).
+/// Outcome of the controller's annotation sync for one namespace (algorithms §4.3).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SyncOutcome {
     /// JSON merge patch to write, `None` when the namespace already has the desired labels and annotations.
@@ -58,7 +73,7 @@ pub fn pool_annotation_key(family: Family) -> &'static str {
     }
 }
 
-/// Whether a pool name can be a binding label (A§4.5): 1–63 characters matching
+/// Whether a pool name can be a binding label (algorithms §4.5): 1–63 characters matching
 /// `^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`.
 pub fn is_valid_binding_label(pool: &str) -> bool {
     let bytes = pool.as_bytes();
@@ -136,8 +151,8 @@ pub fn bound_pools(ns: &NamespaceInput, pools: &[Pool]) -> BTreeSet<String> {
     bound
 }
 
-/// Virtual binding labels (A§4.2): `ippool.network.kubesphere.io/<p>: ""` for each `p` in `A(ns)` that is a valid
-/// label name and has no stored label key. Add them to the stored labels to get the effective labels.
+/// Virtual binding labels (algorithms §4.2): `ippool.network.kubesphere.io/<p>: ""` for each `p` in `A(ns)` that is a
+/// valid label name and has no stored label key. Add them to the stored labels to get the effective labels.
 pub fn virtual_binding_labels(ns: &NamespaceInput, pools: &[Pool]) -> BTreeMap<String, String> {
     annotation_bindings(ns, pools)
         .into_iter()
@@ -148,8 +163,8 @@ pub fn virtual_binding_labels(ns: &NamespaceInput, pools: &[Pool]) -> BTreeMap<S
         .collect()
 }
 
-/// The A§4.3 derivation: compact JSON arrays of the names in `labels` of existing pools with an IPv4 and an IPv6
-/// CIDR, sorted ascending; `None` for a family without any.
+/// The algorithms §4.3 derivation: compact JSON arrays of the names in `labels` of existing pools with an IPv4 and an
+/// IPv6 CIDR, sorted ascending; `None` for a family without any.
 pub fn derive_annotations(
     labels: &BTreeSet<String>,
     pools: &[Pool],
@@ -165,7 +180,7 @@ pub fn derive_annotations(
     (of_family(Family::V4), of_family(Family::V6))
 }
 
-/// The controller's annotation sync for one namespace (A§4.3), including the adoption of hand-set annotations
+/// The controller's annotation sync for one namespace (algorithms §4.3), including the adoption of hand-set annotations
 /// when the first binding label appears. The patch is present only when labels or annotations differ.
 pub fn sync(ns: &NamespaceInput, pools: &[Pool]) -> SyncOutcome {
     let mut bound = label_bindings(ns);
@@ -202,8 +217,8 @@ pub fn sync(ns: &NamespaceInput, pools: &[Pool]) -> SyncOutcome {
     }
 }
 
-/// Pools usable by a namespace (A§5): bound and usable pools when `B(ns)` is non-empty, else every usable pool;
-/// sorted by name.
+/// Pools usable by a namespace (algorithms §5): bound and usable pools when `B(ns)` is non-empty, else every usable
+/// pool; sorted by name.
 pub fn usable_pools<'a>(ns: &NamespaceInput, pools: &'a [Pool]) -> Vec<&'a Pool> {
     let bound = bound_pools(ns, pools);
     let mut usable: Vec<&Pool> = pools
@@ -214,7 +229,7 @@ pub fn usable_pools<'a>(ns: &NamespaceInput, pools: &'a [Pool]) -> Vec<&'a Pool>
     usable
 }
 
-/// Migration targets of `source` (A§6): other usable pools of the same family, sorted by name; none when the
+/// Migration targets of `source` (algorithms §6): other usable pools of the same family, sorted by name; none when the
 /// source CIDR is invalid.
 pub fn migration_targets<'a>(source: &Pool, pools: &'a [Pool]) -> Vec<&'a Pool> {
     let Some(family) = source.family() else {
@@ -243,8 +258,9 @@ fn annotation_entries(ns: &NamespaceInput) -> Vec<String> {
         .collect()
 }
 
-/// Applies the A§4.3 derivation from the label set `bound` to `annotations`: with no binding label the two Calico
-/// annotations and the marker are removed; otherwise each annotation is set or removed and the marker is `"true"`.
+/// Applies the algorithms §4.3 derivation from the label set `bound` to `annotations`: with no binding label the two
+/// Calico annotations and the marker are removed; otherwise each annotation is set or removed and the marker is
+/// `"true"`.
 pub(crate) fn derive_into(
     annotations: &mut BTreeMap<String, String>,
     bound: &BTreeSet<String>,
@@ -305,116 +321,10 @@ pub(crate) fn map_diff(
     (!diff.is_empty()).then_some(Value::Object(diff))
 }
 
-/// Small builders and a JSON merge-patch applier shared by the domain's binding, migration and unbind tests.
-#[cfg(test)]
-pub(crate) mod fixtures {
-    use std::collections::BTreeMap;
-
-    use serde_json::Value;
-
-    use super::NamespaceInput;
-    use crate::cidr::Cidr;
-    use crate::pool::{Pool, default_allowed_uses};
-
-    /// An enabled pool for workloads.
-    pub(crate) fn pool(name: &str, cidr: &str) -> Pool {
-        Pool {
-            name: name.into(),
-            cidr: Cidr::parse(cidr),
-            disabled: false,
-            deleting: false,
-            allowed_uses: default_allowed_uses(),
-        }
-    }
-
-    /// A disabled pool.
-    pub(crate) fn disabled(name: &str, cidr: &str) -> Pool {
-        Pool {
-            disabled: true,
-            ..pool(name, cidr)
-        }
-    }
-
-    /// A string map from pairs.
-    pub(crate) fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    /// A namespace with labels and annotations.
-    pub(crate) fn ns(
-        name: &str,
-        labels: &[(&str, &str)],
-        annotations: &[(&str, &str)],
-    ) -> NamespaceInput {
-        NamespaceInput {
-            name: name.into(),
-            labels: map(labels),
-            annotations: map(annotations),
-        }
-    }
-
-    /// RFC 7386 JSON merge patch.
-    pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
-        let Value::Object(patch) = patch else {
-            *target = patch.clone();
-            return;
-        };
-        if !target.is_object() {
-            *target = Value::Object(Default::default());
-        }
-        if let Value::Object(target) = target {
-            for (key, value) in patch {
-                if value.is_null() {
-                    target.remove(key);
-                } else {
-                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
-                }
-            }
-        }
-    }
-
-    fn to_value(map: &BTreeMap<String, String>) -> Value {
-        Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect(),
-        )
-    }
-
-    /// Reads a string map at `pointer`, empty when absent.
-    pub(crate) fn string_map(value: &Value, pointer: &str) -> BTreeMap<String, String> {
-        value
-            .pointer(pointer)
-            .and_then(Value::as_object)
-            .map(|object| {
-                object
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Applies a namespace merge patch to a namespace.
-    pub(crate) fn apply_to_namespace(ns: &NamespaceInput, patch: &Value) -> NamespaceInput {
-        let mut object = serde_json::json!({"metadata": {
-            "labels": to_value(&ns.labels), "annotations": to_value(&ns.annotations)}});
-        merge_patch(&mut object, patch);
-        NamespaceInput {
-            name: ns.name.clone(),
-            labels: string_map(&object, "/metadata/labels"),
-            annotations: string_map(&object, "/metadata/annotations"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{apply_to_namespace, disabled, ns, pool};
     use super::*;
+    use crate::fixtures::{apply_to_namespace, disabled, ns, pool};
     use crate::pool::Pool;
     use serde_json::json;
 
@@ -430,7 +340,7 @@ mod tests {
     const PB: &str = "ippool.network.kubesphere.io/pb";
     const P6: &str = "ippool.network.kubesphere.io/p6";
 
-    /// F-M pools (cases.md shared fixtures).
+    /// The pools of fixture F-M.
     fn fm_pools() -> Vec<Pool> {
         vec![
             disabled("pool-a", "10.10.0.0/16"),
@@ -461,7 +371,7 @@ mod tests {
         }
     }
 
-    // ---- A§4.5 label-name validity
+    // ---- algorithms §4.5: label-name validity
 
     #[test]
     fn binding_label_names_follow_the_label_name_rule() {
@@ -559,7 +469,7 @@ mod tests {
         assert_eq!(format_pool_annotation(&[]), "[]");
     }
 
-    // ---- §4.3 derivation
+    // ---- algorithms §4.3: derivation
 
     #[test]
     fn derivation_splits_by_family_sorted_and_skips_missing_or_invalid_pools() {
@@ -575,7 +485,7 @@ mod tests {
         assert_eq!(derive_annotations(&set(&["pz"]), &pools), (None, None));
     }
 
-    // ---- D. cases 44–52
+    // ---- section D, cases 44–52
 
     #[test]
     fn case_44_bind_by_label() {
@@ -764,7 +674,7 @@ mod tests {
     }
 
     fn fixtures_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        super::fixtures::map(pairs)
+        crate::fixtures::map(pairs)
     }
 
     #[test]
@@ -823,7 +733,7 @@ mod tests {
         assert_eq!(sync(&after, &pools).patch, None);
     }
 
-    // ---- B. cases 28–34
+    // ---- section B, cases 28–34
 
     #[test]
     fn case_28_migration_targets() {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-/// IP family.
+/// The family of an address, a CIDR or a pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
     /// 32-bit addresses.
@@ -73,12 +73,10 @@ impl Cidr {
         text.trim().parse().ok().map(Cidr::of_address)
     }
 
-    /// IPv4 or IPv6.
     pub fn family(&self) -> Family {
         self.family
     }
 
-    /// Prefix length.
     pub fn prefix(&self) -> u8 {
         self.prefix
     }

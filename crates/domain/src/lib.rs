@@ -3,6 +3,8 @@
 
 pub mod binding;
 pub mod cidr;
+#[cfg(test)]
+mod fixtures;
 pub mod migration;
 pub mod nsnp;
 pub mod occupancy;

@@ -8,7 +8,6 @@ use super::cidr::{Cidr, Family};
 /// The facts about a pool that the domain rules use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pool {
-    /// Pool name.
     pub name: String,
     /// Parsed `spec.cidr`; `None` when invalid.
     pub cidr: Option<Cidr>,

@@ -3,42 +3,47 @@
 use serde_json::Value;
 
 use super::binding::{
-    IPV4_POOLS, IPV6_POOLS, NamespaceInput, binding_label, bound_pools, derive_into, find_pool,
-    format_pool_annotation, is_valid_binding_label, label_bindings, metadata_patch,
-    parse_pool_annotation,
+    IPV4_POOLS, IPV6_POOLS, NamespaceChange, NamespaceInput, binding_label, bound_pools,
+    derive_into, find_pool, format_pool_annotation, is_valid_binding_label, label_bindings,
+    metadata_patch, parse_pool_annotation,
 };
 use super::cidr::Cidr;
 use super::pool::Pool;
 
-/// A pool name that cannot be a binding label (A§4.5): 400 with this message.
+/// A pool name that cannot be a binding label (algorithms §4.5): 400 with this message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("ippool name \"{0}\" cannot be used as a namespace binding label")]
 pub struct InvalidPoolName(pub String);
 
-/// The namespaces bound to `pool` (`pool ∈ B(ns)`), sorted by name, each with its unbind patch. The pool need
+/// The namespaces bound to `pool` (`pool ∈ B(ns)`) with their unbind patches, sorted by name. The pool need
 /// not exist; its name must be a valid label name.
 ///
 /// # Errors
 ///
-/// [`InvalidPoolName`] when `pool` is not a valid label name (A§4.5).
+/// [`InvalidPoolName`] when `pool` is not a valid label name (algorithms §4.5).
 pub fn unbind_targets(
     pool: &str,
     namespaces: &[NamespaceInput],
     pools: &[Pool],
-) -> Result<Vec<(String, Value)>, InvalidPoolName> {
+) -> Result<Vec<NamespaceChange>, InvalidPoolName> {
     if !is_valid_binding_label(pool) {
         return Err(InvalidPoolName(pool.to_owned()));
     }
-    let mut targets: Vec<(String, Value)> = namespaces
+    let mut targets: Vec<NamespaceChange> = namespaces
         .iter()
-        .filter_map(|ns| unbind_patch(ns, pool, pools).map(|patch| (ns.name.clone(), patch)))
+        .filter_map(|ns| {
+            unbind_patch(ns, pool, pools).map(|patch| NamespaceChange {
+                name: ns.name.clone(),
+                patch,
+            })
+        })
         .collect();
-    targets.sort_by(|a, b| a.0.cmp(&b.0));
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(targets)
 }
 
-/// One namespace's unbind patch (A§8), or `None` when it is not bound to `pool` or nothing would change.
-/// Also used to recompute the patch from a freshly read namespace after a 409 Conflict (A§4.4).
+/// One namespace's unbind patch (algorithms §8), or `None` when it is not bound to `pool` or nothing would change.
+/// Also used to recompute the patch from a freshly read namespace after a 409 Conflict (algorithms §4.4).
 pub fn unbind_patch(ns: &NamespaceInput, pool: &str, pools: &[Pool]) -> Option<Value> {
     if !bound_pools(ns, pools).contains(pool) {
         return None;
@@ -79,7 +84,7 @@ pub fn unbind_patch(ns: &NamespaceInput, pool: &str, pools: &[Pool]) -> Option<V
 mod tests {
     use super::*;
     use crate::binding::MANAGED;
-    use crate::binding::fixtures::{apply_to_namespace, map, ns, pool};
+    use crate::fixtures::{apply_to_namespace, map, ns, pool};
     use serde_json::json;
 
     const PA: &str = "ippool.network.kubesphere.io/pa";
@@ -119,8 +124,13 @@ mod tests {
         }
     }
 
+    /// The targets as (name, patch) pairs.
     fn targets(pool: &str, namespaces: &[NamespaceInput]) -> Vec<(String, Value)> {
-        unbind_targets(pool, namespaces, &pools()).unwrap_or_else(|e| panic!("{e}"))
+        unbind_targets(pool, namespaces, &pools())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|change| (change.name, change.patch))
+            .collect()
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl PatchKind {
     }
 }
 
-/// A body rejected by api §2.3 rules 1–4 or §2.6; the Display text is the Status message.
+/// A body rejected by api §2.3 rules 1–4 or api §2.6; the Display text is the Status message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
     /// 400 `BadRequest`.
@@ -121,8 +121,8 @@ pub fn prepare_object(body: &[u8], target: &Target) -> Result<Value, BodyError> 
 }
 
 /// Chooses the patch type for a P request (api §2.6) and checks the body: JSON for every type but apply (a JSON
-/// patch must be an array, a merge or strategic patch an object), and for merge and strategic patches rules 2.3.3
-/// and 2.3.4 on `metadata.namespace` and `metadata.name` when present (non-empty). Parameters of the content
+/// patch must be an array, a merge or strategic patch an object), and for merge and strategic patches api §2.3
+/// rules 3 and 4 on `metadata.namespace` and `metadata.name` when present (non-empty). Parameters of the content
 /// type (`; charset=utf-8`) are ignored; the media type is matched case-insensitively. The body is forwarded
 /// unchanged.
 ///
@@ -169,13 +169,13 @@ pub fn check_patch(
     }
 }
 
-/// Rule 1: the body parses as JSON.
+/// api §2.3 rule 1: the body parses as JSON.
 fn parse(body: &[u8]) -> Result<Value, BodyError> {
     serde_json::from_slice(body)
         .map_err(|error| BodyError::BadRequest(format!("invalid JSON body: {error}")))
 }
 
-/// Rule 2: `apiVersion` and `kind`, when present, match the target; absent ones are filled in (placed first).
+/// api §2.3 rule 2: `apiVersion` and `kind`, when present, match the target; absent ones are filled in (placed first).
 fn fill_type(object: Map<String, Value>, target: &Target) -> Result<Map<String, Value>, BodyError> {
     let api_version = target.api_version();
     let matches = |key: &str, expected: &str| {
@@ -199,7 +199,7 @@ fn fill_type(object: Map<String, Value>, target: &Target) -> Result<Map<String, 
     Ok(filled)
 }
 
-/// Rule 3: `metadata.namespace`, when present, equals the URL's namespace.
+/// api §2.3 rule 3: `metadata.namespace`, when present, equals the URL's namespace.
 fn check_namespace(metadata: &Map<String, Value>, target: &Target) -> Result<(), BodyError> {
     let namespace = metadata.get("namespace");
     if is_absent(namespace) || namespace.and_then(Value::as_str) == Some(target.namespace) {
@@ -212,7 +212,7 @@ fn check_namespace(metadata: &Map<String, Value>, target: &Target) -> Result<(),
     }
 }
 
-/// Rule 4: `metadata.name`, when present, equals the URL's name.
+/// api §2.3 rule 4: `metadata.name`, when present, equals the URL's name.
 fn check_name(metadata: &Map<String, Value>, url_name: &str) -> Result<(), BodyError> {
     let name = metadata.get("name");
     if is_absent(name) || name.and_then(Value::as_str) == Some(url_name) {
@@ -522,7 +522,7 @@ mod tests {
             )),
             "invalid JSON body: a JSON patch must be an array"
         );
-        // A JSON patch body is an array and rules 2.3.3/2.3.4 are not applied to it.
+        // A JSON patch body is an array and api §2.3 rules 3 and 4 are not applied to it.
         let body = br#"[{"op":"replace","path":"/metadata/name","value":"other"}]"#;
         assert_eq!(
             check_patch("application/json-patch+json", body, &update("m")),
@@ -603,7 +603,7 @@ mod tests {
                 br#"{"metadata":null}"#,
                 br#"{"metadata":"x"}"#,
                 br#"{}"#,
-                // Rule 2.3.2 does not apply to patches.
+                // api §2.3 rule 2 does not apply to patches.
                 br#"{"apiVersion":"v1","kind":"Pod"}"#,
             ] {
                 assert!(check(ok).is_ok(), "{}", String::from_utf8_lossy(ok));

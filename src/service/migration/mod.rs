@@ -76,17 +76,17 @@ pub async fn migrate(
             .status(&new.name)
             .map(|s| s.unallocated)
             .unwrap_or(0);
-        migration::plan(
+        migration::plan(migration::PlanInput {
             old,
             new,
             new_unallocated,
-            &inputs.namespaces,
-            &inputs.workloads,
-            &inputs.replica_sets,
-            &inputs.pods,
-            &pools.facts,
-            &now_rfc3339(),
-        )
+            namespaces: &inputs.namespaces,
+            workloads: &inputs.workloads,
+            replica_sets: &inputs.replica_sets,
+            pods: &inputs.pods,
+            pools: &pools.facts,
+            now_rfc3339: &now_rfc3339(),
+        })
     };
 
     for change in &plan.namespaces {
@@ -142,17 +142,19 @@ pub async fn unbind(
     let namespaces = namespace_inputs(context)?;
     let targets = unbind::unbind_targets(pool, &namespaces, &pools.facts)
         .map_err(|e| Error::BadRequest(e.to_string()))?;
-    for (name, _) in &targets {
+    for change in &targets {
         context
-            .authorize(caller, &patch_namespace_access(name))
+            .authorize(caller, &patch_namespace_access(&change.name))
             .await?;
     }
     let mut errors = Vec::new();
     if !dry_run {
         let writer = Writer::new(context, caller, request_id)?;
-        for (name, patch) in &targets {
+        for change in &targets {
             let recompute = |ns: &NamespaceInput| unbind::unbind_patch(ns, pool, &pools.facts);
-            let write = writer.patch_namespace(name, patch, recompute).await;
+            let write = writer
+                .patch_namespace(&change.name, &change.patch, recompute)
+                .await;
             errors.extend(write.err());
         }
     }
@@ -160,7 +162,7 @@ pub async fn unbind(
         "message": "",
         "dryRun": dry_run,
         "ippool": pool,
-        "namespaces": targets.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        "namespaces": targets.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
     });
     Ok(Summary::new(body, errors))
 }

@@ -1,101 +1,43 @@
-//! Pool migration (algorithms §7, api §1.4): request validation and the plan of namespace and workload patches.
+//! The migration plan (algorithms §7.2): namespace patches, workload patches, skipped pods and warnings.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::collections::BTreeSet;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::binding::{
-    NamespaceInput, binding_label, bound_pools, derive_into, find_pool, format_pool_annotation,
-    is_valid_binding_label, label_bindings, map_diff, metadata_patch, parse_pool_annotation,
+use super::{
+    MIGRATION_ANNOTATION, PodInput, RESTARTED_AT, ReplicaSetInput, WorkloadInput, WorkloadKind,
+};
+use crate::binding::{
+    NamespaceChange, NamespaceInput, binding_label, bound_pools, derive_into,
+    format_pool_annotation, label_bindings, map_diff, metadata_patch, parse_pool_annotation,
     pool_annotation_key,
 };
-use super::cidr::{Cidr, Family};
-use super::pool::Pool;
+use crate::cidr::{Cidr, Family};
+use crate::pool::Pool;
 
-/// Pod-template annotation `<old>:<new>`: the workload was already patched for that migration.
-pub const MIGRATION_ANNOTATION: &str = "network.kubesphere.io/ippool-migration";
-/// Pod-template annotation whose change rolls a workload.
-pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
-/// Resource name used in pool NotFound errors.
-pub const IPPOOL_RESOURCE: &str = "ippools.crd.projectcalico.org";
-
-/// A workload kind the migration patches. Variants are declared in kind-name order, so `Ord` sorts like the
-/// names (`CronJob` < `DaemonSet` < `Deployment` < `StatefulSet`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum WorkloadKind {
-    /// `batch/v1` CronJob.
-    CronJob,
-    /// `apps/v1` DaemonSet.
-    DaemonSet,
-    /// `apps/v1` Deployment.
-    Deployment,
-    /// `apps/v1` StatefulSet.
-    StatefulSet,
-}
-
-impl WorkloadKind {
-    /// Every kind, in name order.
-    pub const ALL: [WorkloadKind; 4] = [
-        WorkloadKind::CronJob,
-        WorkloadKind::DaemonSet,
-        WorkloadKind::Deployment,
-        WorkloadKind::StatefulSet,
-    ];
-
-    /// The Kubernetes kind name.
-    pub fn kind(self) -> &'static str {
-        match self {
-            WorkloadKind::CronJob => "CronJob",
-            WorkloadKind::DaemonSet => "DaemonSet",
-            WorkloadKind::Deployment => "Deployment",
-            WorkloadKind::StatefulSet => "StatefulSet",
-        }
-    }
-
-    /// The kind for a Kubernetes kind name, if it is one of the four.
-    pub fn from_kind(kind: &str) -> Option<WorkloadKind> {
-        WorkloadKind::ALL.into_iter().find(|k| k.kind() == kind)
-    }
-
-    /// API group: `apps` or `batch`.
-    pub fn group(self) -> &'static str {
-        match self {
-            WorkloadKind::CronJob => "batch",
-            _ => "apps",
-        }
-    }
-
-    /// `apiVersion`: `apps/v1` or `batch/v1`.
-    pub fn api_version(self) -> &'static str {
-        match self {
-            WorkloadKind::CronJob => "batch/v1",
-            _ => "apps/v1",
-        }
-    }
-
-    /// Resource plural: `cronjobs`, `daemonsets`, `deployments`, `statefulsets`.
-    pub fn plural(self) -> &'static str {
-        match self {
-            WorkloadKind::CronJob => "cronjobs",
-            WorkloadKind::DaemonSet => "daemonsets",
-            WorkloadKind::Deployment => "deployments",
-            WorkloadKind::StatefulSet => "statefulsets",
-        }
-    }
-}
-
-impl fmt::Display for WorkloadKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.kind())
-    }
-}
-
-impl Serialize for WorkloadKind {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.kind())
-    }
+/// What a migration is planned from: the pools of a validated request and a snapshot of the cluster.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanInput<'a> {
+    /// The source pool, as returned by [`validate`](super::validate()).
+    pub old: &'a Pool,
+    /// The target pool, as returned by [`validate`](super::validate()).
+    pub new: &'a Pool,
+    /// The target pool's `status.unallocated`, compared with the number of pods to move (algorithms §7.5).
+    pub new_unallocated: u128,
+    /// All namespaces; the plan patches those bound to `old`.
+    pub namespaces: &'a [NamespaceInput],
+    /// All Deployments, StatefulSets, DaemonSets and CronJobs; the plan patches those that pin `old` or own a
+    /// holder.
+    pub workloads: &'a [WorkloadInput],
+    /// All ReplicaSets, to resolve a pod's Deployment.
+    pub replica_sets: &'a [ReplicaSetInput],
+    /// All pods; those holding an address of `old` decide which workloads restart.
+    pub pods: &'a [PodInput],
+    /// Every pool: namespace bindings and annotation entries are resolved against them.
+    pub pools: &'a [Pool],
+    /// The `kubectl.kubernetes.io/restartedAt` value to set: RFC 3339 UTC, seconds.
+    pub now_rfc3339: &'a str,
 }
 
 /// What a migration does to a workload.
@@ -108,75 +50,7 @@ pub enum Action {
     Restarted,
 }
 
-/// The ownerReference with `controller: true`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OwnerRef {
-    /// Owner kind.
-    pub kind: String,
-    /// Owner name (same namespace).
-    pub name: String,
-}
-
-/// A Deployment, StatefulSet, DaemonSet or CronJob.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WorkloadInput {
-    /// Kind.
-    pub kind: WorkloadKind,
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// Pod-template annotations (`spec.jobTemplate.spec.template.metadata.annotations` for CronJobs).
-    pub template_annotations: BTreeMap<String, String>,
-}
-
-/// A ReplicaSet, to resolve a pod's Deployment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplicaSetInput {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// Its controller owner.
-    pub owner: Option<OwnerRef>,
-}
-
-/// The facts about a pod that the migration uses.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PodInput {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// Its controller owner.
-    pub owner: Option<OwnerRef>,
-    /// `pools(pod)` (A§3): pools of its IPs, in order, without duplicates.
-    pub pools: Vec<String>,
-    /// `status.phase`.
-    pub phase: Option<String>,
-    /// `metadata.deletionTimestamp` is set.
-    pub deleting: bool,
-    /// `spec.hostNetwork: true`.
-    pub host_network: bool,
-}
-
-/// A migration request that fails validation (api §1.4 checks 1–9).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum MigrationError {
-    /// 400 with this message.
-    #[error("{0}")]
-    BadRequest(String),
-    /// 404 `<resource> "<name>" not found`.
-    #[error("{resource} \"{name}\" not found")]
-    NotFound {
-        /// `ippools.crd.projectcalico.org`.
-        resource: String,
-        /// The missing pool.
-        name: String,
-    },
-}
-
-/// The plan of a migration (A§7.2, §7.5). Serializes as the summary part of the api §1.4 response:
+/// The plan of a migration (algorithms §7.2, algorithms §7.5). Serializes as the summary part of the api §1.4 response:
 /// `namespaces` (names), `workloads`, `skippedPods`, `warnings`; patches are not serialized.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -187,40 +61,22 @@ pub struct MigrationPlan {
     pub workloads: Vec<WorkloadChange>,
     /// Holders that cannot be restarted, sorted by (namespace, name).
     pub skipped_pods: Vec<SkippedPod>,
-    /// Warnings, in A§7.5 order.
+    /// Warnings, in algorithms §7.5 order.
     pub warnings: Vec<String>,
 }
 
 impl MigrationPlan {
-    /// Whether nothing is to be written.
+    /// No namespace and no workload to patch, as when the same migration runs again (case 55).
     pub fn has_no_writes(&self) -> bool {
         self.namespaces.is_empty() && self.workloads.is_empty()
-    }
-}
-
-/// One namespace patch. Serializes as its name.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NamespaceChange {
-    /// Namespace name.
-    pub name: String,
-    /// JSON merge patch `{"metadata":{"labels":{…},"annotations":{…}}}`.
-    pub patch: Value,
-}
-
-impl Serialize for NamespaceChange {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.name)
     }
 }
 
 /// One workload patch. Serializes as `{"kind","namespace","name","action"}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WorkloadChange {
-    /// Kind.
     pub kind: WorkloadKind,
-    /// Namespace.
     pub namespace: String,
-    /// Name.
     pub name: String,
     /// `updated` or `restarted`.
     pub action: Action,
@@ -232,76 +88,25 @@ pub struct WorkloadChange {
 /// A pod holding an old-pool address that the migration cannot restart.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SkippedPod {
-    /// Namespace.
     pub namespace: String,
-    /// Name.
     pub name: String,
     /// `no controller` or `unsupported controller <Kind>`.
     pub reason: String,
 }
 
-/// Validates a migration request (api §1.4 checks 1–9, first failure wins) and returns the (old, new) pools.
-///
-/// # Errors
-///
-/// [`MigrationError::BadRequest`] (400) or [`MigrationError::NotFound`] (404) with the api §1.4 message.
-pub fn validate<'a>(
-    old: &str,
-    new: &str,
-    pools: &'a [Pool],
-) -> Result<(&'a Pool, &'a Pool), MigrationError> {
-    let bad = |message: String| Err(MigrationError::BadRequest(message));
-    if old.is_empty() || new.is_empty() {
-        return bad("oldippool and newippool are required".to_owned());
-    }
-    if old == new {
-        return bad("oldippool and newippool must be different".to_owned());
-    }
-    let find = |name: &str| {
-        find_pool(name, pools).ok_or_else(|| MigrationError::NotFound {
-            resource: IPPOOL_RESOURCE.to_owned(),
-            name: name.to_owned(),
-        })
-    };
-    let old_pool = find(old)?;
-    let new_pool = find(new)?;
-    if old_pool.family().is_none() || old_pool.family() != new_pool.family() {
-        return bad(format!(
-            "ippools \"{old}\" and \"{new}\" are of different IP families"
-        ));
-    }
-    if new_pool.disabled {
-        return bad(format!("ippool \"{new}\" is disabled"));
-    }
-    if !new_pool.allowed_uses.is_empty() && !new_pool.allows_workloads() {
-        return bad(format!("ippool \"{new}\" does not allow Workload use"));
-    }
-    if new_pool.deleting {
-        return bad(format!("ippool \"{new}\" is being deleted"));
-    }
-    if !is_valid_binding_label(new) {
-        return bad(format!(
-            "ippool name \"{new}\" cannot be used as a namespace binding label"
-        ));
-    }
-    Ok((old_pool, new_pool))
-}
-
-/// Plans a migration from `old` to `new` (A§7.2) with its warnings (A§7.5). `new_unallocated` is the new pool's
-/// `status.unallocated`; `pools` are all pools; `now_rfc3339` is the `restartedAt` value
-/// (RFC 3339 UTC, seconds).
-#[allow(clippy::too_many_arguments)]
-pub fn plan(
-    old: &Pool,
-    new: &Pool,
-    new_unallocated: u128,
-    namespaces: &[NamespaceInput],
-    workloads: &[WorkloadInput],
-    replica_sets: &[ReplicaSetInput],
-    pods: &[PodInput],
-    pools: &[Pool],
-    now_rfc3339: &str,
-) -> MigrationPlan {
+/// Plans a migration (algorithms §7.2) with its warnings (algorithms §7.5).
+pub fn plan(input: PlanInput<'_>) -> MigrationPlan {
+    let PlanInput {
+        old,
+        new,
+        new_unallocated,
+        namespaces,
+        workloads,
+        replica_sets,
+        pods,
+        pools,
+        now_rfc3339,
+    } = input;
     let mut namespace_changes: Vec<NamespaceChange> = namespaces
         .iter()
         .filter_map(|ns| {
@@ -314,7 +119,7 @@ pub fn plan(
     namespace_changes.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut skipped_pods = Vec::new();
-    let mut owners: BTreeSet<(WorkloadKind, &str, &str)> = BTreeSet::new();
+    let mut owners: BTreeSet<Owner<'_>> = BTreeSet::new();
     let mut moving: u128 = 0;
     for pod in pods.iter().filter(|pod| is_holder(pod, old)) {
         match resolve_owner(pod, replica_sets) {
@@ -342,7 +147,11 @@ pub fn plan(
                 .and_then(|value| parse_pool_annotation(value))
                 .filter(|entries| entries.iter().any(|e| references(e, old)));
             let restart = w.kind != WorkloadKind::CronJob
-                && owners.contains(&(w.kind, w.namespace.as_str(), w.name.as_str()))
+                && owners.contains(&Owner {
+                    kind: w.kind,
+                    namespace: &w.namespace,
+                    name: &w.name,
+                })
                 && annotations.get(MIGRATION_ANNOTATION) != Some(&marker);
             if pinned.is_none() && !restart {
                 return None;
@@ -400,8 +209,8 @@ pub fn plan(
     }
 }
 
-/// One namespace's A§7.2.1 patch, or `None` when the namespace is not bound to `old` or nothing would change.
-/// Also used to recompute the patch from a freshly read namespace after a 409 Conflict (A§4.4).
+/// One namespace's algorithms §7.2.1 patch, or `None` when the namespace is not bound to `old` or nothing would change.
+/// Also used to recompute the patch from a freshly read namespace after a 409 Conflict (algorithms §4.4).
 pub fn namespace_patch(
     ns: &NamespaceInput,
     old: &Pool,
@@ -436,8 +245,8 @@ pub fn namespace_patch(
     metadata_patch(ns, &labels, &annotations)
 }
 
-/// `rewrite(array)` (A§7.1): entries referencing `old` become `new`'s name, then repeated `new` names after the
-/// first are removed.
+/// `rewrite(array)` (algorithms §7.1): entries referencing `old` become `new`'s name, then repeated `new` names after
+/// the first are removed.
 pub fn rewrite(entries: &[String], old: &Pool, new: &Pool) -> Vec<String> {
     let mut seen_new = false;
     let mut out = Vec::with_capacity(entries.len());
@@ -468,7 +277,7 @@ fn annotation_key(old: &Pool) -> &'static str {
     pool_annotation_key(old.family().unwrap_or(Family::V4))
 }
 
-/// A holder of `old` (A§7.1): not host-network, not finished, not being deleted, with an address from `old`.
+/// A holder of `old` (algorithms §7.1): not host-network, not finished, not being deleted, with an address from `old`.
 fn is_holder(pod: &PodInput, old: &Pool) -> bool {
     !pod.host_network
         && !matches!(pod.phase.as_deref(), Some("Succeeded" | "Failed"))
@@ -476,31 +285,43 @@ fn is_holder(pod: &PodInput, old: &Pool) -> bool {
         && pod.pools.contains(&old.name)
 }
 
+/// The workload a holder belongs to: the one to restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Owner<'a> {
+    kind: WorkloadKind,
+    namespace: &'a str,
+    name: &'a str,
+}
+
 /// The workload that owns a holder, or the reason it is skipped.
 fn resolve_owner<'a>(
     pod: &'a PodInput,
     replica_sets: &'a [ReplicaSetInput],
-) -> Result<(WorkloadKind, &'a str, &'a str), String> {
+) -> Result<Owner<'a>, String> {
     let Some(owner) = &pod.owner else {
         return Err("no controller".to_owned());
     };
-    let namespace = pod.namespace.as_str();
+    let owned_by = |kind: WorkloadKind, name: &'a str| Owner {
+        kind,
+        namespace: &pod.namespace,
+        name,
+    };
     match owner.kind.as_str() {
         "ReplicaSet" => replica_sets
             .iter()
             .find(|rs| rs.namespace == pod.namespace && rs.name == owner.name)
             .and_then(|rs| rs.owner.as_ref())
             .filter(|o| o.kind == "Deployment")
-            .map(|o| (WorkloadKind::Deployment, namespace, o.name.as_str()))
+            .map(|o| owned_by(WorkloadKind::Deployment, &o.name))
             .ok_or_else(|| "unsupported controller ReplicaSet".to_owned()),
-        "StatefulSet" => Ok((WorkloadKind::StatefulSet, namespace, owner.name.as_str())),
-        "DaemonSet" => Ok((WorkloadKind::DaemonSet, namespace, owner.name.as_str())),
+        "StatefulSet" => Ok(owned_by(WorkloadKind::StatefulSet, &owner.name)),
+        "DaemonSet" => Ok(owned_by(WorkloadKind::DaemonSet, &owner.name)),
         other => Err(format!("unsupported controller {other}")),
     }
 }
 
 /// Wraps a template-annotation merge patch at the kind's template path.
-fn template_patch(kind: WorkloadKind, annotations: Value) -> Value {
+pub(super) fn template_patch(kind: WorkloadKind, annotations: Value) -> Value {
     let nest = |key: &str, inner: Value| {
         let mut object = Map::new();
         object.insert(key.to_owned(), inner);
@@ -518,214 +339,12 @@ fn template_patch(kind: WorkloadKind, annotations: Value) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::binding::fixtures::{
-        apply_to_namespace, disabled, map, merge_patch, ns, pool, string_map,
-    };
-    use crate::binding::{IPV4_POOLS, IPV6_POOLS, MANAGED};
-    use crate::cidr::pool_of;
     use serde_json::json;
 
-    const NOW: &str = "2026-11-27T08:00:00Z";
-    const LA: &str = "ippool.network.kubesphere.io/pool-a";
-    const LB: &str = "ippool.network.kubesphere.io/pool-b";
-
-    /// The F-M fixture (cases.md) as plain inputs.
-    #[derive(Clone)]
-    struct Fixture {
-        pools: Vec<Pool>,
-        namespaces: Vec<NamespaceInput>,
-        workloads: Vec<WorkloadInput>,
-        replica_sets: Vec<ReplicaSetInput>,
-        pods: Vec<PodInput>,
-    }
-
-    fn owner(kind: &str, name: &str) -> Option<OwnerRef> {
-        Some(OwnerRef {
-            kind: kind.into(),
-            name: name.into(),
-        })
-    }
-
-    fn workload(kind: WorkloadKind, ns: &str, name: &str, ann: &[(&str, &str)]) -> WorkloadInput {
-        WorkloadInput {
-            kind,
-            namespace: ns.into(),
-            name: name.into(),
-            template_annotations: map(ann),
-        }
-    }
-
-    impl Fixture {
-        fn fm() -> Fixture {
-            let pools = vec![
-                disabled("pool-a", "10.10.0.0/16"),
-                pool("pool-b", "10.20.0.0/16"),
-                disabled("pool-c", "10.30.0.0/16"),
-                pool("pool-v6", "fd00:60::/64"),
-                Pool {
-                    allowed_uses: vec!["Tunnel".into()],
-                    ..pool("pool-t", "10.40.0.0/16")
-                },
-            ];
-            let namespaces = vec![
-                ns(
-                    "demo",
-                    &[(LA, "")],
-                    &[(IPV4_POOLS, r#"["pool-a"]"#), (MANAGED, "true")],
-                ),
-                ns(
-                    "legacy",
-                    &[],
-                    &[(IPV4_POOLS, r#"["10.10.0.0/16","pool-x"]"#)],
-                ),
-                ns("other", &[], &[]),
-            ];
-            let workloads = vec![
-                workload(WorkloadKind::Deployment, "demo", "web", &[]),
-                workload(
-                    WorkloadKind::StatefulSet,
-                    "legacy",
-                    "db",
-                    &[(IPV4_POOLS, r#"["pool-a"]"#)],
-                ),
-                workload(WorkloadKind::DaemonSet, "other", "agent", &[]),
-                workload(
-                    WorkloadKind::CronJob,
-                    "other",
-                    "nightly",
-                    &[(IPV4_POOLS, r#"["pool-a"]"#)],
-                ),
-            ];
-            let replica_sets = vec![ReplicaSetInput {
-                namespace: "demo".into(),
-                name: "web-5d8f".into(),
-                owner: owner("Deployment", "web"),
-            }];
-            let mut fixture = Fixture {
-                pools,
-                namespaces,
-                workloads,
-                replica_sets,
-                pods: Vec::new(),
-            };
-            for (ns, name, own, ip) in [
-                (
-                    "demo",
-                    "web-5d8f-aaaaa",
-                    owner("ReplicaSet", "web-5d8f"),
-                    "10.10.0.5",
-                ),
-                (
-                    "demo",
-                    "web-5d8f-bbbbb",
-                    owner("ReplicaSet", "web-5d8f"),
-                    "10.10.0.6",
-                ),
-                ("legacy", "db-0", owner("StatefulSet", "db"), "10.10.1.7"),
-                ("demo", "solo", None, "10.10.0.9"),
-                ("demo", "batch-1-xyz", owner("Job", "batch-1"), "10.10.0.10"),
-                ("other", "agent-q", owner("DaemonSet", "agent"), "10.20.0.4"),
-            ] {
-                fixture.add_pod(ns, name, own, &[ip]);
-            }
-            fixture
-        }
-
-        /// Adds a Running pod whose `pools(pod)` is computed from its IPs (A§3).
-        fn add_pod(&mut self, ns: &str, name: &str, owner: Option<OwnerRef>, ips: &[&str]) {
-            let mut pools: Vec<String> = Vec::new();
-            for ip in ips {
-                let address = Cidr::parse_address(ip);
-                let found = address.as_ref().and_then(|a| {
-                    pool_of(
-                        a,
-                        self.pools
-                            .iter()
-                            .filter_map(|p| p.cidr.as_ref().map(|c| (p.name.as_str(), c))),
-                    )
-                });
-                if let Some(found) = found
-                    && !pools.iter().any(|p| p == found)
-                {
-                    pools.push(found.to_owned());
-                }
-            }
-            self.pods.push(PodInput {
-                namespace: ns.into(),
-                name: name.into(),
-                owner,
-                pools,
-                phase: Some("Running".into()),
-                deleting: false,
-                host_network: false,
-            });
-        }
-
-        fn pool(&self, name: &str) -> &Pool {
-            find_pool(name, &self.pools).unwrap_or_else(|| panic!("pool {name}"))
-        }
-
-        fn plan(&self, old: &str, new: &str, new_unallocated: u128) -> MigrationPlan {
-            let (old, new) = validate(old, new, &self.pools).unwrap_or_else(|e| panic!("{e}"));
-            plan(
-                old,
-                new,
-                new_unallocated,
-                &self.namespaces,
-                &self.workloads,
-                &self.replica_sets,
-                &self.pods,
-                &self.pools,
-                NOW,
-            )
-        }
-
-        fn namespace(&self, name: &str) -> &NamespaceInput {
-            self.namespaces
-                .iter()
-                .find(|n| n.name == name)
-                .unwrap_or_else(|| panic!("namespace {name}"))
-        }
-
-        fn workload(&self, kind: WorkloadKind, name: &str) -> &WorkloadInput {
-            self.workloads
-                .iter()
-                .find(|w| w.kind == kind && w.name == name)
-                .unwrap_or_else(|| panic!("{kind} {name}"))
-        }
-
-        /// Applies every patch of the plan to the inputs, as the execution would.
-        fn apply(&mut self, plan: &MigrationPlan) {
-            for change in &plan.namespaces {
-                for ns in self.namespaces.iter_mut().filter(|n| n.name == change.name) {
-                    *ns = apply_to_namespace(ns, &change.patch);
-                }
-            }
-            for change in &plan.workloads {
-                for w in self.workloads.iter_mut().filter(|w| {
-                    w.kind == change.kind
-                        && w.namespace == change.namespace
-                        && w.name == change.name
-                }) {
-                    let pointer = template_pointer(w.kind);
-                    let mut object = template_patch(
-                        w.kind,
-                        serde_json::to_value(&w.template_annotations).unwrap_or_default(),
-                    );
-                    merge_patch(&mut object, &change.patch);
-                    w.template_annotations = string_map(&object, pointer);
-                }
-            }
-        }
-    }
-
-    fn template_pointer(kind: WorkloadKind) -> &'static str {
-        match kind {
-            WorkloadKind::CronJob => "/spec/jobTemplate/spec/template/metadata/annotations",
-            _ => "/spec/template/metadata/annotations",
-        }
-    }
+    use super::super::fixtures::{Fixture, LA, LB, NOW, owner, workload};
+    use super::*;
+    use crate::binding::{IPV4_POOLS, IPV6_POOLS, MANAGED};
+    use crate::fixtures::{apply_to_namespace, map, ns, pool};
 
     fn skipped(items: &[(&str, &str, &str)]) -> Vec<SkippedPod> {
         items
@@ -749,15 +368,7 @@ mod tests {
         serde_json::to_value(plan).unwrap_or_default()
     }
 
-    fn bad(message: &str) -> Result<(), MigrationError> {
-        Err(MigrationError::BadRequest(message.into()))
-    }
-
-    fn check(old: &str, new: &str, pools: &[Pool]) -> Result<(), MigrationError> {
-        validate(old, new, pools).map(|_| ())
-    }
-
-    // ---- E. case 53: the plan
+    // ---- section E, case 53: the plan
 
     #[test]
     fn case_53_plan_summary() {
@@ -922,7 +533,7 @@ mod tests {
 
     #[test]
     fn case_66_planned_writes_in_authorization_order() {
-        // A§7.3: SARs in plan order, namespaces first; with `deployments` denied, web is the first denial.
+        // algorithms §7.3: SARs in plan order, namespaces first; with `deployments` denied, web is the first denial.
         let plan = Fixture::fm().plan("pool-a", "pool-b", 65535);
         let mut writes: Vec<(&str, &str, &str, &str)> = plan
             .namespaces
@@ -988,147 +599,6 @@ mod tests {
             plan.warnings[1],
             "ippool \"pool-b\" has 0 free addresses but 3 pods are being moved"
         );
-    }
-
-    // ---- validation: cases 59–63, 68
-
-    #[test]
-    fn case_59_missing_field() {
-        let pools = Fixture::fm().pools;
-        assert_eq!(
-            check("pool-a", "", &pools),
-            bad("oldippool and newippool are required")
-        );
-        assert_eq!(
-            check("", "pool-b", &pools),
-            bad("oldippool and newippool are required")
-        );
-        assert_eq!(
-            check("", "", &pools),
-            bad("oldippool and newippool are required")
-        );
-    }
-
-    #[test]
-    fn case_60_same_pool() {
-        assert_eq!(
-            check("pool-b", "pool-b", &Fixture::fm().pools),
-            bad("oldippool and newippool must be different")
-        );
-        // Checked before existence.
-        assert_eq!(
-            check("nope", "nope", &Fixture::fm().pools),
-            bad("oldippool and newippool must be different")
-        );
-    }
-
-    #[test]
-    fn case_61_unknown_pools() {
-        let pools = Fixture::fm().pools;
-        let not_found = |name: &str| {
-            Err(MigrationError::NotFound {
-                resource: IPPOOL_RESOURCE.into(),
-                name: name.into(),
-            })
-        };
-        assert_eq!(check("nope", "pool-b", &pools), not_found("nope"));
-        assert_eq!(check("pool-a", "nope", &pools), not_found("nope"));
-        assert_eq!(check("nope", "nope2", &pools), not_found("nope"));
-        assert_eq!(
-            check("nope", "pool-b", &pools).err().map(|e| e.to_string()),
-            Some("ippools.crd.projectcalico.org \"nope\" not found".to_owned())
-        );
-    }
-
-    #[test]
-    fn case_62_family_mismatch() {
-        assert_eq!(
-            check("pool-a", "pool-v6", &Fixture::fm().pools),
-            bad("ippools \"pool-a\" and \"pool-v6\" are of different IP families")
-        );
-    }
-
-    #[test]
-    fn invalid_cidrs_count_as_a_family_mismatch() {
-        let mut pools = Fixture::fm().pools;
-        pools.push(Pool {
-            cidr: None,
-            ..pool("broken", "x")
-        });
-        pools.push(Pool {
-            cidr: None,
-            ..pool("broken2", "x")
-        });
-        for (old, new) in [
-            ("broken", "pool-b"),
-            ("pool-b", "broken"),
-            ("broken", "broken2"),
-        ] {
-            assert_eq!(
-                check(old, new, &pools),
-                bad(&format!(
-                    "ippools \"{old}\" and \"{new}\" are of different IP families"
-                ))
-            );
-        }
-    }
-
-    #[test]
-    fn case_63_target_not_allowed() {
-        let pools = Fixture::fm().pools;
-        assert_eq!(
-            check("pool-a", "pool-c", &pools),
-            bad("ippool \"pool-c\" is disabled")
-        );
-        assert_eq!(
-            check("pool-a", "pool-t", &pools),
-            bad("ippool \"pool-t\" does not allow Workload use")
-        );
-    }
-
-    #[test]
-    fn target_being_deleted_is_refused() {
-        let mut pools = Fixture::fm().pools;
-        pools.push(Pool {
-            deleting: true,
-            ..pool("pool-g", "10.70.0.0/16")
-        });
-        assert_eq!(
-            check("pool-a", "pool-g", &pools),
-            bad("ippool \"pool-g\" is being deleted")
-        );
-        // Disabled wins over being deleted (first failure).
-        pools.push(Pool {
-            deleting: true,
-            allowed_uses: vec!["Tunnel".into()],
-            ..disabled("pool-h", "10.80.0.0/16")
-        });
-        assert_eq!(
-            check("pool-a", "pool-h", &pools),
-            bad("ippool \"pool-h\" is disabled")
-        );
-    }
-
-    #[test]
-    fn case_68_target_name_unusable_as_a_label() {
-        let mut pools = Fixture::fm().pools;
-        let name = "a".repeat(70);
-        pools.push(pool(&name, "10.90.0.0/16"));
-        assert_eq!(
-            check("pool-a", &name, &pools),
-            bad(&format!(
-                "ippool name \"{name}\" cannot be used as a namespace binding label"
-            ))
-        );
-    }
-
-    #[test]
-    fn valid_request_returns_both_pools() {
-        let pools = Fixture::fm().pools;
-        let (old, new) = validate("pool-a", "pool-b", &pools).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((old.name.as_str(), new.name.as_str()), ("pool-a", "pool-b"));
-        // The old pool may be disabled, tunnel-only or anything else.
-        assert!(validate("pool-t", "pool-b", &pools).is_ok());
     }
 
     // ---- rewrite and references
@@ -1504,29 +974,9 @@ mod tests {
             ]
         );
     }
-
-    #[test]
-    fn workload_kind_helpers() {
-        assert_eq!(
-            WorkloadKind::ALL.map(|k| (k.group(), k.plural(), k.api_version())),
-            [
-                ("batch", "cronjobs", "batch/v1"),
-                ("apps", "daemonsets", "apps/v1"),
-                ("apps", "deployments", "apps/v1"),
-                ("apps", "statefulsets", "apps/v1"),
-            ]
-        );
-        assert_eq!(
-            WorkloadKind::from_kind("StatefulSet"),
-            Some(WorkloadKind::StatefulSet)
-        );
-        assert_eq!(WorkloadKind::from_kind("Job"), None);
-        assert_eq!(json!(WorkloadKind::CronJob), json!("CronJob"));
-    }
-
     #[test]
     fn conflict_recompute_from_a_fresh_namespace() {
-        // A§4.4: after a 409 the patch is recomputed from the namespace as read again.
+        // algorithms §4.4: after a 409 the patch is recomputed from the namespace as read again.
         let fixture = Fixture::fm();
         let (old, new) = (fixture.pool("pool-a"), fixture.pool("pool-b"));
         let mut fresh = fixture.namespace("demo").clone();

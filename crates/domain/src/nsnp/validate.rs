@@ -1,20 +1,12 @@
-//! NamespaceNetworkPolicy rules that need no cluster: the derived classification labels shown in responses
-//! (algorithms §9.7) and the validation of `/kapis` creates and updates (algorithms §10.6, api §2.3 rule 5).
-//!
-//! Both work on the raw JSON object so that unknown or malformed shapes never panic: a part of the object that
-//! does not have the expected JSON type is skipped (kube-apiserver's schema validation reports it).
+//! Validation of NSNP creates and updates through `/kapis` (algorithms §10.6, api §2.3 rule 5).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::cidr::Cidr;
+use super::{DIRECTIONS, POLICY_TRAFFIC_LABEL, POLICY_TYPE_LABEL, TRAFFICS, is_set};
+use crate::cidr::Cidr;
 
-/// Console label: direction of the allowlist entry, `ingress` | `egress`.
-pub const POLICY_TYPE_LABEL: &str = "kubesphere.io/policy-type";
-/// Console label: peer class of the allowlist entry, `inside` | `outside`.
-pub const POLICY_TRAFFIC_LABEL: &str = "kubesphere.io/policy-traffic";
 /// API group of the NamespaceNetworkPolicy (the `details.group` of a 422 Status).
 pub const GROUP: &str = "network.kubesphere.io";
 /// Kind of the NamespaceNetworkPolicy (the `details.kind` of a 422 Status).
@@ -24,79 +16,10 @@ pub const FIELD_VALUE_INVALID: &str = "FieldValueInvalid";
 /// `Cause.reason` for a value outside a closed set.
 pub const FIELD_VALUE_NOT_SUPPORTED: &str = "FieldValueNotSupported";
 
-const DIRECTIONS: [&str; 2] = ["ingress", "egress"];
-const TRAFFICS: [&str; 2] = ["inside", "outside"];
 const POLICY_TYPES: [&str; 2] = ["Ingress", "Egress"];
 const PROTOCOLS: [&str; 3] = ["TCP", "UDP", "SCTP"];
 /// Peer kinds, in the order their sub-objects are validated.
 const PEER_KINDS: [&str; 3] = ["ipBlock", "namespace", "service"];
-
-/// The labels to add to an NSNP's effective labels (A§9.7): `kubesphere.io/policy-type` and
-/// `kubesphere.io/policy-traffic`, each only when `labels` (the stored labels) lacks it and it can be derived
-/// from `spec`. The result never contains a key present in `labels`; derived labels are never written back.
-pub fn derived_labels(labels: &BTreeMap<String, String>, spec: &Value) -> BTreeMap<String, String> {
-    let mut derived = BTreeMap::new();
-    let direction = match labels.get(POLICY_TYPE_LABEL) {
-        Some(stored) => DIRECTIONS
-            .iter()
-            .copied()
-            .find(|known| *known == stored.as_str()),
-        None => {
-            let direction = derive_direction(spec);
-            if let Some(direction) = direction {
-                derived.insert(POLICY_TYPE_LABEL.to_owned(), direction.to_owned());
-            }
-            direction
-        }
-    };
-    if !labels.contains_key(POLICY_TRAFFIC_LABEL)
-        && let Some(traffic) = direction.and_then(|d| derive_traffic(spec, d))
-    {
-        derived.insert(POLICY_TRAFFIC_LABEL.to_owned(), traffic.to_owned());
-    }
-    derived
-}
-
-/// `egress` when only `spec.egress` is non-empty, `ingress` when only `spec.ingress` is, else none.
-fn derive_direction(spec: &Value) -> Option<&'static str> {
-    let ingress = non_empty(spec.get("ingress"));
-    let egress = non_empty(spec.get("egress"));
-    match (ingress, egress) {
-        (false, true) => Some("egress"),
-        (true, false) => Some("ingress"),
-        _ => None,
-    }
-}
-
-/// From the first rule of `spec.<direction>`: `outside` when it has ports or its first peer is an `ipBlock`,
-/// `inside` when it has a first peer, else none.
-fn derive_traffic(spec: &Value, direction: &str) -> Option<&'static str> {
-    let rule = spec.get(direction)?.as_array()?.first()?;
-    let peers = if direction == "egress" { "to" } else { "from" };
-    let first_peer = rule
-        .get(peers)
-        .and_then(Value::as_array)
-        .and_then(|p| p.first());
-    if non_empty(rule.get("ports")) || first_peer.is_some_and(|peer| is_set(peer.get("ipBlock"))) {
-        Some("outside")
-    } else if first_peer.is_some() {
-        Some("inside")
-    } else {
-        None
-    }
-}
-
-/// A JSON array with at least one element.
-fn non_empty(value: Option<&Value>) -> bool {
-    value
-        .and_then(Value::as_array)
-        .is_some_and(|items| !items.is_empty())
-}
-
-/// Present and not `null` (JSON `null` means an unset optional field).
-fn is_set(value: Option<&Value>) -> bool {
-    value.is_some_and(|v| !v.is_null())
-}
 
 /// One failed check: the `details.causes[]` entry of the 422 Status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,7 +32,7 @@ pub struct Cause {
     pub message: String,
 }
 
-/// A NamespaceNetworkPolicy that failed A§10.6 validation (api §2.3 rule 5 → 422 `Invalid`).
+/// A NamespaceNetworkPolicy that failed algorithms §10.6 validation (api §2.3 rule 5 → 422 `Invalid`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invalid {
     /// The object's name (`details.name`).
@@ -143,7 +66,7 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-/// Validates an NSNP object (the whole JSON body, after api §2.3 rules 1–4) per A§10.6. Checks, in order: the
+/// Validates an NSNP object (the whole JSON body, after api §2.3 rules 1–4) per algorithms §10.6. Checks, in order: the
 /// console labels, `spec.policyTypes`, every peer (ingress rules before egress rules), every port (likewise).
 ///
 /// # Errors
@@ -155,13 +78,18 @@ pub fn validate(name: &str, object: &Value) -> Result<(), Invalid> {
     let spec = object.get("spec");
     check_policy_types(spec, &mut causes);
     let rules = rules(spec);
-    for (path, rule, peers_key) in &rules {
-        for (i, peer) in array(rule.get(*peers_key)).iter().enumerate() {
+    for Rule {
+        path,
+        fields,
+        peers_key,
+    } in &rules
+    {
+        for (i, peer) in array(fields.get(*peers_key)).iter().enumerate() {
             check_peer(&format!("{path}.{peers_key}[{i}]"), peer, &mut causes);
         }
     }
-    for (path, rule, _) in &rules {
-        for (i, port) in array(rule.get("ports")).iter().enumerate() {
+    for Rule { path, fields, .. } in &rules {
+        for (i, port) in array(fields.get("ports")).iter().enumerate() {
             check_port(&format!("{path}.ports[{i}]"), port, &mut causes);
         }
     }
@@ -180,14 +108,27 @@ fn array(value: Option<&Value>) -> &[Value] {
     value.and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
-/// Every rule as `(path, rule, peers key)`: `spec.ingress[i]` (peers in `from`), then `spec.egress[i]` (`to`).
-fn rules(spec: Option<&Value>) -> Vec<(String, &Map<String, Value>, &'static str)> {
+/// One ingress or egress rule of the spec (an object; other shapes are skipped).
+struct Rule<'a> {
+    /// `spec.ingress[i]` or `spec.egress[i]`.
+    path: String,
+    fields: &'a Map<String, Value>,
+    /// Where the rule's peers are: `from` for ingress rules, `to` for egress rules.
+    peers_key: &'static str,
+}
+
+/// Every rule: the ingress rules, then the egress rules, each in order.
+fn rules(spec: Option<&Value>) -> Vec<Rule<'_>> {
     let mut rules = Vec::new();
     for (direction, peers_key) in [("ingress", "from"), ("egress", "to")] {
         let list = array(spec.and_then(|s| s.get(direction)));
         for (i, rule) in list.iter().enumerate() {
             if let Some(rule) = rule.as_object() {
-                rules.push((format!("spec.{direction}[{i}]"), rule, peers_key));
+                rules.push(Rule {
+                    path: format!("spec.{direction}[{i}]"),
+                    fields: rule,
+                    peers_key,
+                });
             }
         }
     }
@@ -373,228 +314,8 @@ fn quote(text: &str) -> String {
 mod tests {
     use serde_json::json;
 
+    use super::super::fixtures::{causes, fields, nsnp};
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    fn causes(object: &Value) -> Vec<(String, &'static str, String)> {
-        match validate("p", object) {
-            Ok(()) => Vec::new(),
-            Err(invalid) => invalid
-                .causes
-                .into_iter()
-                .map(|c| (c.field, c.reason, c.message))
-                .collect(),
-        }
-    }
-
-    fn fields(object: &Value) -> Vec<String> {
-        causes(object).into_iter().map(|c| c.0).collect()
-    }
-
-    fn nsnp(spec: Value) -> Value {
-        json!({"metadata": {"name": "p", "namespace": "a"}, "spec": spec})
-    }
-
-    // ---- derived labels (A§9.7) ----
-
-    #[test]
-    fn case_124_egress_ip_block_with_ports_is_egress_outside() {
-        let spec = json!({"egress":[{"ports":[{"port":443,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"1.2.3.0/24"}}]}]});
-        assert_eq!(
-            derived_labels(&BTreeMap::new(), &spec),
-            labels(&[
-                (POLICY_TYPE_LABEL, "egress"),
-                (POLICY_TRAFFIC_LABEL, "outside")
-            ])
-        );
-    }
-
-    #[test]
-    fn case_114_ingress_from_namespace_is_ingress_inside() {
-        let spec = json!({"ingress":[{"from":[{"namespace":{"name":"b"}}]}]});
-        assert_eq!(
-            derived_labels(&BTreeMap::new(), &spec),
-            labels(&[
-                (POLICY_TYPE_LABEL, "ingress"),
-                (POLICY_TRAFFIC_LABEL, "inside")
-            ])
-        );
-    }
-
-    #[test]
-    fn case_123_allowlists_classify_like_the_console() {
-        let cases = [
-            (
-                json!({"egress":[{"to":[{"namespace":{"name":"default"}}]}]}),
-                ("egress", "inside"),
-            ),
-            (
-                json!({"ingress":[{"from":[{"namespace":{"name":"default"}}]}]}),
-                ("ingress", "inside"),
-            ),
-            (
-                json!({"egress":[{"ports":[{"port":80,"protocol":"TCP"}],"to":[{"ipBlock":{"cidr":"10.10.10.10/24"}}]}]}),
-                ("egress", "outside"),
-            ),
-            (
-                json!({"ingress":[{"ports":[{"port":80,"protocol":"TCP"}],"from":[{"ipBlock":{"cidr":"10.10.10.10/24"}}]}]}),
-                ("ingress", "outside"),
-            ),
-        ];
-        for (spec, (direction, traffic)) in cases {
-            assert_eq!(
-                derived_labels(&BTreeMap::new(), &spec),
-                labels(&[
-                    (POLICY_TYPE_LABEL, direction),
-                    (POLICY_TRAFFIC_LABEL, traffic)
-                ]),
-                "{spec}"
-            );
-            // Valid as posted by the console.
-            assert_eq!(causes(&nsnp(spec)), Vec::new());
-        }
-    }
-
-    #[test]
-    fn stored_labels_are_never_overridden() {
-        let spec = json!({"egress":[{"to":[{"ipBlock":{"cidr":"1.2.3.0/24"}}]}]});
-        let stored = labels(&[
-            (POLICY_TYPE_LABEL, "egress"),
-            (POLICY_TRAFFIC_LABEL, "inside"),
-        ]);
-        assert!(derived_labels(&stored, &spec).is_empty());
-    }
-
-    #[test]
-    fn stored_direction_drives_traffic() {
-        // Both directions present: no derived direction, but a stored one selects the rule list.
-        let spec = json!({
-            "ingress":[{"from":[{"namespace":{"name":"x"}}]}],
-            "egress":[{"to":[{"ipBlock":{"cidr":"1.2.3.0/24"}}]}]
-        });
-        assert!(derived_labels(&BTreeMap::new(), &spec).is_empty());
-        assert_eq!(
-            derived_labels(&labels(&[(POLICY_TYPE_LABEL, "ingress")]), &spec),
-            labels(&[(POLICY_TRAFFIC_LABEL, "inside")])
-        );
-        assert_eq!(
-            derived_labels(&labels(&[(POLICY_TYPE_LABEL, "egress")]), &spec),
-            labels(&[(POLICY_TRAFFIC_LABEL, "outside")])
-        );
-        // A stored direction that is not a direction derives no traffic.
-        assert!(derived_labels(&labels(&[(POLICY_TYPE_LABEL, "both")]), &spec).is_empty());
-    }
-
-    #[test]
-    fn stored_traffic_with_derived_direction() {
-        let spec = json!({"egress":[{"to":[{"ipBlock":{"cidr":"1.2.3.0/24"}}]}]});
-        assert_eq!(
-            derived_labels(&labels(&[(POLICY_TRAFFIC_LABEL, "inside")]), &spec),
-            labels(&[(POLICY_TYPE_LABEL, "egress")])
-        );
-    }
-
-    #[test]
-    fn traffic_rules() {
-        let traffic = |rule: Value| {
-            derived_labels(&BTreeMap::new(), &json!({ "egress": [rule] }))
-                .get(POLICY_TRAFFIC_LABEL)
-                .cloned()
-        };
-        assert_eq!(traffic(json!({})), None);
-        assert_eq!(traffic(json!({"to": [], "ports": []})), None);
-        assert_eq!(
-            traffic(json!({"ports":[{"port":80}]})).as_deref(),
-            Some("outside")
-        );
-        assert_eq!(
-            traffic(json!({"to":[{"service":{"name":"s"}}],"ports":[{"port":80}]})).as_deref(),
-            Some("outside")
-        );
-        assert_eq!(
-            traffic(json!({"to":[{"service":{"name":"s"}}]})).as_deref(),
-            Some("inside")
-        );
-        // Only the first peer counts.
-        assert_eq!(
-            traffic(json!({"to":[{"namespace":{"name":"n"}},{"ipBlock":{"cidr":"1.0.0.0/8"}}]}))
-                .as_deref(),
-            Some("inside")
-        );
-        assert_eq!(
-            traffic(json!({"to":[{"ipBlock":null,"namespace":{"name":"n"}}]})).as_deref(),
-            Some("inside")
-        );
-        // Ingress peers are read from `from`, not `to`.
-        let spec = json!({"ingress":[{"to":[{"ipBlock":{"cidr":"1.0.0.0/8"}}]}]});
-        assert_eq!(
-            derived_labels(&BTreeMap::new(), &spec),
-            labels(&[(POLICY_TYPE_LABEL, "ingress")])
-        );
-    }
-
-    #[test]
-    fn direction_rules() {
-        let direction = |spec: Value| {
-            derived_labels(&BTreeMap::new(), &spec)
-                .get(POLICY_TYPE_LABEL)
-                .cloned()
-        };
-        assert_eq!(direction(json!({})), None);
-        assert_eq!(direction(json!({"ingress": [], "egress": []})), None);
-        assert_eq!(direction(json!({"ingress": [{}], "egress": [{}]})), None);
-        assert_eq!(
-            direction(json!({"ingress": [], "egress": [{}]})).as_deref(),
-            Some("egress")
-        );
-        assert_eq!(
-            direction(json!({"ingress": null, "egress": [{}]})).as_deref(),
-            Some("egress")
-        );
-        assert_eq!(
-            direction(json!({"ingress": [{}]})).as_deref(),
-            Some("ingress")
-        );
-        // policyTypes is not consulted.
-        assert_eq!(direction(json!({"policyTypes": ["Ingress"]})), None);
-    }
-
-    #[test]
-    fn derived_labels_survive_odd_shapes() {
-        for spec in [
-            json!(null),
-            json!("x"),
-            json!([1, 2]),
-            json!({"egress": "x"}),
-            json!({"egress": {"to": []}}),
-            json!({"egress": [null]}),
-            json!({"egress": ["x"]}),
-            json!({"egress": [{"to": "x", "ports": 5}]}),
-        ] {
-            let derived = derived_labels(&BTreeMap::new(), &spec);
-            assert!(!derived.contains_key(POLICY_TRAFFIC_LABEL), "{spec}");
-        }
-        assert_eq!(
-            derived_labels(&BTreeMap::new(), &json!({"egress": [null]})),
-            labels(&[(POLICY_TYPE_LABEL, "egress")])
-        );
-        // A first element of any shape counts as a first peer.
-        assert_eq!(
-            derived_labels(&BTreeMap::new(), &json!({"egress": [{"to": [null]}]})),
-            labels(&[
-                (POLICY_TYPE_LABEL, "egress"),
-                (POLICY_TRAFFIC_LABEL, "inside")
-            ])
-        );
-    }
-
-    // ---- validation (A§10.6) ----
 
     #[test]
     fn case_121_unsupported_policy_type_label() {
