@@ -1,8 +1,9 @@
 //! ks-network-apiserver: KubeSphere's network API (IP pool occupancy and migration, network policies,
 //! resource lists) served from watch caches of a Kubernetes cluster running Calico.
 //!
-//! Layers: [`http`] (axum routes, thin handlers) → [`auth`] (who is calling, may they) →
-//! [`cluster`] (resource types, watch caches). [`app`] wires them; [`config`] and [`cli`] set them up.
+//! Layers point one way: [`http`] (routes, thin handlers, errors as `Status`) → [`service`] (what an operation
+//! does) → [`auth`], [`query`], [`cluster`], [`domain`]. [`controller`] runs the reconcilers on the same caches.
+//! [`app`] wires everything; [`config`] and [`cli`] set it up. See docs/architecture.md.
 
 pub mod app;
 pub mod auth;

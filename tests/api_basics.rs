@@ -5,6 +5,7 @@ mod support;
 
 use std::time::Duration;
 
+use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::core::v1::Pod;
 use ks_network_apiserver::auth::{Access, Identity, Verb};
@@ -246,13 +247,26 @@ async fn the_authorizer_asks_kube_apiserver_for_ordinary_users() {
         )
         .await
         .unwrap();
-    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin, &ns)
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin.clone(), &ns)
         .create(
             &PostParams::default(),
             &serde_json::from_value(binding).unwrap(),
         )
         .await
         .unwrap();
+    // kube-apiserver's RBAC authorizer learns of the binding from its own watch: ask it directly (uncached)
+    // until it does, so the first, cached answer of our authorizer is the settled one.
+    let reviews = Api::<SubjectAccessReview>::all(admin);
+    let review: SubjectAccessReview = serde_json::from_value(json!({
+        "spec": {"user": "alice", "groups": ["system:authenticated"],
+                 "resourceAttributes": {"verb": "list", "resource": "pods", "namespace": ns}}
+    }))
+    .unwrap();
+    wait_for(TIMEOUT, "RBAC to see alice's RoleBinding", || async {
+        let answer = reviews.create(&PostParams::default(), &review).await.ok()?;
+        answer.status.filter(|s| s.allowed).map(|_| ())
+    })
+    .await;
     assert!(
         authorizer
             .allowed(&alice, &list_pods.clone().in_namespace(&ns))

@@ -9,6 +9,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::cidr::{Cidr, Family};
+use crate::domain::pool::default_allowed_uses;
+
 /// A Calico IP pool. Fields not modelled here are kept in `other`, so responses show them as stored.
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
@@ -72,6 +75,44 @@ pub struct IPPoolSpec {
     #[serde(flatten)]
     #[schemars(skip)]
     pub other: BTreeMap<String, serde_json::Value>,
+}
+
+impl IPPoolSpec {
+    /// The spec as Calico reads it (algorithms §1.2): absent fields get Calico's defaults, legacy v1 fields map
+    /// to their successors, and every stored field stays.
+    pub fn with_read_defaults(&self) -> IPPoolSpec {
+        let mut spec = self.clone();
+        if spec.block_size.is_none_or(|size| size == 0) {
+            let v6 = Cidr::parse(&spec.cidr).is_some_and(|c| c.family() == Family::V6);
+            spec.block_size = Some(if v6 { 122 } else { 26 });
+        }
+        if is_absent(&spec.ipip_mode) {
+            let legacy = spec.ipip.as_ref().filter(|i| i.enabled == Some(true));
+            let mode = match legacy.and_then(|i| i.mode.as_deref()) {
+                Some("cross-subnet") => "CrossSubnet",
+                _ if legacy.is_some() => "Always",
+                _ => "Never",
+            };
+            spec.ipip_mode = Some(mode.to_owned());
+        }
+        if is_absent(&spec.vxlan_mode) {
+            spec.vxlan_mode = Some("Never".to_owned());
+        }
+        if spec.nat_outgoing.is_none() && spec.legacy_nat_outgoing == Some(true) {
+            spec.nat_outgoing = Some(true);
+        }
+        if is_absent(&spec.node_selector) {
+            spec.node_selector = Some("all()".to_owned());
+        }
+        if spec.allowed_uses.as_ref().is_none_or(Vec::is_empty) {
+            spec.allowed_uses = Some(default_allowed_uses());
+        }
+        spec
+    }
+}
+
+fn is_absent(value: &Option<String>) -> bool {
+    value.as_deref().is_none_or(str::is_empty)
 }
 
 /// A `status` as Calico stored it (Calico ≥ 3.32 writes `conditions`); kept and shown unchanged.
@@ -216,4 +257,71 @@ pub struct IPReservationSpec {
     /// Reserved CIDRs or addresses.
     #[serde(default, rename = "reservedCIDRs")]
     pub reserved_cidrs: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn defaulted(spec: Value) -> Value {
+        let spec: IPPoolSpec = serde_json::from_value(spec).unwrap();
+        serde_json::to_value(spec.with_read_defaults()).unwrap()
+    }
+
+    #[test]
+    fn bare_pool_gets_calicos_read_defaults() {
+        assert_eq!(
+            defaulted(json!({"cidr":"10.120.0.0/16"})),
+            json!({"cidr":"10.120.0.0/16","blockSize":26,"ipipMode":"Never","vxlanMode":"Never",
+                   "nodeSelector":"all()","allowedUses":["Workload","Tunnel"]})
+        );
+    }
+
+    #[test]
+    fn ipv6_blocks_default_to_122_also_when_zero() {
+        assert_eq!(
+            defaulted(json!({"cidr":"fd00::/64","blockSize":0}))["blockSize"],
+            122
+        );
+    }
+
+    #[test]
+    fn legacy_fields_map_to_the_new_ones_and_stay() {
+        let spec = defaulted(
+            json!({"cidr":"10.130.0.0/16","ipip":{"enabled":true,"mode":"cross-subnet"},"nat-outgoing":true}),
+        );
+        assert_eq!(spec["ipipMode"], "CrossSubnet");
+        assert_eq!(spec["natOutgoing"], true);
+        assert_eq!(spec["ipip"], json!({"enabled":true,"mode":"cross-subnet"}));
+        assert_eq!(spec["nat-outgoing"], true);
+        assert_eq!(
+            defaulted(json!({"cidr":"10.0.0.0/8","ipip":{"enabled":true}}))["ipipMode"],
+            "Always"
+        );
+        assert_eq!(
+            defaulted(json!({"cidr":"10.0.0.0/8","ipip":{"enabled":false,"mode":"always"}}))["ipipMode"],
+            "Never"
+        );
+    }
+
+    #[test]
+    fn stored_values_win_and_unknown_fields_stay() {
+        let spec = defaulted(
+            json!({"cidr":"10.0.0.0/8","ipipMode":"Always","allowedUses":["Tunnel"],"nodeSelector":"a == 'b'",
+                   "futureField":{"x":1}}),
+        );
+        assert_eq!(spec["ipipMode"], "Always");
+        assert_eq!(spec["allowedUses"], json!(["Tunnel"]));
+        assert_eq!(spec["nodeSelector"], "a == 'b'");
+        assert_eq!(spec["futureField"], json!({"x":1}));
+        assert_eq!(
+            defaulted(json!({"cidr":"10.0.0.0/8","allowedUses":[]}))["allowedUses"],
+            json!(["Workload", "Tunnel"])
+        );
+        assert_eq!(
+            defaulted(json!({"cidr":"10.0.0.0/8","ipipMode":""}))["ipipMode"],
+            "Never"
+        );
+    }
 }

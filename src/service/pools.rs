@@ -14,7 +14,7 @@ use crate::cluster::calico::IPPool;
 use crate::cluster::occupancy::{namespace_input_of, pool_facts};
 use crate::domain::binding::{self, NamespaceInput};
 use crate::domain::occupancy::{Occupancy, PoolStatus};
-use crate::domain::pool::{Pool, default_spec};
+use crate::domain::pool::Pool;
 
 /// The cached pools, sorted by name, with their domain facts.
 pub struct PoolSet {
@@ -63,8 +63,8 @@ pub fn pool_object(pool: &IPPool, status: Option<PoolStatus>) -> Value {
     let mut object = serde_json::to_value(pool).unwrap_or_else(|_| json!({}));
     object["apiVersion"] = pools().api_version.into();
     object["kind"] = "IPPool".into();
-    if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
-        default_spec(spec);
+    if let Ok(spec) = serde_json::to_value(pool.spec.with_read_defaults()) {
+        object["spec"] = spec;
     }
     let mut merged = match serde_json::to_value(status.unwrap_or_default()) {
         Ok(Value::Object(map)) => map,
