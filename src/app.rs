@@ -13,11 +13,10 @@ use tracing::{info, warn};
 
 use crate::auth::{Authenticator, Authorizer};
 use crate::cli::RunArgs;
-use crate::cluster::Caches;
-use crate::cluster::dirty::DirtyNamespaces;
+use crate::cluster::{Caches, ExtraObservers};
 use crate::config::{Config, ConfigError};
-use crate::controller;
-use crate::http::{self, AppState, Limits};
+use crate::controller::{self, ControllerTriggers, metrics::ControllerMetrics};
+use crate::http::{self, AppState, Limits, Surface};
 use crate::service;
 use crate::telemetry;
 
@@ -103,6 +102,20 @@ pub async fn kube_config(config: &Config) -> Result<kube::Config, AppError> {
     Ok(kube_config)
 }
 
+/// The caches' observers that feed the reconcilers' queues.
+fn controller_observers(triggers: &ControllerTriggers) -> ExtraObservers {
+    let policy = &triggers.network_policy;
+    ExtraObservers {
+        namespaces: vec![triggers.binding.clone(), policy.clone()],
+        ippools: vec![triggers.binding.clone()],
+        namespace_network_policies: vec![policy.clone()],
+        workspaces: vec![policy.clone()],
+        services: vec![policy.clone()],
+        network_policies: vec![policy.clone()],
+        nodes: Some(vec![policy.clone()]),
+    }
+}
+
 /// A running server: listener, caches and background tasks.
 pub struct Server {
     address: SocketAddr,
@@ -129,17 +142,27 @@ impl Server {
         let address = listener.local_addr().map_err(AppError::Io)?;
         let stop = CancellationToken::new();
         let discovery = Duration::from_secs(config.cache.discovery_interval_seconds);
-        let dirty = (mode != Mode::Serve).then(|| Arc::new(DirtyNamespaces::default()));
-        let (caches, mut tasks) = Caches::start(&client, discovery, &stop, dirty.clone());
+        let reconciles = mode != Mode::Serve;
+        let triggers = Arc::new(ControllerTriggers::default());
+        let extra = if reconciles {
+            controller_observers(&triggers)
+        } else {
+            ExtraObservers::default()
+        };
+        let (caches, mut tasks) = Caches::start(&client, discovery, &stop, extra);
         let caches = Arc::new(caches);
-        if let Some(dirty) = dirty {
-            tasks.spawn(controller::binding::run(
+        let controller_metrics = reconciles.then(|| Arc::new(ControllerMetrics::default()));
+        if let Some(metrics) = &controller_metrics {
+            let (client, caches, metrics, config, stop) = (
                 client.clone(),
                 caches.clone(),
-                dirty,
+                metrics.clone(),
+                config.clone(),
                 stop.clone(),
-            ));
-            info!("controller: namespace pool-binding sync running");
+            );
+            tasks.spawn(async move {
+                controller::run(client, caches, triggers, metrics, &config, stop).await
+            });
         }
         let ttl = config.auth_cache_ttl();
         let authenticator = Authenticator::new(
@@ -152,13 +175,19 @@ impl Server {
             services: Arc::new(service::Context::new(caches, authorizer, kube_config)),
             authenticator: Arc::new(authenticator),
             metrics_require_auth: config.server.metrics_require_auth,
+            controller_metrics,
             shutdown: CancellationToken::new(),
         };
         let limits = Limits {
             request_timeout: config.request_timeout(),
             max_body_bytes: config.server.max_request_body_bytes,
         };
-        let router = http::router(state.clone(), limits);
+        let surface = if mode == Mode::Controller {
+            Surface::Operational
+        } else {
+            Surface::Api
+        };
+        let router = http::router(state.clone(), limits, surface);
         let draining = state.shutdown.clone();
         let serving = tokio::spawn(async move {
             axum::serve(listener, router)

@@ -66,6 +66,104 @@ pub struct Config {
     pub log: LogConfig,
     /// Watch caches.
     pub cache: CacheConfig,
+    /// The reconcilers of the `controller` and `all` modes (algorithms §12.6).
+    pub controller: ControllerConfig,
+    /// The isolation policy `nsnp-network-isolate` (algorithms §11).
+    pub isolation: IsolationConfig,
+}
+
+/// `controller.*`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ControllerConfig {
+    /// The Lease that elects the one replica that writes.
+    pub leader_election: LeaderElectionConfig,
+    /// Every namespace is reconciled this often even without events, seconds.
+    pub resync_seconds: u64,
+    /// Namespace binding labels → Calico pool annotations (algorithms §4.3).
+    pub ippool_binding_sync: bool,
+    /// NamespaceNetworkPolicy rendering and isolation policies.
+    pub network_policy: NetworkPolicyConfig,
+    /// Set `kubernetes.io/metadata.name` on namespaces that lack it (Kubernetes < 1.21, algorithms §12.5).
+    pub ensure_namespace_name_label: bool,
+}
+
+/// `controller.leaderElection.*`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct LeaderElectionConfig {
+    /// `coordination.k8s.io/v1` Lease name.
+    pub lease_name: String,
+    /// Namespace of the Lease; empty: `POD_NAMESPACE`, else `kubesphere-system`.
+    pub namespace: String,
+}
+
+/// `controller.networkPolicy.*`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkPolicyConfig {
+    /// Whether NSNPs and isolation are turned into NetworkPolicies.
+    pub enabled: bool,
+}
+
+/// `isolation.*`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct IsolationConfig {
+    /// Namespaces whose pods may always reach isolated namespaces (e.g. monitoring).
+    pub allowed_ingress_namespaces: Vec<String>,
+    /// DNS egress for namespaces whose NSNPs enforce Egress.
+    pub dns: DnsConfig,
+}
+
+/// `isolation.dns.*`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct DnsConfig {
+    /// Whether isolated namespaces with egress rules may reach DNS.
+    pub enabled: bool,
+    /// NodeLocal DNSCache addresses, allowed on port 53 over TCP and UDP.
+    #[serde(rename = "nodeLocalDNSIPs")]
+    pub node_local_dns_ips: Vec<String>,
+    /// `<namespace>/<name>` of DNS Services; the first that exists with a selector is allowed.
+    pub services: Vec<String>,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            leader_election: LeaderElectionConfig::default(),
+            resync_seconds: 300,
+            ippool_binding_sync: true,
+            network_policy: NetworkPolicyConfig::default(),
+            ensure_namespace_name_label: true,
+        }
+    }
+}
+
+impl Default for LeaderElectionConfig {
+    fn default() -> Self {
+        Self {
+            lease_name: "ks-network-controller".into(),
+            namespace: String::new(),
+        }
+    }
+}
+
+impl Default for NetworkPolicyConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            node_local_dns_ips: vec!["169.254.25.10".into()],
+            services: vec!["kube-system/kube-dns".into(), "kube-system/coredns".into()],
+        }
+    }
 }
 
 /// `server.*`
@@ -172,6 +270,16 @@ pub const KEYS: &[&str] = &[
     "log.format",
     "log.level",
     "cache.discoveryIntervalSeconds",
+    "controller.leaderElection.leaseName",
+    "controller.leaderElection.namespace",
+    "controller.resyncSeconds",
+    "controller.ippoolBindingSync",
+    "controller.networkPolicy.enabled",
+    "controller.ensureNamespaceNameLabel",
+    "isolation.allowedIngressNamespaces",
+    "isolation.dns.enabled",
+    "isolation.dns.nodeLocalDNSIPs",
+    "isolation.dns.services",
 ];
 
 /// The environment variable for a key: `server.bindAddress` → `KSNET_SERVER_BIND_ADDRESS`,
@@ -249,21 +357,8 @@ impl Config {
             "server.shutdownGraceSeconds" => {
                 self.server.shutdown_grace_seconds = parse_number(key, value)?
             }
-            "server.metricsRequireAuth" => {
-                self.server.metrics_require_auth = match value.trim() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(invalid(key, format!("{value:?} is not true or false"))),
-                }
-            }
-            "auth.tokenReview.audiences" => {
-                self.auth.token_review.audiences = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|a| !a.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            }
+            "server.metricsRequireAuth" => self.server.metrics_require_auth = parse_bool(key, value)?,
+            "auth.tokenReview.audiences" => self.auth.token_review.audiences = parse_list(value),
             "auth.cacheTTLSeconds" => self.auth.cache_ttl_seconds = parse_number(key, value)?,
             "log.format" => {
                 self.log.format = match value {
@@ -276,6 +371,32 @@ impl Config {
             "cache.discoveryIntervalSeconds" => {
                 self.cache.discovery_interval_seconds = parse_number(key, value)?
             }
+            "controller.leaderElection.leaseName" => {
+                self.controller.leader_election.lease_name = value.to_owned()
+            }
+            "controller.leaderElection.namespace" => {
+                self.controller.leader_election.namespace = value.to_owned()
+            }
+            "controller.resyncSeconds" => {
+                self.controller.resync_seconds = parse_number(key, value)?
+            }
+            "controller.ippoolBindingSync" => {
+                self.controller.ippool_binding_sync = parse_bool(key, value)?
+            }
+            "controller.networkPolicy.enabled" => {
+                self.controller.network_policy.enabled = parse_bool(key, value)?
+            }
+            "controller.ensureNamespaceNameLabel" => {
+                self.controller.ensure_namespace_name_label = parse_bool(key, value)?
+            }
+            "isolation.allowedIngressNamespaces" => {
+                self.isolation.allowed_ingress_namespaces = parse_list(value)
+            }
+            "isolation.dns.enabled" => self.isolation.dns.enabled = parse_bool(key, value)?,
+            "isolation.dns.nodeLocalDNSIPs" => {
+                self.isolation.dns.node_local_dns_ips = parse_list(value)
+            }
+            "isolation.dns.services" => self.isolation.dns.services = parse_list(value),
             _ => return Err(ConfigError::UnknownKey(format!("unknown key {key:?}"))),
         }
         Ok(())
@@ -297,6 +418,31 @@ impl Config {
                 "cache.discoveryIntervalSeconds",
                 "must be at least 1",
             ));
+        }
+        if self.controller.resync_seconds == 0 {
+            return Err(invalid("controller.resyncSeconds", "must be at least 1"));
+        }
+        if self.controller.leader_election.lease_name.is_empty() {
+            return Err(invalid(
+                "controller.leaderElection.leaseName",
+                "must not be empty",
+            ));
+        }
+        for ip in &self.isolation.dns.node_local_dns_ips {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(invalid(
+                    "isolation.dns.nodeLocalDNSIPs",
+                    format!("{ip:?} is not an IP address"),
+                ));
+            }
+        }
+        for service in &self.isolation.dns.services {
+            if service.split_once('/').is_none_or(|(ns, name)| ns.is_empty() || name.is_empty()) {
+                return Err(invalid(
+                    "isolation.dns.services",
+                    format!("{service:?} is not <namespace>/<name>"),
+                ));
+            }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(invalid(
@@ -329,6 +475,35 @@ impl Config {
     pub fn auth_cache_ttl(&self) -> Duration {
         Duration::from_secs(self.auth.cache_ttl_seconds)
     }
+
+    /// The namespace of the leader Lease: configured, else `POD_NAMESPACE`, else `kubesphere-system`.
+    pub fn lease_namespace(&self, pod_namespace: Option<String>) -> String {
+        let configured = &self.controller.leader_election.namespace;
+        if !configured.is_empty() {
+            return configured.clone();
+        }
+        pod_namespace
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| "kubesphere-system".to_owned())
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, format!("{value:?} is not true or false"))),
+    }
+}
+
+/// A comma-separated list; blanks dropped.
+fn parse_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
@@ -373,10 +548,20 @@ mod tests {
         for key in KEYS {
             let value = match *key {
                 "server.bindAddress" => "127.0.0.1:1",
-                "server.metricsRequireAuth" => "false",
+                "server.metricsRequireAuth"
+                | "controller.ippoolBindingSync"
+                | "controller.networkPolicy.enabled"
+                | "controller.ensureNamespaceNameLabel"
+                | "isolation.dns.enabled" => "false",
+                "isolation.dns.nodeLocalDNSIPs" => "10.0.0.10",
+                "isolation.dns.services" => "kube-system/dns",
                 "log.format" => "json",
                 "log.level" => "debug",
-                "kubeconfig" | "auth.tokenReview.audiences" => "x",
+                "kubeconfig"
+                | "auth.tokenReview.audiences"
+                | "controller.leaderElection.leaseName"
+                | "controller.leaderElection.namespace"
+                | "isolation.allowedIngressNamespaces" => "x",
                 _ => "7",
             };
             config

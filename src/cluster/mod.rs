@@ -5,7 +5,6 @@ pub mod cache;
 pub mod calico;
 pub mod caller;
 pub mod crds;
-pub mod dirty;
 pub mod generation;
 pub mod kubesphere;
 pub mod label_index;
@@ -18,7 +17,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
 use tokio::task::JoinSet;
@@ -27,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 use cache::Observer;
 use cache::{Cache, CacheInfo, Presence, start};
 use calico::{IPAMBlock, IPPool};
-use dirty::DirtyNamespaces;
 use generation::Generation;
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
 use label_index::LabelIndex;
@@ -64,6 +62,8 @@ pub struct Caches {
     pub cron_jobs: Cache<CronJob>,
     /// `batch/v1beta1` CronJobs (Kubernetes ≤ 1.24); read only when `batch/v1` is absent.
     pub cron_jobs_v1beta1: Cache<CronJobV1Beta1>,
+    /// Nodes, for their SNAT addresses; only where the controller runs.
+    pub nodes: Option<Cache<Node>>,
     /// Pool occupancy, fed by the pool, block and pod caches.
     pub occupancy: Arc<OccupancyIndex>,
     /// Pods by stored label, for selective lists.
@@ -72,18 +72,29 @@ pub struct Caches {
     pub pod_list_generation: Arc<Generation>,
 }
 
-/// `observers` plus the controller's work queue, when there is one.
-fn observers<K>(
-    dirty: &Option<Arc<DirtyNamespaces>>,
-    mut observers: Vec<Arc<dyn Observer<K>>>,
-) -> Vec<Arc<dyn Observer<K>>>
-where
-    DirtyNamespaces: Observer<K>,
-{
-    if let Some(dirty) = dirty {
-        observers.push(dirty.clone());
-    }
-    observers
+/// Observers of other components (the controller's work queues), added to the caches' own.
+#[derive(Default)]
+pub struct ExtraObservers {
+    /// Of namespaces.
+    pub namespaces: Vec<Arc<dyn Observer<Namespace>>>,
+    /// Of Calico pools.
+    pub ippools: Vec<Arc<dyn Observer<IPPool>>>,
+    /// Of NamespaceNetworkPolicies.
+    pub namespace_network_policies: Vec<Arc<dyn Observer<NamespaceNetworkPolicy>>>,
+    /// Of Workspaces.
+    pub workspaces: Vec<Arc<dyn Observer<Workspace>>>,
+    /// Of Services.
+    pub services: Vec<Arc<dyn Observer<Service>>>,
+    /// Of NetworkPolicies.
+    pub network_policies: Vec<Arc<dyn Observer<NetworkPolicy>>>,
+    /// Of Nodes; `None` leaves the node cache unstarted (only the controller reads nodes).
+    pub nodes: Option<Vec<Arc<dyn Observer<Node>>>>,
+}
+
+/// `own` followed by `extra`.
+fn with<K>(mut own: Vec<Arc<dyn Observer<K>>>, extra: Vec<Arc<dyn Observer<K>>>) -> Vec<Arc<dyn Observer<K>>> {
+    own.extend(extra);
+    own
 }
 
 /// One line of the readiness report: a cache and whether it is ready.
@@ -96,13 +107,13 @@ pub struct CacheReadiness {
 }
 
 impl Caches {
-    /// Starts every cache; the watch tasks run until `stop` is cancelled. `dirty`, when given, is marked by
-    /// namespace and pool events (the controller's work queue).
+    /// Starts every cache; the watch tasks run until `stop` is cancelled. `extra` observers see the changes
+    /// too; the node cache starts only when `extra.nodes` is given.
     pub fn start(
         client: &Client,
         discovery_interval: Duration,
         stop: &CancellationToken,
-        dirty: Option<Arc<DirtyNamespaces>>,
+        extra: ExtraObservers,
     ) -> (Self, JoinSet<()>) {
         let mut tasks = JoinSet::new();
         let occupancy = Arc::new(OccupancyIndex::default());
@@ -119,26 +130,34 @@ impl Caches {
                 t,
                 vec![occupancy.clone(), pod_labels.clone(), generation.clone()],
             ),
-            namespaces: start(c, Required, i, s, t, observers(&dirty, vec![])),
-            services: start(c, Required, i, s, t, vec![generation.clone()]),
-            network_policies: start(c, Required, i, s, t, vec![]),
+            namespaces: start(c, Required, i, s, t, extra.namespaces),
+            services: start(
+                c,
+                Required,
+                i,
+                s,
+                t,
+                with(vec![generation.clone()], extra.services),
+            ),
+            network_policies: start(c, Required, i, s, t, extra.network_policies),
             ippools: start(
                 c,
                 Optional,
                 i,
                 s,
                 t,
-                observers(&dirty, vec![occupancy.clone(), generation.clone()]),
+                with(vec![occupancy.clone(), generation.clone()], extra.ippools),
             ),
             ipam_blocks: start(c, Optional, i, s, t, vec![occupancy.clone()]),
-            namespace_network_policies: start(c, Optional, i, s, t, vec![]),
-            workspaces: start(c, Optional, i, s, t, vec![]),
+            namespace_network_policies: start(c, Optional, i, s, t, extra.namespace_network_policies),
+            workspaces: start(c, Optional, i, s, t, extra.workspaces),
             replica_sets: start(c, Required, i, s, t, vec![generation.clone()]),
             deployments: start(c, Required, i, s, t, vec![]),
             stateful_sets: start(c, Required, i, s, t, vec![]),
             daemon_sets: start(c, Required, i, s, t, vec![]),
             cron_jobs: start(c, Optional, i, s, t, vec![]),
             cron_jobs_v1beta1: start(c, Optional, i, s, t, vec![]),
+            nodes: extra.nodes.map(|observers| start(c, Required, i, s, t, observers)),
             occupancy,
             pod_labels,
             pod_list_generation: generation,
@@ -146,9 +165,9 @@ impl Caches {
         (caches, tasks)
     }
 
-    /// Every cache, type-erased, in a fixed order.
-    fn all(&self) -> [&dyn CacheInfo; 14] {
-        [
+    /// Every started cache, type-erased, in a fixed order.
+    fn all(&self) -> Vec<&dyn CacheInfo> {
+        let mut all: Vec<&dyn CacheInfo> = vec![
             &self.pods,
             &self.namespaces,
             &self.services,
@@ -163,7 +182,11 @@ impl Caches {
             &self.daemon_sets,
             &self.cron_jobs,
             &self.cron_jobs_v1beta1,
-        ]
+        ];
+        if let Some(nodes) = &self.nodes {
+            all.push(nodes);
+        }
+        all
     }
 
     /// Number of objects in every cache, by `<plural>.<group>`.

@@ -1,103 +1,73 @@
 //! Namespace binding sync (algorithms §4.3): binding labels `ippool.network.kubesphere.io/<pool>` become the
 //! Calico annotations `cni.projectcalico.org/ipv4pools` / `ipv6pools` on namespaces that opt in (a binding label
-//! or the managed marker). Event-driven from the namespace and pool caches, with a periodic full resync.
+//! or the managed marker). Triggered by namespace and pool events and the resync.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::Client;
+use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::reflector::ObjectRef;
-use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use kube::runtime::controller::Action;
+use tracing::info;
 
-use crate::cluster::Caches;
+use super::queue::Pending;
+use super::{Context, ReconcileError, Reason};
 use crate::cluster::caller::FIELD_MANAGER;
-use crate::cluster::dirty::{Dirty, DirtyNamespaces};
 use crate::cluster::occupancy::{namespace_input_of, pool_facts};
 use crate::domain::binding;
 
-/// How often every namespace is reconciled even without events.
-const RESYNC: Duration = Duration::from_secs(300);
-/// Pause before retrying after a failed write.
-const RETRY: Duration = Duration::from_secs(2);
-
-/// Runs the sync until `stop` is cancelled.
-pub async fn run(
-    client: Client,
-    caches: Arc<Caches>,
-    dirty: Arc<DirtyNamespaces>,
-    stop: CancellationToken,
-) {
-    let api: Api<Namespace> = Api::all(client);
+/// Brings one namespace's Calico annotations in line with its binding labels. The patch is guarded by the
+/// cached resourceVersion: on a conflict the error policy retries after a backoff, by when the cache has the
+/// newer version.
+pub async fn reconcile(
+    namespace: Arc<Namespace>,
+    context: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let name = namespace.metadata.name.clone().unwrap_or_default();
+    let pools: Vec<_> = context
+        .caches
+        .ippools
+        .store()
+        .state()
+        .iter()
+        .map(|p| pool_facts(p))
+        .collect();
+    let outcome = binding::sync(&namespace_input_of(&namespace), &pools);
+    for entry in &outcome.dropped {
+        let message = format!("binding entry {entry} names no pool; dropped");
+        let reference = namespace.object_ref(&());
+        context
+            .event(&reference, Reason::IpPoolBindingDropped, message)
+            .await;
+    }
+    let Some(mut patch) = outcome.patch else {
+        return Ok(Action::await_change());
+    };
+    if let Some(version) = &namespace.metadata.resource_version {
+        patch["metadata"]["resourceVersion"] = version.clone().into();
+    }
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     };
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = dirty.marked() => {}
-            _ = tokio::time::sleep(RESYNC) => dirty.mark_all(),
-        }
-        if !(caches.namespaces.is_ready() && caches.ippools.is_ready()) {
-            // Not synced yet: keep the marks and look again shortly.
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(RETRY) => dirty.mark_all(),
-            }
-            continue;
-        }
-        let names: Vec<String> = match dirty.take() {
-            Dirty::Nothing => continue,
-            Dirty::Names(names) => names.into_iter().collect(),
-            Dirty::All => caches
-                .namespaces
-                .store()
-                .state()
-                .iter()
-                .filter_map(|ns| ns.metadata.name.clone())
-                .collect(),
-        };
-        let pools: Vec<_> = caches
-            .ippools
+    Api::<Namespace>::all(context.client.clone())
+        .patch(&name, &params, &Patch::Merge(&patch))
+        .await?;
+    info!(namespace = %name, "pool annotations synced from binding labels");
+    Ok(Action::await_change())
+}
+
+/// Namespace and pool events name namespaces or everything; other triggers do not concern the binding sync.
+pub fn resolve(context: &Context, pending: Pending) -> Vec<String> {
+    if pending.all {
+        return context
+            .caches
+            .namespaces
             .store()
             .state()
             .iter()
-            .map(|p| pool_facts(p))
+            .filter_map(|ns| ns.metadata.name.clone())
             .collect();
-        let mut failed = false;
-        for name in names {
-            let Some(namespace) = caches.namespaces.store().get(&ObjectRef::new(&name)) else {
-                continue;
-            };
-            let outcome = binding::sync(&namespace_input_of(&namespace), &pools);
-            for entry in &outcome.dropped {
-                warn!(namespace = %name, entry = %entry, reason = "IPPoolBindingDropped", "binding entry names no pool; dropped");
-            }
-            let Some(mut patch) = outcome.patch else {
-                continue;
-            };
-            // Guard with the cached version: a concurrent change wins, and its watch event brings us back.
-            if let Some(version) = &namespace.metadata.resource_version {
-                patch["metadata"]["resourceVersion"] = version.clone().into();
-            }
-            match api.patch(&name, &params, &Patch::Merge(&patch)).await {
-                Ok(_) => info!(namespace = %name, "pool annotations synced from binding labels"),
-                Err(kube::Error::Api(status)) if status.code == 409 => dirty.mark(&name),
-                Err(error) => {
-                    warn!(namespace = %name, %error, "cannot sync pool annotations; retrying");
-                    dirty.mark(&name);
-                    failed = true;
-                }
-            }
-        }
-        if failed {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(RETRY) => {}
-            }
-        }
     }
+    pending.namespaces.into_iter().collect()
 }

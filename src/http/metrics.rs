@@ -45,12 +45,16 @@ pub async fn metrics(
         (statuses, occupancy.orphans())
     };
     let counts: Vec<(String, usize)> = caches.object_counts();
+    let mut text = render(&statuses, &orphans, &counts);
+    if let Some(controller) = &state.controller_metrics {
+        text.push_str(&controller.render());
+    }
     Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render(&statuses, &orphans, &counts),
+        text,
     ))
 }
 

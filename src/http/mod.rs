@@ -28,6 +28,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
+use crate::controller::metrics::ControllerMetrics;
 use crate::service;
 
 pub use error::ApiError;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub services: Arc<service::Context>,
     /// Resolves callers.
     pub authenticator: Arc<Authenticator>,
+    /// The reconcilers' metrics, where they run.
+    pub controller_metrics: Option<Arc<ControllerMetrics>>,
     /// Whether `/metrics` needs an authenticated, authorized caller.
     pub metrics_require_auth: bool,
     /// Cancelled when the server starts draining (SIGTERM/SIGINT).
@@ -56,18 +59,31 @@ pub struct Limits {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// What the listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    /// The API and the operational endpoints (`serve` and `all` modes).
+    Api,
+    /// Only the operational endpoints of api §5 (`controller` mode).
+    Operational,
+}
+
 /// The whole application router with its middleware.
-pub fn router(state: AppState, limits: Limits) -> Router {
-    let routes = Router::new()
+pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
+    let mut routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::document))
-        .route("/metrics", get(metrics::metrics))
-        .merge(ippools::routes())
-        .merge(migration::routes())
-        .merge(resources::routes())
-        .merge(dynamic::routes())
+        .route("/metrics", get(metrics::metrics));
+    if surface == Surface::Api {
+        routes = routes
+            .merge(ippools::routes())
+            .merge(migration::routes())
+            .merge(resources::routes())
+            .merge(dynamic::routes());
+    }
+    let routes = routes
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
