@@ -6,6 +6,7 @@ pub mod cidr;
 #[cfg(test)]
 mod fixtures;
 pub mod migration;
+pub mod network_policy;
 pub mod nsnp;
 pub mod occupancy;
 pub mod pool;
