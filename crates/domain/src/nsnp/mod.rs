@@ -17,6 +17,7 @@ mod validate;
 use serde_json::Value;
 
 pub use labels::derived_labels;
+pub(crate) use render::ServiceTarget;
 pub use render::{
     Directions, MAX_NAME_LEN, POLICY_NAME_PREFIX, RenderError, Rendered, ServiceInput,
     ServicePortInput, ServiceRef, enforced_directions, policy_name, referenced_services, render,

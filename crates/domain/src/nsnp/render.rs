@@ -3,7 +3,7 @@
 //! Fixes over KubeSphere: egress rules without peers are kept (Q15), Service peers use the target port (Q16),
 //! `policyTypes` is honoured and nothing is rendered when no direction is enforced (Q17, Q30), and namespaces are
 //! selected by `kubernetes.io/metadata.name` (Q20). Whether the namespace is isolated (algorithms §10.1) is the
-//! caller's business.
+//! caller's business ([`crate::isolation::IsolationMode::is_isolated`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::{array, is_set, non_empty};
+use crate::isolation::ISOLATION_POLICY_NAME;
 use crate::network_policy::{
     DEFAULT_PROTOCOL, EgressRule, IngressRule, IpBlock, LabelSelector, NetworkPolicySpec, Peer,
     PolicyType, Port, PortNumber,
@@ -98,6 +99,9 @@ pub enum RenderError {
     /// The NSNP's name is longer than [`MAX_NAME_LEN`].
     #[error("name too long")]
     NameTooLong,
+    /// The NSNP is named `network-isolate`, so its NetworkPolicy would be the isolation policy.
+    #[error("name network-isolate is reserved: {ISOLATION_POLICY_NAME} is the isolation policy")]
+    ReservedName,
     /// A peer sets none or several of `ipBlock`, `namespace`, `service`.
     #[error("peer must set exactly one of ipBlock, namespace, service")]
     PeerKinds,
@@ -144,7 +148,7 @@ pub fn enforced_directions(spec: &Value) -> Directions {
 ///
 /// # Errors
 ///
-/// [`RenderError`]: the name is too long, a peer sets not exactly one kind, a Service is missing or
+/// [`RenderError`]: the name is too long or reserved, a peer sets not exactly one kind, a Service is missing or
 /// has no selector, or an enforced direction is malformed.
 pub fn render(
     namespace: &str,
@@ -154,6 +158,9 @@ pub fn render(
 ) -> Result<Rendered, RenderError> {
     if name.chars().count() > MAX_NAME_LEN {
         return Err(RenderError::NameTooLong);
+    }
+    if policy_name(name) == ISOLATION_POLICY_NAME {
+        return Err(RenderError::ReservedName);
     }
     let directions = enforced_directions(spec);
     if !directions.any() {
@@ -835,6 +842,22 @@ mod tests {
         // Also when there is nothing to enforce.
         let e = render("testns", &too_long, &json!({}), services).unwrap_err();
         assert_eq!(e, RenderError::NameTooLong);
+    }
+
+    #[test]
+    fn the_isolation_policy_name_is_reserved() {
+        let e = render(
+            "testns",
+            "network-isolate",
+            &json!({"ingress": [{}]}),
+            services,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "name network-isolate is reserved: nsnp-network-isolate is the isolation policy"
+        );
+        assert_eq!(policy_name("p"), "nsnp-p");
     }
 
     #[test]
