@@ -11,6 +11,7 @@ pub mod migration;
 pub mod network_policy;
 pub mod nsnp;
 pub mod occupancy;
+pub mod ownership;
 pub mod pool;
 pub mod unbind;
 pub mod write_body;
