@@ -1,13 +1,17 @@
 //! The product's knowledge as pure functions and data: CIDR math, pool rules, occupancy, bindings,
-//! migration planning. No kube, axum or tokio here: plain data in, plain data out.
+//! migration planning, NSNP validation and translation, namespace isolation, ownership of generated
+//! NetworkPolicies. No kube, axum or tokio here: plain data in, plain data out.
 
 pub mod binding;
 pub mod cidr;
 #[cfg(test)]
 mod fixtures;
+pub mod isolation;
 pub mod migration;
+pub mod network_policy;
 pub mod nsnp;
 pub mod occupancy;
+pub mod ownership;
 pub mod pool;
 pub mod unbind;
 pub mod write_body;

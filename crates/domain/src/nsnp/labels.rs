@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{DIRECTIONS, POLICY_TRAFFIC_LABEL, POLICY_TYPE_LABEL, is_set};
+use super::{DIRECTIONS, POLICY_TRAFFIC_LABEL, POLICY_TYPE_LABEL, is_set, non_empty};
 
 /// The labels to add to an NSNP's effective labels (algorithms §9.7): `kubesphere.io/policy-type` and
 /// `kubesphere.io/policy-traffic`, each only when `labels` (the stored labels) lacks it and it can be derived
@@ -59,13 +59,6 @@ fn derive_traffic(spec: &Value, direction: &str) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// A JSON array with at least one element.
-fn non_empty(value: Option<&Value>) -> bool {
-    value
-        .and_then(Value::as_array)
-        .is_some_and(|items| !items.is_empty())
 }
 
 #[cfg(test)]

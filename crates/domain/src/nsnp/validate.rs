@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::{DIRECTIONS, POLICY_TRAFFIC_LABEL, POLICY_TYPE_LABEL, TRAFFICS, is_set};
+use super::{DIRECTIONS, POLICY_TRAFFIC_LABEL, POLICY_TYPE_LABEL, TRAFFICS, array, is_set};
 use crate::cidr::Cidr;
 
 /// API group of the NamespaceNetworkPolicy (the `details.group` of a 422 Status).
@@ -101,11 +101,6 @@ pub fn validate(name: &str, object: &Value) -> Result<(), Invalid> {
             causes,
         })
     }
-}
-
-/// The elements of a JSON array, or nothing for any other value.
-fn array(value: Option<&Value>) -> &[Value] {
-    value.and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
 /// One ingress or egress rule of the spec (an object; other shapes are skipped).
