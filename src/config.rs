@@ -357,7 +357,9 @@ impl Config {
             "server.shutdownGraceSeconds" => {
                 self.server.shutdown_grace_seconds = parse_number(key, value)?
             }
-            "server.metricsRequireAuth" => self.server.metrics_require_auth = parse_bool(key, value)?,
+            "server.metricsRequireAuth" => {
+                self.server.metrics_require_auth = parse_bool(key, value)?
+            }
             "auth.tokenReview.audiences" => self.auth.token_review.audiences = parse_list(value),
             "auth.cacheTTLSeconds" => self.auth.cache_ttl_seconds = parse_number(key, value)?,
             "log.format" => {
@@ -437,7 +439,10 @@ impl Config {
             }
         }
         for service in &self.isolation.dns.services {
-            if service.split_once('/').is_none_or(|(ns, name)| ns.is_empty() || name.is_empty()) {
+            if service
+                .split_once('/')
+                .is_none_or(|(ns, name)| ns.is_empty() || name.is_empty())
+            {
                 return Err(invalid(
                     "isolation.dns.services",
                     format!("{service:?} is not <namespace>/<name>"),

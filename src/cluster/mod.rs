@@ -92,7 +92,10 @@ pub struct ExtraObservers {
 }
 
 /// `own` followed by `extra`.
-fn with<K>(mut own: Vec<Arc<dyn Observer<K>>>, extra: Vec<Arc<dyn Observer<K>>>) -> Vec<Arc<dyn Observer<K>>> {
+fn with<K>(
+    mut own: Vec<Arc<dyn Observer<K>>>,
+    extra: Vec<Arc<dyn Observer<K>>>,
+) -> Vec<Arc<dyn Observer<K>>> {
     own.extend(extra);
     own
 }
@@ -149,7 +152,14 @@ impl Caches {
                 with(vec![occupancy.clone(), generation.clone()], extra.ippools),
             ),
             ipam_blocks: start(c, Optional, i, s, t, vec![occupancy.clone()]),
-            namespace_network_policies: start(c, Optional, i, s, t, extra.namespace_network_policies),
+            namespace_network_policies: start(
+                c,
+                Optional,
+                i,
+                s,
+                t,
+                extra.namespace_network_policies,
+            ),
             workspaces: start(c, Optional, i, s, t, extra.workspaces),
             replica_sets: start(c, Required, i, s, t, vec![generation.clone()]),
             deployments: start(c, Required, i, s, t, vec![]),
@@ -157,7 +167,9 @@ impl Caches {
             daemon_sets: start(c, Required, i, s, t, vec![]),
             cron_jobs: start(c, Optional, i, s, t, vec![]),
             cron_jobs_v1beta1: start(c, Optional, i, s, t, vec![]),
-            nodes: extra.nodes.map(|observers| start(c, Required, i, s, t, observers)),
+            nodes: extra
+                .nodes
+                .map(|observers| start(c, Required, i, s, t, observers)),
             occupancy,
             pod_labels,
             pod_list_generation: generation,

@@ -11,7 +11,7 @@ use kube::runtime::controller::Action;
 use tracing::info;
 
 use super::queue::Pending;
-use super::{Context, ReconcileError, Reason};
+use super::{Context, Reason, ReconcileError};
 use crate::cluster::caller::FIELD_MANAGER;
 use crate::cluster::occupancy::{namespace_input_of, pool_facts};
 use crate::domain::binding;

@@ -100,8 +100,11 @@ impl ControllerMetrics {
             out,
             "# HELP controller_reconciles_total Reconciles by controller and result.\n# TYPE controller_reconciles_total counter"
         );
-        for ((reconciler, outcome), count) in
-            self.reconciles.lock().unwrap_or_else(|e| e.into_inner()).iter()
+        for ((reconciler, outcome), count) in self
+            .reconciles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
         {
             let _ = writeln!(
                 out,
@@ -114,7 +117,12 @@ impl ControllerMetrics {
             out,
             "# HELP controller_reconcile_duration_seconds Time one reconcile took.\n# TYPE controller_reconcile_duration_seconds histogram"
         );
-        for (reconciler, histogram) in self.durations.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (reconciler, histogram) in self
+            .durations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             let name = reconciler.as_str();
             for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {
                 let _ = writeln!(
@@ -140,14 +148,36 @@ mod tests {
     fn reconciles_are_counted_and_bucketed() {
         let metrics = ControllerMetrics::default();
         metrics.set_leader(true);
-        metrics.observe(Reconciler::Binding, Outcome::Success, Duration::from_millis(3));
-        metrics.observe(Reconciler::Binding, Outcome::Error, Duration::from_millis(300));
+        metrics.observe(
+            Reconciler::Binding,
+            Outcome::Success,
+            Duration::from_millis(3),
+        );
+        metrics.observe(
+            Reconciler::Binding,
+            Outcome::Error,
+            Duration::from_millis(300),
+        );
         let text = metrics.render();
         assert!(text.contains("ks_network_leader 1\n"), "{text}");
-        assert!(text.contains("controller_reconciles_total{controller=\"binding\",result=\"success\"} 1\n"));
-        assert!(text.contains("controller_reconciles_total{controller=\"binding\",result=\"error\"} 1\n"));
-        assert!(text.contains("controller_reconcile_duration_seconds_bucket{controller=\"binding\",le=\"0.005\"} 1\n"));
-        assert!(text.contains("controller_reconcile_duration_seconds_bucket{controller=\"binding\",le=\"0.5\"} 2\n"));
-        assert!(text.contains("controller_reconcile_duration_seconds_count{controller=\"binding\"} 2\n"));
+        assert!(text.contains(
+            "controller_reconciles_total{controller=\"binding\",result=\"success\"} 1\n"
+        ));
+        assert!(
+            text.contains(
+                "controller_reconciles_total{controller=\"binding\",result=\"error\"} 1\n"
+            )
+        );
+        assert!(text.contains(
+            "controller_reconcile_duration_seconds_bucket{controller=\"binding\",le=\"0.005\"} 1\n"
+        ));
+        assert!(text.contains(
+            "controller_reconcile_duration_seconds_bucket{controller=\"binding\",le=\"0.5\"} 2\n"
+        ));
+        assert!(
+            text.contains(
+                "controller_reconcile_duration_seconds_count{controller=\"binding\"} 2\n"
+            )
+        );
     }
 }

@@ -27,8 +27,8 @@ use tracing::{info, warn};
 
 use crate::cluster::Caches;
 use crate::config::Config;
-pub use events::Reason;
 use events::Events;
+pub use events::Reason;
 use leader::{Candidate, Timings};
 use metrics::{ControllerMetrics, Outcome, Reconciler};
 use queue::{Pending, Triggers};
@@ -186,7 +186,10 @@ pub async fn run(
             ));
         }
         let network_policy = context.network_policy.is_some();
-        info!(binding_sync, network_policy, "controller: leading; reconcilers running");
+        info!(
+            binding_sync,
+            network_policy, "controller: leading; reconcilers running"
+        );
         // Leader: run until the lease is lost or the process stops.
         loop {
             tokio::select! {
@@ -248,7 +251,9 @@ async fn run_reconciler<F, Fut>(
                 .await
         })
     };
-    let error_policy = move |namespace: Arc<Namespace>, error: &ReconcileError, context: Arc<Context>| {
+    let error_policy = move |namespace: Arc<Namespace>,
+                             error: &ReconcileError,
+                             context: Arc<Context>| {
         let name = namespace.metadata.name.clone().unwrap_or_default();
         let delay = context.backoff(reconciler, &name);
         warn!(controller = reconciler.as_str(), namespace = %name, %error, ?delay, "reconcile failed; retrying");

@@ -18,21 +18,18 @@ use serde_json::Value;
 use tracing::info;
 
 use super::queue::Pending;
-use super::{Context, ReconcileError, Reason};
+use super::{Context, Reason, ReconcileError};
 use crate::cluster::Caches;
 use crate::cluster::caller::FIELD_MANAGER;
 use crate::cluster::kubesphere::NamespaceNetworkPolicy;
 use crate::config::IsolationConfig;
-use crate::domain::isolation::{
-    self, ISOLATION_POLICY_NAME, IsolationMode, IsolationSettings, MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
+use crate::domain::cidr::Cidr;
+use crate::domain::isolation::{self, ISOLATION_POLICY_NAME, IsolationMode, IsolationSettings};
+use crate::domain::network_policy::{NAMESPACE_NAME_LABEL, PortNumber};
+use crate::domain::nsnp::{self as render, Rendered, ServiceInput, ServicePortInput, ServiceRef};
+use crate::domain::ownership::{
+    self, ExistingPolicy, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Ownership,
 };
-use crate::domain::network_policy::PortNumber;
-use crate::domain::nsnp::render::{self, Rendered, ServiceInput, ServicePortInput};
-use crate::domain::ownership::{self, ExistingPolicy, OwnerInput, Ownership};
-
-/// The label every namespace needs for the generated selectors (algorithms §12.5).
-const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// What the reconciler is configured with.
 pub struct Settings {
@@ -44,13 +41,23 @@ pub struct Settings {
 
 impl Settings {
     /// From the configuration.
+    /// Addresses and Service names were validated when the configuration was loaded.
     pub fn new(isolation: &IsolationConfig, ensure_namespace_name_label: bool) -> Self {
+        let dns = &isolation.dns;
         Self {
             isolation: IsolationSettings {
                 allowed_ingress_namespaces: isolation.allowed_ingress_namespaces.clone(),
-                dns_enabled: isolation.dns.enabled,
-                node_local_dns_ips: isolation.dns.node_local_dns_ips.clone(),
-                dns_services: isolation.dns.services.clone(),
+                dns_enabled: dns.enabled,
+                node_local_dns_ips: dns
+                    .node_local_dns_ips
+                    .iter()
+                    .filter_map(|ip| ip.parse().ok())
+                    .collect(),
+                dns_services: dns
+                    .services
+                    .iter()
+                    .filter_map(|s| ServiceRef::parse(s))
+                    .collect(),
             },
             ensure_namespace_name_label,
         }
@@ -93,7 +100,7 @@ pub async fn reconcile(
     let mode = isolation::isolation_mode(annotations, labels, |workspace| {
         workspace_isolated(caches, workspace)
     });
-    let service = |ns: &str, svc: &str| service_input(caches, ns, svc);
+    let service = |reference: &ServiceRef| service_input(caches, reference);
     let nsnps: Vec<Arc<NamespaceNetworkPolicy>> = caches
         .namespace_network_policies
         .store()
@@ -110,7 +117,7 @@ pub async fn reconcile(
         let policy_name = render::policy_name(&nsnp_name);
         let spec = serde_json::to_value(&nsnp.spec).unwrap_or(Value::Null);
         egress_enforced |= render::enforced_directions(&spec).egress;
-        if mode == IsolationMode::None {
+        if !mode.is_isolated() {
             continue;
         }
         let reference = nsnp.object_ref(&());
@@ -127,7 +134,9 @@ pub async fn reconcile(
             }),
             Ok(Rendered::NothingToEnforce) => {
                 let message = "the policy enforces neither ingress nor egress".to_owned();
-                context.event(&reference, Reason::NothingToEnforce, message).await;
+                context
+                    .event(&reference, Reason::NothingToEnforce, message)
+                    .await;
             }
             Err(error) => {
                 // The last rendered policy stays (algorithms §10.5).
@@ -149,11 +158,19 @@ pub async fn reconcile(
     if let Some(policy) = isolation {
         let reference = namespace.object_ref(&());
         if policy.dns_service_missing {
+            let services: Vec<String> = settings
+                .isolation
+                .dns_services
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             let message = format!(
                 "none of the DNS services {} exists with a selector",
-                settings.isolation.dns_services.join(", ")
+                services.join(", ")
             );
-            context.event(&reference, Reason::DnsServiceNotFound, message).await;
+            context
+                .event(&reference, Reason::DnsServiceNotFound, message)
+                .await;
         }
         desired.push(Desired {
             name: ISOLATION_POLICY_NAME.to_owned(),
@@ -187,10 +204,10 @@ pub async fn reconcile(
         if wanted.contains(policy_name.as_str()) || kept.contains(policy_name) {
             continue;
         }
-        if owned_leftover(policy, &nsnps) {
-            if let Err(error) = delete(&policies, policy).await {
-                failure.get_or_insert(error);
-            }
+        if owned_leftover(policy, &nsnps)
+            && let Err(error) = delete(&policies, policy).await
+        {
+            failure.get_or_insert(error);
         }
     }
     match failure {
@@ -221,21 +238,21 @@ fn owned_leftover(policy: &NetworkPolicy, nsnps: &[Arc<NamespaceNetworkPolicy>])
         .and_then(|n| n.metadata.uid.clone());
     match uid {
         Some(uid) => ownership::nsnp_policy_ownership(&existing, &uid) == Ownership::Ours,
-        // The NSNP is gone: ours when its controller reference names an NSNP of that name.
-        None => existing.owners.iter().any(|o| {
-            o.controller && o.kind == "NamespaceNetworkPolicy" && o.name == nsnp_name
-        }),
+        // The NSNP is gone: ours when an NSNP of that name controls it.
+        None => ownership::controlling_nsnp(&existing).is_some_and(|o| o.name == nsnp_name),
     }
 }
 
-fn existing_of(policy: &NetworkPolicy) -> (BTreeMap<String, String>, Vec<OwnerInput>) {
+fn existing_of(
+    policy: &NetworkPolicy,
+) -> (BTreeMap<String, String>, Vec<ownership::OwnerReference>) {
     let labels = policy.metadata.labels.clone().unwrap_or_default();
     let owners = policy
         .metadata
         .owner_references
         .iter()
         .flatten()
-        .map(|o| OwnerInput {
+        .map(|o| ownership::OwnerReference {
             api_version: o.api_version.clone(),
             kind: o.kind.clone(),
             name: o.name.clone(),
@@ -287,11 +304,9 @@ async fn apply(
             .await;
         return Ok(());
     }
-    let labels_match = want
-        .labels
-        .iter()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    let owner_matches = existing.metadata.owner_references.as_deref() == Some(std::slice::from_ref(&want.owner));
+    let labels_match = want.labels.iter().all(|(k, v)| labels.get(k) == Some(v));
+    let owner_matches =
+        existing.metadata.owner_references.as_deref() == Some(std::slice::from_ref(&want.owner));
     if labels_match && owner_matches && existing.spec.as_ref() == Some(&want.spec) {
         return Ok(());
     }
@@ -302,7 +317,9 @@ async fn apply(
     updated.metadata.owner_references = Some(vec![want.owner.clone()]);
     updated.metadata.managed_fields = None;
     updated.spec = Some(want.spec.clone());
-    policies.replace(&want.name, &post_params(), &updated).await?;
+    policies
+        .replace(&want.name, &post_params(), &updated)
+        .await?;
     info!(name = %want.name, "network policy updated");
     Ok(())
 }
@@ -312,7 +329,10 @@ fn existing_namespace(policies: &Api<NetworkPolicy>) -> Option<String> {
 }
 
 /// Deletes a policy the controller owns, only if it is still the cached object (uid and version).
-async fn delete(policies: &Api<NetworkPolicy>, policy: &NetworkPolicy) -> Result<(), ReconcileError> {
+async fn delete(
+    policies: &Api<NetworkPolicy>,
+    policy: &NetworkPolicy,
+) -> Result<(), ReconcileError> {
     let name = policy.metadata.name.clone().unwrap_or_default();
     let params = DeleteParams {
         preconditions: Some(Preconditions {
@@ -344,12 +364,9 @@ async fn ensure_name_label(
     namespace: &Namespace,
     name: &str,
 ) -> Result<(), ReconcileError> {
-    let current = namespace
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(NAMESPACE_NAME_LABEL));
-    if current.map(String::as_str) == Some(name) {
+    let empty = BTreeMap::new();
+    let labels = namespace.metadata.labels.as_ref().unwrap_or(&empty);
+    if !isolation::name_label_missing(name, labels) {
         return Ok(());
     }
     let patch = serde_json::json!({"metadata": {
@@ -369,11 +386,8 @@ async fn ensure_name_label(
 
 fn managed_labels(mode: Option<&IsolationMode>) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::from([(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned())]);
-    if let Some(mode) = mode {
-        labels.insert(
-            isolation::ISOLATION_LABEL.to_owned(),
-            isolation::isolation_label_value(mode).to_owned(),
-        );
+    if let Some(value) = mode.and_then(isolation::isolation_label_value) {
+        labels.insert(isolation::ISOLATION_LABEL.to_owned(), value.to_owned());
     }
     labels
 }
@@ -396,16 +410,13 @@ fn workspace_isolated(caches: &Caches, workspace: &str) -> bool {
             ws.metadata
                 .annotations
                 .as_ref()
-                .and_then(|a| a.get(isolation::NETWORK_ISOLATE_ANNOTATION))
-                .is_some_and(|v| v == "enabled")
+                .is_some_and(isolation::isolation_enabled)
         })
 }
 
-fn service_input(caches: &Caches, namespace: &str, name: &str) -> Option<ServiceInput> {
-    let service: Arc<Service> = caches
-        .services
-        .store()
-        .get(&ObjectRef::new(name).within(namespace))?;
+fn service_input(caches: &Caches, reference: &ServiceRef) -> Option<ServiceInput> {
+    let key = ObjectRef::new(&reference.name).within(&reference.namespace);
+    let service: Arc<Service> = caches.services.store().get(&key)?;
     let spec = service.spec.as_ref()?;
     Some(ServiceInput {
         selector: spec.selector.clone().unwrap_or_default(),
@@ -425,7 +436,7 @@ fn service_input(caches: &Caches, namespace: &str, name: &str) -> Option<Service
     })
 }
 
-fn snat_addresses(caches: &Caches) -> Vec<String> {
+fn snat_addresses(caches: &Caches) -> Vec<Cidr> {
     let Some(nodes) = &caches.nodes else {
         return Vec::new();
     };
@@ -444,12 +455,10 @@ fn snat_addresses(caches: &Caches) -> Vec<String> {
 pub fn resolve(context: &Context, pending: Pending) -> Vec<String> {
     let caches = &context.caches;
     let dns_changed = context.network_policy.as_ref().is_some_and(|settings| {
-        pending.services.iter().any(|(ns, name)| {
-            settings
-                .isolation
-                .dns_services
-                .contains(&format!("{ns}/{name}"))
-        })
+        pending
+            .services
+            .iter()
+            .any(|changed| settings.isolation.dns_services.contains(changed))
     });
     let namespaces = caches.namespaces.store().state();
     let name_of = |ns: &Namespace| ns.metadata.name.clone().unwrap_or_default();
@@ -466,7 +475,7 @@ pub fn resolve(context: &Context, pending: Pending) -> Vec<String> {
             .is_some_and(|ws| pending.workspaces.contains(ws));
         let isolated = (pending.isolated || dns_changed)
             && isolation::isolation_mode(annotations, labels, |ws| workspace_isolated(caches, ws))
-                != IsolationMode::None;
+                .is_isolated();
         if in_workspace || isolated {
             names.insert(name_of(namespace));
         }

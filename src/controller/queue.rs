@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::cluster::cache::Observer;
 use crate::cluster::calico::IPPool;
 use crate::cluster::kubesphere::{NamespaceNetworkPolicy, Workspace};
+use crate::domain::nsnp::ServiceRef;
 
 /// What is waiting to be resolved into namespaces.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -27,8 +28,8 @@ pub struct Pending {
     pub namespaces: BTreeSet<String>,
     /// Workspaces whose namespaces are affected.
     pub workspaces: BTreeSet<String>,
-    /// Services (`namespace`, `name`) whose referrers are affected.
-    pub services: BTreeSet<(String, String)>,
+    /// Services whose referrers are affected.
+    pub services: BTreeSet<ServiceRef>,
 }
 
 /// Triggers of one reconciler, with a wake-up for its queue stream.
@@ -163,7 +164,10 @@ impl Observer<Node> for Triggers {
 
 impl Observer<Service> for Triggers {
     fn applied(&self, service: &Service) {
-        let key = (namespace_of(service).to_owned(), name_of(service).to_owned());
+        let key = ServiceRef {
+            namespace: namespace_of(service).to_owned(),
+            name: name_of(service).to_owned(),
+        };
         self.update(|p| {
             p.services.insert(key);
         });
@@ -202,7 +206,10 @@ mod tests {
         triggers.namespace("a");
         triggers.namespace("a");
         triggers.update(|p| {
-            p.services.insert(("ns".into(), "svc".into()));
+            p.services.insert(ServiceRef {
+                namespace: "ns".into(),
+                name: "svc".into(),
+            });
         });
         let pending = triggers.take();
         assert_eq!(pending.namespaces, BTreeSet::from(["a".to_owned()]));
@@ -229,9 +236,7 @@ mod tests {
             assert!(queue.next().await.is_some());
             tokio::time::advance(Duration::from_secs(1)).await;
         }
-        while let Some(Some(_)) =
-            futures::FutureExt::now_or_never(queue.next())
-        {}
+        while let Some(Some(_)) = futures::FutureExt::now_or_never(queue.next()) {}
         let resyncs = resolved.lock().unwrap().iter().filter(|all| **all).count();
         assert!(resyncs >= 1, "resyncs: {resyncs}");
     }

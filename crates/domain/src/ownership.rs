@@ -84,13 +84,15 @@ pub fn controlling_nsnp<'a>(existing: &ExistingPolicy<'a>) -> Option<&'a OwnerRe
 }
 
 /// Ownership of `nsnp-<n>` for the NSNP `<n>` with uid `nsnp_uid`: ours when an NSNP controller reference has that
-/// uid; adoptable without ownerReferences; otherwise foreign (including a reference to an earlier NSNP of the
-/// same name, which Kubernetes garbage collection removes).
+/// uid; adoptable without ownerReferences, and also when it is controlled by an earlier NSNP of the same name
+/// (deleted and recreated before garbage collection removed the old rendering: it is the controller's own
+/// leftover, and waiting for a garbage collector that may not run would leave the new NSNP unenforced);
+/// otherwise foreign.
 pub fn nsnp_policy_ownership(existing: &ExistingPolicy, nsnp_uid: &str) -> Ownership {
-    if controlling_nsnp(existing).is_some_and(|owner| owner.uid == nsnp_uid) {
-        Ownership::Ours
-    } else {
-        unowned(existing)
+    match controlling_nsnp(existing) {
+        Some(owner) if owner.uid == nsnp_uid => Ownership::Ours,
+        Some(_) => Ownership::Adoptable,
+        None => unowned(existing),
     }
 }
 
@@ -214,10 +216,10 @@ mod tests {
                 }],
                 Ownership::Foreign,
             ),
-            // An earlier NSNP of the same name (deleted and recreated).
+            // An earlier NSNP of the same name (deleted and recreated): our leftover.
             (
                 vec![OwnerReference::nsnp("x", "uid-old")],
-                Ownership::Foreign,
+                Ownership::Adoptable,
             ),
             // Same uid but another kind or group.
             (
