@@ -1,4 +1,4 @@
-//! The list query parameters (algorithms §9.1) and their validation (§9.2).
+//! The list query parameters (algorithms §9.1) and their validation (algorithms §9.2).
 
 use super::engine::SortBy;
 use super::field::{FieldSelector, FieldSelectorError};

@@ -969,7 +969,7 @@ mod tests {
 
     const POOL: &str = "ippool.network.kubesphere.io/name";
 
-    /// Algorithms §3 table, and case 41 (a dual-stack pod matches both pools).
+    /// The algorithms §3 table, and case 41 (a dual-stack pod matches both pools).
     #[test]
     fn case_41_set_value_matches_any_member() {
         let stored = labels(&[("app", "x")]);

@@ -1,4 +1,4 @@
-//! What a caller may see of a list (api §8): everything with a cluster-wide `list`, else the namespaces
+//! What a caller may see of a list (algorithms §9.12): everything with a cluster-wide `list`, else the namespaces
 //! (namespaced resources) or the objects (cluster-scoped ones) they may read; nothing at all is a 403.
 
 use std::collections::BTreeSet;

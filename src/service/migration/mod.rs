@@ -1,5 +1,6 @@
-//! Pool migration and unbind-all (api §1.4, §1.6; algorithms §7, §8): plan over the caches, check every planned
-//! write with a SubjectAccessReview, then write as the caller (namespaces first, with conflict retries).
+//! Pool migration and unbind-all (api §1.4, api §1.6; algorithms §7, algorithms §8): plan over the caches, check
+//! every planned write with a SubjectAccessReview, then write as the caller (namespaces first, with conflict
+//! retries).
 
 mod inputs;
 mod writes;
@@ -32,7 +33,7 @@ pub struct MigrationRequest {
 pub struct Summary {
     /// No write failed.
     pub complete: bool,
-    /// The response body (api §1.4, §1.6), with `errors` when a write failed.
+    /// The response body (api §1.4, api §1.6), with `errors` when a write failed.
     pub body: Value,
 }
 
