@@ -16,15 +16,12 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("config file {path}: {source}")]
     Read {
-        /// The file.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// The file is not valid YAML for this schema (unknown keys included).
     #[error("config file {path}: {message}")]
     Parse {
-        /// The file.
         path: PathBuf,
         /// The parser's message, naming the key.
         message: String,
@@ -34,7 +31,6 @@ pub enum ConfigError {
     Invalid {
         /// The key, as its YAML path.
         key: String,
-        /// What is wrong.
         message: String,
     },
     /// `--set` named a key that does not exist or was not `KEY=VALUE`.
@@ -62,9 +58,7 @@ pub struct Config {
     pub server: ServerConfig,
     /// Authentication and authorization of callers.
     pub auth: AuthConfig,
-    /// Logging.
     pub log: LogConfig,
-    /// Watch caches.
     pub cache: CacheConfig,
 }
 
@@ -88,7 +82,6 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuthConfig {
-    /// TokenReview settings.
     pub token_review: TokenReviewConfig,
     /// TTL of the TokenReview and SubjectAccessReview caches, seconds.
     #[serde(rename = "cacheTTLSeconds")]

@@ -10,13 +10,12 @@ use tokio::sync::Notify;
 use super::cache::Observer;
 use super::calico::IPPool;
 
-/// What is waiting.
+/// What [`DirtyNamespaces::take`] hands over.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub enum Dirty {
-    /// Nothing.
     #[default]
     Nothing,
-    /// These namespaces.
+    /// Namespaces marked one by one since the last take.
     Names(BTreeSet<String>),
     /// Every namespace (after a relist, a pool change, or a resync).
     All,

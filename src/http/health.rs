@@ -23,7 +23,6 @@ pub async fn livez() -> &'static str {
     "ok"
 }
 
-/// Query of `/readyz`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ReadyzQuery {
     /// List every check, also on success.

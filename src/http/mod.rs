@@ -37,7 +37,6 @@ pub use error::ApiError;
 pub struct AppState {
     /// The services, with the caches and authorizer they use.
     pub services: Arc<service::Context>,
-    /// Resolves callers.
     pub authenticator: Arc<Authenticator>,
     /// Whether `/metrics` needs an authenticated, authorized caller.
     pub metrics_require_auth: bool,
@@ -48,9 +47,9 @@ pub struct AppState {
 /// Request limits applied by the middleware.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Timeout of a request.
+    /// `server.requestTimeoutSeconds`; a slower request gets a 504 `Status`.
     pub request_timeout: Duration,
-    /// Largest request body.
+    /// `server.maxRequestBodyBytes`; a larger body gets a 413 `Status`.
     pub max_body_bytes: usize,
 }
 

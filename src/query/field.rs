@@ -47,7 +47,7 @@ impl FieldRequirement {
         &self.path
     }
 
-    /// The operator.
+    /// `=` and `==` test the same; they stay apart so the text round-trips.
     pub fn operator(&self) -> FieldOperator {
         self.operator
     }

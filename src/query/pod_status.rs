@@ -478,7 +478,6 @@ mod tests {
         assert_eq!(derived_status(&p), "Waiting");
     }
 
-    /// Case 87's pods.
     #[test]
     fn case_87_pod_statuses() {
         let mut foo1 = s_run();

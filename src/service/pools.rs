@@ -1,4 +1,5 @@
-//! IP pools (api §1): occupancy, pools a namespace may use, migration targets, migration, unbind-all.
+//! IP pools (api §1): pools with their occupancy status, migration targets, pools a namespace may use. Migration
+//! and unbind-all are in [`super::migration`].
 
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ impl PoolSet {
             .ok_or_else(|| Error::not_found(&pools(), name))
     }
 
-    /// The api §1.0 objects of `facts` (a subset of this set), with status.
+    /// The api §1.0 objects of the `chosen` pools of this set, with status, in name order.
     pub fn objects_of(&self, occupancy: &Occupancy, chosen: &[&Pool]) -> Vec<Value> {
         self.objects
             .iter()

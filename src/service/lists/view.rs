@@ -147,7 +147,6 @@ impl<K: Resource> Object for View<'_, K> {
     }
 }
 
-/// The owner references of an object.
 pub fn owners(meta: &ObjectMeta) -> impl Iterator<Item = &OwnerReference> {
     meta.owner_references.iter().flatten()
 }

@@ -13,7 +13,6 @@ use crate::service::{Context, Error, synced};
 
 /// What a namespaced list works on: the caller's query and which namespaces it covers.
 pub struct Scope<'q> {
-    /// The parsed query.
     pub query: &'q ListQuery,
     /// The namespace from the URL; `None` for a cluster-wide list.
     pub namespace: Option<&'q str>,

@@ -53,7 +53,7 @@ impl Summary {
     }
 }
 
-/// api §1.4.
+/// api §1.4: authorize, plan, check every planned write, then patch (nothing on a dry run).
 pub async fn migrate(
     context: &Context,
     caller: &Caller,
@@ -131,7 +131,7 @@ pub async fn migrate(
     Ok(Summary::new(body, errors))
 }
 
-/// api §1.6.
+/// api §1.6: remove `pool` from the bindings of every namespace (`pool` need not exist).
 pub async fn unbind(
     context: &Context,
     caller: &Caller,
