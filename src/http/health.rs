@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::AppState;
 
-/// `GET /healthz` and `/livez`: 200 `ok` while the process serves.
+/// `GET /healthz`: 200 `ok` while the process serves.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
