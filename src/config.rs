@@ -26,7 +26,7 @@ pub enum ConfigError {
         /// The parser's message, naming the key.
         message: String,
     },
-    /// A value is invalid.
+    /// A value fails its check, e.g. a zero timeout or an address that is not `HOST:PORT`.
     #[error("invalid config: {key}: {message}")]
     Invalid {
         /// The key, as its YAML path.
@@ -68,7 +68,7 @@ pub struct Config {
 pub struct ServerConfig {
     /// Listen address, `HOST:PORT`.
     pub bind_address: String,
-    /// Timeout for ordinary requests, seconds.
+    /// Timeout of every request, migrations and unbinds included, seconds.
     pub request_timeout_seconds: u64,
     /// Largest accepted request body, bytes.
     pub max_request_body_bytes: usize,
@@ -313,12 +313,12 @@ impl Config {
         })
     }
 
-    /// Timeout of ordinary requests.
+    /// `server.requestTimeoutSeconds` as a [`Duration`].
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.server.request_timeout_seconds)
     }
 
-    /// TTL of the authentication and authorization caches.
+    /// `auth.cacheTTLSeconds` as a [`Duration`].
     pub fn auth_cache_ttl(&self) -> Duration {
         Duration::from_secs(self.auth.cache_ttl_seconds)
     }

@@ -29,7 +29,7 @@ pub struct DirtyNamespaces {
 }
 
 impl DirtyNamespaces {
-    /// Marks one namespace.
+    /// Marks one namespace and wakes the reconciler.
     pub fn mark(&self, name: &str) {
         let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
         match &mut *dirty {
@@ -43,13 +43,13 @@ impl DirtyNamespaces {
         self.wake.notify_one();
     }
 
-    /// Marks every namespace.
+    /// Marks every namespace and wakes the reconciler.
     pub fn mark_all(&self) {
         *self.dirty.lock().unwrap_or_else(|e| e.into_inner()) = Dirty::All;
         self.wake.notify_one();
     }
 
-    /// Takes what is waiting.
+    /// Takes what is waiting, leaving [`Dirty::Nothing`].
     pub fn take(&self) -> Dirty {
         std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()))
     }

@@ -126,7 +126,7 @@ impl FieldSelector {
         self.requirements.iter().all(|r| r.matches(object))
     }
 
-    /// Whether the selector has no requirement.
+    /// Whether the selector has no requirement (matches everything).
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }
