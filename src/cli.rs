@@ -10,12 +10,10 @@ use crate::config::LogFormat;
 #[derive(Debug, Parser)]
 #[command(name = "ks-network-apiserver", version, about)]
 pub struct Cli {
-    /// What to run.
     #[command(subcommand)]
     pub mode: Mode,
 }
 
-/// The modes.
 #[derive(Debug, Subcommand)]
 pub enum Mode {
     /// Serve the HTTP API.
@@ -31,7 +29,7 @@ pub enum Mode {
         /// Include the Calico and KubeSphere tenant CRDs (for test and demo clusters).
         #[arg(long)]
         upstream: bool,
-        /// Write one file per CRD into this folder (upstream ones into its `upstream/`) instead of printing.
+        /// Write one file per CRD into this folder instead of printing; upstream ones always, into its `upstream/`.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },

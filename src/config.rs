@@ -16,25 +16,21 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("config file {path}: {source}")]
     Read {
-        /// The file.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// The file is not valid YAML for this schema (unknown keys included).
     #[error("config file {path}: {message}")]
     Parse {
-        /// The file.
         path: PathBuf,
         /// The parser's message, naming the key.
         message: String,
     },
-    /// A value is invalid.
+    /// A value fails its check, e.g. a zero timeout or an address that is not `HOST:PORT`.
     #[error("invalid config: {key}: {message}")]
     Invalid {
         /// The key, as its YAML path.
         key: String,
-        /// What is wrong.
         message: String,
     },
     /// `--set` named a key that does not exist or was not `KEY=VALUE`.
@@ -62,9 +58,7 @@ pub struct Config {
     pub server: ServerConfig,
     /// Authentication and authorization of callers.
     pub auth: AuthConfig,
-    /// Logging.
     pub log: LogConfig,
-    /// Watch caches.
     pub cache: CacheConfig,
     /// The reconcilers of the `controller` and `all` modes (algorithms §12.6).
     pub controller: ControllerConfig,
@@ -172,7 +166,7 @@ impl Default for DnsConfig {
 pub struct ServerConfig {
     /// Listen address, `HOST:PORT`.
     pub bind_address: String,
-    /// Timeout for ordinary requests, seconds.
+    /// Timeout of every request, migrations and unbinds included, seconds.
     pub request_timeout_seconds: u64,
     /// Largest accepted request body, bytes.
     pub max_request_body_bytes: usize,
@@ -186,7 +180,6 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuthConfig {
-    /// TokenReview settings.
     pub token_review: TokenReviewConfig,
     /// TTL of the TokenReview and SubjectAccessReview caches, seconds.
     #[serde(rename = "cacheTTLSeconds")]
@@ -471,12 +464,12 @@ impl Config {
         })
     }
 
-    /// Timeout of ordinary requests.
+    /// `server.requestTimeoutSeconds` as a [`Duration`].
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.server.request_timeout_seconds)
     }
 
-    /// TTL of the authentication and authorization caches.
+    /// `auth.cacheTTLSeconds` as a [`Duration`].
     pub fn auth_cache_ttl(&self) -> Duration {
         Duration::from_secs(self.auth.cache_ttl_seconds)
     }

@@ -25,7 +25,7 @@ use crate::domain::pool::default_allowed_uses;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct IPPoolSpec {
-    /// Pool CIDR.
+    /// IPv4 or IPv6; the pool's family follows from it.
     pub cidr: String,
     /// Block prefix length (26 for IPv4 and 122 for IPv6 when absent or 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,7 +132,7 @@ impl JsonSchema for StoredStatus {
 /// Legacy `spec.ipip` of a Calico v1 pool.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 pub struct LegacyIpip {
-    /// IPIP on.
+    /// With `ipipMode` absent, `true` reads as `Always` (`CrossSubnet` with `mode: cross-subnet`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// `always` or `cross-subnet`.
@@ -152,7 +152,7 @@ pub struct LegacyIpip {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct IPAMBlockSpec {
-    /// Block CIDR.
+    /// A subnet of one pool's CIDR, with the pool's `blockSize` as prefix length.
     pub cidr: String,
     /// `host:<node>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,9 +208,8 @@ fn nullable_integers(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BlockAffinitySpec {
-    /// Block CIDR.
+    /// CIDR of the IPAM block affine to `node`.
     pub cidr: String,
-    /// Node name.
     pub node: String,
     /// `confirmed`, `pending`, `pendingDeletion`.
     pub state: String,
@@ -231,13 +230,12 @@ pub struct BlockAffinitySpec {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct IPAMHandleSpec {
-    /// The handle.
+    /// Same as `handle_id` in the attributes of the IPAM blocks holding its addresses.
     #[serde(rename = "handleID")]
     pub handle_id: String,
     /// Addresses held per block.
     #[serde(default)]
     pub block: BTreeMap<String, i64>,
-    /// Being deleted.
     #[serde(default)]
     pub deleted: bool,
 }

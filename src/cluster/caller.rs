@@ -67,13 +67,11 @@ impl CallerClient {
 
 /// A request forwarded verbatim to kube-apiserver.
 pub struct Forward<'a> {
-    /// HTTP method.
     pub method: Method,
     /// Path and query, e.g. `/apis/networking.k8s.io/v1/namespaces/a/networkpolicies?dryRun=All`.
     pub path_and_query: String,
     /// Content type of the body (when there is one).
     pub content_type: Option<&'a str>,
-    /// The body.
     pub body: Vec<u8>,
 }
 

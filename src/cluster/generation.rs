@@ -1,17 +1,17 @@
 //! A counter bumped by every change of the caches it observes: results computed from those caches stay valid
-//! while it has not moved (see `service::lists`' memo of sorted pod lists).
+//! while it has not moved (see `service::lists::PodListMemo`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::cache::{Cached, Observer};
 
-/// The change counter.
+/// Moves by one per observed event; only comparing two readings for equality means anything.
 #[derive(Default)]
 pub struct Generation(AtomicU64);
 
 impl Generation {
-    /// The current value.
+    /// Equal to an earlier reading exactly when no observed cache changed in between.
     pub fn current(&self) -> u64 {
         self.0.load(Ordering::Acquire)
     }

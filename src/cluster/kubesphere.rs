@@ -8,7 +8,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// An allowlist network policy of one namespace, rendered into a NetworkPolicy by the controller.
+/// An allowlist network policy of one namespace.
 #[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[kube(
     group = "network.kubesphere.io",
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct NamespaceNetworkPolicySpec {
-    /// `Ingress` and/or `Egress`.
+    /// `Ingress` and/or `Egress`; absent or empty: the directions that have rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_types: Option<Vec<String>>,
     /// Allowed incoming traffic.
@@ -37,10 +37,10 @@ pub struct NamespaceNetworkPolicySpec {
 /// One ingress allowlist entry.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 pub struct NetworkPolicyIngressRule {
-    /// Sources.
+    /// Absent or empty: any source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Vec<NetworkPolicyPeer>>,
-    /// Ports.
+    /// Absent or empty: every port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports: Option<Vec<NetworkPolicyPort>>,
 }
@@ -48,10 +48,10 @@ pub struct NetworkPolicyIngressRule {
 /// One egress allowlist entry.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 pub struct NetworkPolicyEgressRule {
-    /// Destinations.
+    /// Absent or empty: any destination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<Vec<NetworkPolicyPeer>>,
-    /// Ports.
+    /// Absent or empty: every port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports: Option<Vec<NetworkPolicyPort>>,
 }
@@ -74,7 +74,6 @@ pub struct NetworkPolicyPeer {
 /// `ipBlock` peer.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 pub struct IpBlock {
-    /// The CIDR.
     pub cidr: String,
     /// CIDRs inside `cidr` to leave out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,14 +83,12 @@ pub struct IpBlock {
 /// `namespace` peer.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 pub struct NamespacePeer {
-    /// Namespace name.
     pub name: String,
 }
 
 /// `service` peer.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 pub struct ServicePeer {
-    /// Service name.
     pub name: String,
     /// Service namespace (defaults to the policy's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,7 +125,7 @@ pub struct WorkspaceSpec {
     /// The workspace manager's user name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager: Option<String>,
-    /// KubeSphere 3.x isolation flag (the product reads the `kubesphere.io/network-isolate` annotation).
+    /// KubeSphere 3.x isolation flag; never read (isolation follows the `kubesphere.io/network-isolate` annotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_isolation: Option<bool>,
 }
@@ -147,7 +144,7 @@ pub struct WorkspaceTemplateSpec {
     /// The workspace to create in member clusters.
     #[serde(default)]
     pub template: WorkspaceTemplateBody,
-    /// Member clusters.
+    /// The member clusters that get the workspace.
     #[serde(default)]
     pub placement: Placement,
 }
@@ -158,7 +155,7 @@ pub struct WorkspaceTemplateBody {
     /// Labels and annotations of the generated workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<TemplateMetadata>,
-    /// The workspace spec.
+    /// Copied into the `spec` of each generated workspace.
     #[serde(default)]
     pub spec: WorkspaceSpec,
 }
@@ -166,10 +163,8 @@ pub struct WorkspaceTemplateBody {
 /// Labels and annotations of a template.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 pub struct TemplateMetadata {
-    /// Labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
-    /// Annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
 }
@@ -189,6 +184,5 @@ pub struct Placement {
 /// A member cluster by name.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 pub struct ClusterRef {
-    /// Cluster name.
     pub name: String,
 }

@@ -12,7 +12,7 @@ use crate::domain::cidr::Cidr;
 use crate::domain::occupancy::{AttributeInput, BlockInput, Occupancy, PodInput};
 use crate::domain::pool::{Pool, default_allowed_uses};
 
-/// The shared occupancy index.
+/// The cluster's [`Occupancy`] behind a lock: the cache observers write it, requests read it.
 #[derive(Default)]
 pub struct OccupancyIndex {
     inner: RwLock<Occupancy>,

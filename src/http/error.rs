@@ -80,7 +80,6 @@ pub enum ApiError {
     NotFound {
         /// `<plural>.<group>` (`<plural>` for core).
         resource: String,
-        /// The object's name.
         name: String,
     },
     /// The path exists but not with this method.
@@ -109,7 +108,6 @@ pub enum ApiError {
     /// kube-apiserver's own answer to a forwarded request, passed through unchanged.
     #[error("kube-apiserver answered {code}")]
     Upstream {
-        /// Its status code.
         code: StatusCode,
         /// Its body (normally a `Status`).
         body: serde_json::Value,
@@ -120,7 +118,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The HTTP status code.
+    /// The HTTP status code; kube-apiserver's own for [`ApiError::Upstream`].
     pub fn code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::AppState;
 
-/// `GET /healthz` and `/livez`: 200 `ok` while the process serves.
+/// `GET /healthz`: 200 `ok` while the process serves.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
@@ -23,7 +23,6 @@ pub async fn livez() -> &'static str {
     "ok"
 }
 
-/// Query of `/readyz`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ReadyzQuery {
     /// List every check, also on success.

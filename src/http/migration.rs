@@ -1,4 +1,4 @@
-//! `POST …/ippoolmigrations` and `POST …/ippools/{name}/unbind` (api §1.4, §1.6): request parsing here, the
+//! `POST …/ippoolmigrations` and `POST …/ippools/{name}/unbind` (api §1.4, api §1.6): request parsing here, the
 //! work in [`crate::service::migration`].
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use crate::service::migration::{self, MigrationRequest, Summary};
 
 const BASE: &str = "/kapis/network.kubesphere.io/v1alpha2";
 
-/// The routes of api §1.4 and §1.6.
+/// The routes of api §1.4 and api §1.6.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(&format!("{BASE}/ippoolmigrations"), post(migrate))

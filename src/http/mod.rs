@@ -38,7 +38,6 @@ pub use error::ApiError;
 pub struct AppState {
     /// The services, with the caches and authorizer they use.
     pub services: Arc<service::Context>,
-    /// Resolves callers.
     pub authenticator: Arc<Authenticator>,
     /// The reconcilers' metrics, where they run.
     pub controller_metrics: Option<Arc<ControllerMetrics>>,
@@ -51,9 +50,9 @@ pub struct AppState {
 /// Request limits applied by the middleware.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Timeout of a request.
+    /// `server.requestTimeoutSeconds`; a slower request gets a 504 `Status`.
     pub request_timeout: Duration,
-    /// Largest request body.
+    /// `server.maxRequestBodyBytes`; a larger body gets a 413 `Status`.
     pub max_body_bytes: usize,
 }
 

@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use super::{error, health, ippools, metrics, migration, resources};
 use crate::service::dynamic::PolicyResource;
 
-/// The OpenAPI document.
+/// The annotated routes; [`document_model`] adds the generated NetworkPolicy and NSNP ones.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ks-network-apiserver", description = "KubeSphere's network API on Calico and Kubernetes."),

@@ -1,5 +1,5 @@
-//! Sorting (algorithms §9.9) and paging (§9.10) over already filtered items, usually references into a cache:
-//! items are moved, never cloned.
+//! Sorting (algorithms §9.9) and paging (algorithms §9.10) over already filtered items, usually references into a
+//! cache: items are moved, never cloned.
 
 use std::cmp::Ordering;
 
@@ -209,7 +209,7 @@ mod tests {
         )
     }
 
-    /// F-P: 23 items `pg-01` … `pg-23` created at `2026-03-01T00:00:NNZ` (given in a scrambled order).
+    /// Fixture F-P: 23 items `pg-01` … `pg-23` created at `2026-03-01T00:00:NNZ` (given in a scrambled order).
     fn fp() -> Vec<Item> {
         (1..=23)
             .map(|n| (n * 7) % 23 + 1)
@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(run(&items, "sortBy=createTime").0, ["st-3", "st-2", "st-1"]);
     }
 
-    /// Case 38's order: F-A pods by `status.startTime`, newest first, `limit=6`.
+    /// The order of case 38: fixture F-A pods by `status.startTime`, newest first, `limit=6`.
     #[test]
     fn case_38_pods_of_a_pool_by_start_time() {
         let pod = |ns: &str, name: &str, started: &str| {

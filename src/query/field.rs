@@ -47,7 +47,7 @@ impl FieldRequirement {
         &self.path
     }
 
-    /// The operator.
+    /// `=` and `==` test the same; they stay apart so the text round-trips.
     pub fn operator(&self) -> FieldOperator {
         self.operator
     }
@@ -126,7 +126,7 @@ impl FieldSelector {
         self.requirements.iter().all(|r| r.matches(object))
     }
 
-    /// Whether the selector has no requirement.
+    /// Whether the selector has no requirement (matches everything).
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }

@@ -17,7 +17,7 @@ pub trait Object {
     fn namespace(&self) -> &str;
     /// `metadata.uid`.
     fn uid(&self) -> &str;
-    /// The effective labels: stored labels plus virtual ones (algorithms §3, §4.2, §9.7).
+    /// The effective labels: stored labels plus virtual ones (algorithms §3, algorithms §4.2, algorithms §9.7).
     fn labels(&self) -> &dyn LabelLookup;
     /// `metadata.annotations`.
     fn annotations(&self) -> &BTreeMap<String, String>;
@@ -39,7 +39,8 @@ fn name_or_alias_matches(object: &dyn Object, value: &str) -> bool {
 /// Applies the default filter `key=value` (algorithms §9.4). `None` when `key` is not a default filter: the caller
 /// handles resource-specific keys and ignores the rest.
 ///
-/// `names` splits on `,` without trimming; `ownerReference` looks at direct owners only (pods extend it, §9.5).
+/// `names` splits on `,` without trimming; `ownerReference` looks at direct owners only (pods extend it,
+/// algorithms §9.5).
 pub fn default_filter(object: &dyn Object, key: &str, value: &str) -> Option<bool> {
     Some(match key {
         "names" => value.split(',').any(|name| name == object.name()),

@@ -4,9 +4,9 @@
 //! A list handler:
 //! 1. parses the raw query pairs with [`ListQuery::parse`] (dynamic endpoints) or [`ListQuery::parse_v1alpha3`]
 //!    (which ignores `fieldSelector`); a [`QueryError`] is a 400 with its `Display` as the message;
-//! 2. keeps the visible objects (§9.12) for which [`matches_query`] holds — implementing [`Object`] for its kind
-//!    and handling resource-specific filter keys (pods' `status` via [`derived_status`], `ownerReference` through
-//!    the ReplicaSet, …) in the `specific` closure — and, on dynamic endpoints, [`FieldSelector::matches`];
+//! 2. keeps the visible objects (algorithms §9.12) for which [`matches_query`] holds — implementing [`Object`] for
+//!    its kind and handling resource-specific filter keys (pods' `status` via [`derived_status`], `ownerReference`
+//!    through the ReplicaSet, …) in the `specific` closure — and, on dynamic endpoints, [`FieldSelector::matches`];
 //! 3. calls [`sort_and_page`] with a [`SortKey`] function (pods use `status.startTime` for [`SortBy::StartTime`]);
 //!    [`Page::total`] is `totalItems` / `metadata.continue`, [`Page::remaining`] `remainingItemCount`.
 

@@ -1,4 +1,4 @@
-//! The list query parameters (algorithms §9.1) and their validation (§9.2).
+//! The list query parameters (algorithms §9.1) and their validation (algorithms §9.2).
 
 use super::engine::SortBy;
 use super::field::{FieldSelector, FieldSelectorError};
@@ -21,7 +21,7 @@ pub enum QueryError {
     LabelSelector {
         /// The raw parameter.
         value: String,
-        /// Why.
+        /// The parser's reason, shown after the value.
         detail: SelectorError,
     },
     /// The `label` filter does not parse.
@@ -29,7 +29,7 @@ pub enum QueryError {
     LabelFilter {
         /// The raw parameter.
         value: String,
-        /// Why.
+        /// The parser's reason, shown after the value.
         detail: SelectorError,
     },
     /// The `annotation` filter does not parse.
@@ -37,7 +37,7 @@ pub enum QueryError {
     AnnotationFilter {
         /// The raw parameter.
         value: String,
-        /// Why.
+        /// The parser's reason, shown after the value.
         detail: SelectorError,
     },
     /// `fieldSelector` does not parse (dynamic endpoints only).
@@ -45,7 +45,7 @@ pub enum QueryError {
     FieldSelector {
         /// The raw parameter.
         value: String,
-        /// Why.
+        /// The parser's reason, shown after the value.
         detail: FieldSelectorError,
     },
 }
@@ -79,7 +79,7 @@ pub struct ListQuery {
     pub page: u64,
     /// Page size (default −1 = everything; 0 = empty page).
     pub limit: i64,
-    /// Sort key.
+    /// `sortBy` (default: creation time).
     pub sort_by: SortBy,
     /// Direction (default false = greatest first).
     pub ascending: bool,
@@ -295,7 +295,6 @@ mod tests {
         }
     }
 
-    /// Case 80.
     #[test]
     fn case_80_unparsable_numbers_are_defaults() {
         let q = ok("limit=add&page=abc&ascending=ssss");
@@ -314,7 +313,6 @@ mod tests {
         );
     }
 
-    /// Cases 77 and 78.
     #[test]
     fn case_77_78_page_and_limit_messages() {
         assert_eq!(err("page=0&limit=10"), "invalid page \"0\": must be >= 1");
@@ -343,7 +341,6 @@ mod tests {
         );
     }
 
-    /// Cases 81 and 82.
     #[test]
     fn case_81_82_unknown_keys_and_repeats() {
         let q = ok("xxxx=xxxx&dsfsw=xxxx&limit=5&limit=10&name=a&name=b");
@@ -383,7 +380,6 @@ mod tests {
         assert!(q.filters.is_empty());
     }
 
-    /// Case 88.
     #[test]
     fn case_88_invalid_label_selector() {
         let message = err("labelSelector=app%20in%20(a,b");
@@ -393,7 +389,6 @@ mod tests {
         );
     }
 
-    /// Case 89.
     #[test]
     fn case_89_comma_less_append() {
         let message = err("labelSelector=tier%3Dwebapp.kubernetes.io%2Fname%3Dx");

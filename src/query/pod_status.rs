@@ -19,7 +19,7 @@ fn ready_conditions(pod: &Pod) -> impl Iterator<Item = &PodCondition> {
         .filter(|c| c.type_ == "Ready")
 }
 
-/// The reason `r` of the algorithm — kubectl's STATUS column (`Running`, `Init:0/2`, `CrashLoopBackOff`,
+/// The reason `r` of algorithms §9.5 — kubectl's STATUS column (`Running`, `Init:0/2`, `CrashLoopBackOff`,
 /// `Terminating`, …).
 pub fn display_reason(pod: &Pod) -> String {
     let status = pod.status.as_ref();
@@ -478,7 +478,6 @@ mod tests {
         assert_eq!(derived_status(&p), "Waiting");
     }
 
-    /// Case 87's pods.
     #[test]
     fn case_87_pod_statuses() {
         let mut foo1 = s_run();

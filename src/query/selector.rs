@@ -25,7 +25,7 @@ pub enum LabelValue<'a> {
 
 /// Anything a selector can be matched against: stored labels, effective labels, annotations.
 pub trait LabelLookup {
-    /// The value of `key`.
+    /// How `key` appears to a selector: absent, one value, or a set.
     fn value(&self, key: &str) -> LabelValue<'_>;
 }
 
@@ -119,12 +119,12 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    /// The label key.
+    /// A qualified name (`[prefix/]name`), validated as Kubernetes does.
     pub fn key(&self) -> &str {
         &self.key
     }
 
-    /// The operator.
+    /// `=`, `==` and `in` test alike; they stay apart so the text round-trips.
     pub fn operator(&self) -> Operator {
         self.operator
     }
@@ -951,13 +951,11 @@ mod tests {
         assert!(detail.contains("webapp.kubernetes.io/name"), "{detail}");
     }
 
-    /// Case 91.
     #[test]
     fn case_91_double_double_equals_is_rejected() {
         assert!(Selector::parse("a==b==c").is_err());
     }
 
-    /// Case 88.
     #[test]
     fn case_88_unclosed_set_is_rejected() {
         assert!(Selector::parse("app in (a,b").is_err());
@@ -969,7 +967,7 @@ mod tests {
 
     const POOL: &str = "ippool.network.kubesphere.io/name";
 
-    /// Algorithms §3 table, and case 41 (a dual-stack pod matches both pools).
+    /// The algorithms §3 table, and case 41 (a dual-stack pod matches both pools).
     #[test]
     fn case_41_set_value_matches_any_member() {
         let stored = labels(&[("app", "x")]);

@@ -19,13 +19,10 @@ pub enum Request<'a> {
 
 /// One write on a caller's behalf.
 pub struct Write<'a> {
-    /// Why it happened.
     pub request: Request<'a>,
-    /// On whose behalf.
     pub caller: &'a Caller,
     /// `create`, `update`, `patch` or `delete`.
     pub verb: &'static str,
-    /// What was written.
     pub resource: &'a ApiResource,
     /// Empty for cluster-scoped objects.
     pub namespace: &'a str,
@@ -35,7 +32,7 @@ pub struct Write<'a> {
     pub dry_run: bool,
     /// kube-apiserver's status code; 0 when it could not be reached.
     pub code: u16,
-    /// When the write was sent.
+    /// When the write was sent: the event's `latencyMs` counts from here.
     pub started: Instant,
 }
 

@@ -87,17 +87,15 @@ impl WriteVerb {
 
 /// A write as received: which object, the client's query parameters, the body.
 pub struct WriteRequest<'a> {
-    /// What to do.
     pub verb: WriteVerb,
     /// The namespace from the URL.
     pub namespace: &'a str,
     /// The name from the URL (update, patch, delete).
     pub name: Option<&'a str>,
-    /// The client's query parameters.
+    /// The client's query parameters; only those the verb forwards (`dryRun`, `fieldManager`, …) reach kube-apiserver.
     pub query: &'a [(String, String)],
     /// The `Content-Type` header.
     pub content_type: &'a str,
-    /// The body.
     pub body: &'a [u8],
     /// This request's id, for the audit log.
     pub request_id: &'a str,

@@ -30,7 +30,6 @@ pub enum Error {
     NotFound {
         /// `<plural>.<group>`, or `<plural>` for the core group.
         resource: String,
-        /// The missing object.
         name: String,
     },
     /// The request body's content type is not accepted here (415).
@@ -42,7 +41,6 @@ pub enum Error {
     /// kube-apiserver answered a forwarded write with an error: its answer is passed through unchanged.
     #[error("kube-apiserver answered {code}")]
     Upstream {
-        /// Its status code.
         code: StatusCode,
         /// Its body (normally a `Status`).
         body: Value,
@@ -58,9 +56,7 @@ pub enum Error {
 /// An object that failed validation, with the API coordinates its `Status.details` name.
 #[derive(Debug)]
 pub struct InvalidObject {
-    /// API group of the object.
     pub group: String,
-    /// Kind of the object.
     pub kind: String,
     /// The object's name and field errors.
     pub invalid: nsnp::Invalid,

@@ -1,4 +1,5 @@
-//! IP pools (api §1): occupancy, pools a namespace may use, migration targets, migration, unbind-all.
+//! IP pools (api §1): pools with their occupancy status, migration targets, pools a namespace may use. Migration
+//! and unbind-all are in [`super::migration`].
 
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ impl PoolSet {
             .ok_or_else(|| Error::not_found(&pools(), name))
     }
 
-    /// The §1.0 objects of `facts` (a subset of this set), with status.
+    /// The api §1.0 objects of the `chosen` pools of this set, with status, in name order.
     pub fn objects_of(&self, occupancy: &Occupancy, chosen: &[&Pool]) -> Vec<Value> {
         self.objects
             .iter()
@@ -84,7 +85,7 @@ pub fn pool_list(items: Vec<Value>) -> Value {
     json!({"apiVersion": pools().api_version, "kind": "IPPoolList", "metadata": {}, "items": items})
 }
 
-/// §1.1: every pool with status, sorted by name.
+/// api §1.1: every pool with status, sorted by name.
 pub async fn list(context: &Context, caller: &Caller) -> Result<Vec<Value>, Error> {
     context
         .authorize(caller, &Access::to(Verb::List, &pools()))
@@ -95,7 +96,7 @@ pub async fn list(context: &Context, caller: &Caller) -> Result<Vec<Value>, Erro
     Ok(pools.objects_of(&occupancy, &all))
 }
 
-/// §1.2: one pool with status.
+/// api §1.2: one pool with status.
 pub async fn get(context: &Context, caller: &Caller, name: &str) -> Result<Value, Error> {
     context
         .authorize(caller, &Access::to(Verb::Get, &pools()).named(name))
@@ -106,7 +107,7 @@ pub async fn get(context: &Context, caller: &Caller, name: &str) -> Result<Value
     Ok(pool_object(object, status))
 }
 
-/// §1.3: the pools `name` may be migrated to, as an `IPPoolList`.
+/// api §1.3: the pools `name` may be migrated to, as an `IPPoolList`.
 pub async fn migration_targets(
     context: &Context,
     caller: &Caller,
@@ -122,7 +123,7 @@ pub async fn migration_targets(
     Ok(pool_list(pools.objects_of(&occupancy, &targets)))
 }
 
-/// §1.5: the pools namespace `namespace` may use, as an `IPPoolList`.
+/// api §1.5: the pools namespace `namespace` may use, as an `IPPoolList`.
 pub async fn usable_by_namespace(
     context: &Context,
     caller: &Caller,

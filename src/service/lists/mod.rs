@@ -33,15 +33,13 @@ use visibility::{Scope, visible_objects};
 /// The resources of `/kapis/resources.kubesphere.io/v1alpha3` (api §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceList {
-    /// Core namespaces (cluster-scoped).
+    /// Cluster-scoped; with virtual binding labels (algorithms §4.2).
     Namespaces,
-    /// Core pods.
+    /// With the virtual pool label `ippool.network.kubesphere.io/name` (algorithms §3).
     Pods,
-    /// Core services.
     Services,
-    /// NetworkPolicies.
     NetworkPolicies,
-    /// NamespaceNetworkPolicies.
+    /// With derived classification labels (algorithms §9.7).
     NamespaceNetworkPolicies,
     /// Calico pools with status (cluster-scoped; per namespace: the usable ones).
     IpPools,
@@ -64,7 +62,7 @@ impl ResourceList {
         })
     }
 
-    /// Whether objects live in namespaces.
+    /// Whether objects live in namespaces (`ippools` do not, yet have namespaced routes: the usable pools).
     fn namespaced(self) -> bool {
         matches!(
             self,

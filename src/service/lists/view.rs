@@ -84,7 +84,7 @@ impl<'a, K: Resource> View<'a, K> {
     }
 }
 
-/// A namespace with its virtual binding labels (algorithms §4).
+/// A namespace with its virtual binding labels (algorithms §4.2).
 pub fn namespace_view<'a>(namespace: &'a Namespace, pools: &[Pool]) -> View<'a, Namespace> {
     View::new(
         namespace,
@@ -93,7 +93,7 @@ pub fn namespace_view<'a>(namespace: &'a Namespace, pools: &[Pool]) -> View<'a, 
     )
 }
 
-/// A NamespaceNetworkPolicy with its derived labels (algorithms §10).
+/// A NamespaceNetworkPolicy with its derived classification labels (algorithms §9.7).
 pub fn nsnp_view(policy: &NamespaceNetworkPolicy) -> View<'_, NamespaceNetworkPolicy> {
     let spec = serde_json::to_value(&policy.spec).unwrap_or(Value::Null);
     let labels = policy.metadata.labels.clone().unwrap_or_default();
@@ -147,7 +147,6 @@ impl<K: Resource> Object for View<'_, K> {
     }
 }
 
-/// The owner references of an object.
 pub fn owners(meta: &ObjectMeta) -> impl Iterator<Item = &OwnerReference> {
     meta.owner_references.iter().flatten()
 }

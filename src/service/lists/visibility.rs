@@ -1,4 +1,4 @@
-//! What a caller may see of a list (api §8): everything with a cluster-wide `list`, else the namespaces
+//! What a caller may see of a list (algorithms §9.12): everything with a cluster-wide `list`, else the namespaces
 //! (namespaced resources) or the objects (cluster-scoped ones) they may read; nothing at all is a 403.
 
 use std::collections::BTreeSet;
@@ -13,7 +13,6 @@ use crate::service::{Context, Error, synced};
 
 /// What a namespaced list works on: the caller's query and which namespaces it covers.
 pub struct Scope<'q> {
-    /// The parsed query.
     pub query: &'q ListQuery,
     /// The namespace from the URL; `None` for a cluster-wide list.
     pub namespace: Option<&'q str>,

@@ -13,7 +13,6 @@ use crate::service::{Context, Error, synced};
 
 /// Everything [`crate::domain::migration::plan`] reads besides the pools.
 pub struct MigrationInputs {
-    /// Every namespace.
     pub namespaces: Vec<NamespaceInput>,
     /// Deployments, StatefulSets, DaemonSets and CronJobs with their pod-template annotations.
     pub workloads: Vec<WorkloadInput>,

@@ -1,5 +1,6 @@
-//! Pool migration and unbind-all (api §1.4, §1.6; algorithms §7, §8): plan over the caches, check every planned
-//! write with a SubjectAccessReview, then write as the caller (namespaces first, with conflict retries).
+//! Pool migration and unbind-all (api §1.4, api §1.6; algorithms §7, algorithms §8): plan over the caches, check
+//! every planned write with a SubjectAccessReview, then write as the caller (namespaces first, with conflict
+//! retries).
 
 mod inputs;
 mod writes;
@@ -32,7 +33,7 @@ pub struct MigrationRequest {
 pub struct Summary {
     /// No write failed.
     pub complete: bool,
-    /// The response body (api §1.4, §1.6), with `errors` when a write failed.
+    /// The response body (api §1.4, api §1.6), with `errors` when a write failed.
     pub body: Value,
 }
 
@@ -52,7 +53,7 @@ impl Summary {
     }
 }
 
-/// api §1.4.
+/// api §1.4: authorize, plan, check every planned write, then patch (nothing on a dry run).
 pub async fn migrate(
     context: &Context,
     caller: &Caller,
@@ -130,7 +131,7 @@ pub async fn migrate(
     Ok(Summary::new(body, errors))
 }
 
-/// api §1.6.
+/// api §1.6: remove `pool` from the bindings of every namespace (`pool` need not exist).
 pub async fn unbind(
     context: &Context,
     caller: &Caller,
