@@ -3,7 +3,8 @@
 //! Most tests run concurrently on one shared control plane and isolate by unique names. Tests that need
 //! the cluster to themselves (they stop kube-apiserver, need another CRD set, or check cluster-wide
 //! results with fixed names) take turns on a second, exclusive plane ([`support::exclusive`]). The demo
-//! test runs `scripts/demo.sh`, which starts its own plane.
+//! test runs `scripts/demo.sh`, which starts its own plane. Route-level tests run against the router in
+//! memory, without any plane ([`support::routes`]).
 
 mod support;
 
@@ -31,3 +32,5 @@ mod ippool_unbind;
 mod policy_endpoints;
 /// Shared plane: the v1alpha3 generic lists.
 mod resources_lists;
+/// No plane: the router in memory (parsing, 4xx answers, health, middleware).
+mod routes;

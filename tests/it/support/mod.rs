@@ -5,19 +5,22 @@
 //! installed, tests run on it concurrently). [`exclusive::Exclusive`] hands out a second, private control
 //! plane one test at a time, for tests that need the cluster to themselves: they stop kube-apiserver, need
 //! another CRD set, or check cluster-wide totals with fixed names. Both are started on first use and
-//! stopped when the test binary exits. [`ControlPlane::start`] starts a plane owned by the caller (killed
-//! on drop). The processes are started through `scripts/control-plane.sh pki|etcd|apiserver` (the script
+//! stopped when the test binary exits; no test starts a plane of its own. The processes are started through `scripts/control-plane.sh pki|etcd|apiserver` (the script
 //! holds the certificates and the flag lists; `etcd`/`apiserver` exec the binary, so the harness's child
 //! is the binary itself), from a thread that never exits and with `PR_SET_PDEATHSIG`, so they die with
 //! the test binary however it ends. Each plane lives in `$CARGO_TARGET_TMPDIR/control-planes/cp-<pid>-*`;
 //! folders of dead test processes are removed when the next control plane starts. CRDs come from
 //! `config/crds/` (`$KSNET_TEST_CRD_DIR` overrides the folder, to try other files).
+//!
+//! [`routes::App`] serves the router with in-memory state and fake authentication and authorization,
+//! for the route-level tests that need no cluster.
 
 pub mod api;
 pub mod crds;
 pub mod exclusive;
 pub mod fixtures;
 mod process;
+pub mod routes;
 mod server;
 
 pub use process::free_ports;
