@@ -970,7 +970,7 @@ async fn pool_status_cases_in_one_cluster() {
 
 #[tokio::test]
 async fn users_without_rbac_get_403_until_granted() {
-    // Shared plane: alice gets no grant from any other test of it.
+    // Shared plane: no other test grants alice anything on IP pools (this one grants her `list`).
     let alice = ControlPlane::shared().token(User::Alice);
     let mut config = test_config();
     config.auth.cache_ttl_seconds = 0;

@@ -28,7 +28,6 @@ use super::{ControlPlane, CrdSet, User, wait_for};
 const CRD_REMOVAL: Duration = Duration::from_secs(60);
 
 /// What earlier turns left behind.
-#[derive(Default)]
 struct Turns {
     /// Objects created through a lease, in creation order, not yet removed.
     created: Vec<Value>,
@@ -54,8 +53,9 @@ impl Exclusive {
         // An earlier test may have ended (panicked) with kube-apiserver stopped.
         plane.start_apiserver();
         let admin = plane.client(User::Admin).await;
-        for object in std::mem::take(&mut turns.created).iter().rev() {
-            remove(&admin, object).await;
+        // Newest first: what is inside a namespace goes before the namespace.
+        while let Some(object) = turns.created.pop() {
+            remove(&admin, &object).await;
         }
         converge_crds(&admin, crds).await;
         Exclusive {
