@@ -64,7 +64,7 @@ impl Authenticator {
 }
 
 /// `authentication.k8s.io/v1` TokenReviews against kube-apiserver.
-pub struct TokenReviews {
+struct TokenReviews {
     client: Client,
     audiences: Vec<String>,
 }

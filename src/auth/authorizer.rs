@@ -149,7 +149,7 @@ impl Authorizer {
 }
 
 /// `authorization.k8s.io/v1` SubjectAccessReviews against kube-apiserver.
-pub struct SubjectAccessReviews {
+struct SubjectAccessReviews {
     client: Client,
 }
 
