@@ -1,7 +1,11 @@
-//! Bearer-token authentication through `authentication.k8s.io/v1` TokenReviews.
+//! Bearer-token authentication: who a token belongs to is asked of a [`TokenReviewer`] (in production
+//! [`TokenReviews`], `authentication.k8s.io/v1` TokenReviews against kube-apiserver), and the answers are
+//! cached.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use kube::Client;
 use kube::api::{Api, PostParams};
@@ -10,19 +14,29 @@ use sha2::{Digest, Sha256};
 use super::ttl_cache::TtlCache;
 use super::{AUTHENTICATED_GROUP, AuthError, Caller, Credential, Identity};
 
+/// Answers "whose token is this?".
+pub trait TokenReviewer: Send + Sync {
+    /// The identity `token` belongs to (with `system:authenticated` among its groups), `None` when the
+    /// token is not valid, or an error when the question could not be answered.
+    fn review<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Identity>, AuthError>>;
+}
+
 /// Resolves `Authorization` headers to callers; answers are cached by the token's SHA-256.
 pub struct Authenticator {
-    client: Client,
-    audiences: Vec<String>,
+    reviewer: Arc<dyn TokenReviewer>,
     cache: TtlCache<[u8; 32], Option<Identity>>,
 }
 
 impl Authenticator {
-    /// An authenticator asking kube-apiserver through `client`.
+    /// An authenticator asking kube-apiserver through `client` (TokenReviews for `audiences`).
     pub fn new(client: Client, audiences: Vec<String>, ttl: Duration) -> Self {
+        Self::with_reviewer(Arc::new(TokenReviews { client, audiences }), ttl)
+    }
+
+    /// An authenticator asking `reviewer`, caching its answers for `ttl` (0 disables caching).
+    pub fn with_reviewer(reviewer: Arc<dyn TokenReviewer>, ttl: Duration) -> Self {
         Self {
-            client,
-            audiences,
+            reviewer,
             cache: TtlCache::new(ttl),
         }
     }
@@ -36,7 +50,7 @@ impl Authenticator {
         let identity = match self.cache.get(&key, Instant::now()) {
             Some(identity) => identity,
             None => {
-                let identity = self.review(token).await?;
+                let identity = self.reviewer.review(token).await?;
                 self.cache.insert(key, identity.clone(), Instant::now());
                 identity
             }
@@ -47,8 +61,22 @@ impl Authenticator {
             credential: Credential::BearerToken(token.to_owned()),
         })
     }
+}
 
-    async fn review(&self, token: &str) -> Result<Option<Identity>, AuthError> {
+/// `authentication.k8s.io/v1` TokenReviews against kube-apiserver.
+struct TokenReviews {
+    client: Client,
+    audiences: Vec<String>,
+}
+
+impl TokenReviewer for TokenReviews {
+    fn review<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Identity>, AuthError>> {
+        Box::pin(self.ask(token))
+    }
+}
+
+impl TokenReviews {
+    async fn ask(&self, token: &str) -> Result<Option<Identity>, AuthError> {
         let review = TokenReview {
             spec: TokenReviewSpec {
                 token: Some(token.to_owned()),

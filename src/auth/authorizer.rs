@@ -1,8 +1,11 @@
-//! Authorization through `authorization.k8s.io/v1` SubjectAccessReviews, on the underlying Kubernetes
-//! resources (api §8).
+//! Authorization on the underlying Kubernetes resources (api §8): permissions are asked of an
+//! [`AccessReviewer`] (in production [`SubjectAccessReviews`], `authorization.k8s.io/v1`
+//! SubjectAccessReviews against kube-apiserver), and the answers are cached.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
@@ -128,17 +131,32 @@ impl Access {
     }
 }
 
-/// Answers "may this identity do this?", with cached SubjectAccessReviews.
+/// Answers "may this identity do this?" for identities outside `system:masters`.
+pub trait AccessReviewer: Send + Sync {
+    /// Whether `identity` may perform `access`, or an error when the question could not be answered.
+    fn review<'a>(
+        &'a self,
+        identity: &'a Identity,
+        access: &'a Access,
+    ) -> BoxFuture<'a, Result<bool, AuthError>>;
+}
+
+/// Answers "may this identity do this?", with cached answers of an [`AccessReviewer`].
 pub struct Authorizer {
-    client: Client,
+    reviewer: Arc<dyn AccessReviewer>,
     cache: TtlCache<(Identity, Access), bool>,
 }
 
 impl Authorizer {
-    /// An authorizer asking kube-apiserver through `client`.
+    /// An authorizer asking kube-apiserver through `client` (SubjectAccessReviews).
     pub fn new(client: Client, ttl: Duration) -> Self {
+        Self::with_reviewer(Arc::new(SubjectAccessReviews { client }), ttl)
+    }
+
+    /// An authorizer asking `reviewer`, caching its answers for `ttl` (0 disables caching).
+    pub fn with_reviewer(reviewer: Arc<dyn AccessReviewer>, ttl: Duration) -> Self {
         Self {
-            client,
+            reviewer,
             cache: TtlCache::new(ttl),
         }
     }
@@ -152,13 +170,30 @@ impl Authorizer {
         if let Some(allowed) = self.cache.get(&key, Instant::now()) {
             return Ok(allowed);
         }
-        let api: Api<SubjectAccessReview> = Api::all(self.client.clone());
-        let answer = api
-            .create(&PostParams::default(), &review(identity, access))
-            .await?;
-        let allowed = answer.status.is_some_and(|s| s.allowed);
+        let allowed = self.reviewer.review(identity, access).await?;
         self.cache.insert(key, allowed, Instant::now());
         Ok(allowed)
+    }
+}
+
+/// `authorization.k8s.io/v1` SubjectAccessReviews against kube-apiserver.
+struct SubjectAccessReviews {
+    client: Client,
+}
+
+impl AccessReviewer for SubjectAccessReviews {
+    fn review<'a>(
+        &'a self,
+        identity: &'a Identity,
+        access: &'a Access,
+    ) -> BoxFuture<'a, Result<bool, AuthError>> {
+        Box::pin(async move {
+            let api: Api<SubjectAccessReview> = Api::all(self.client.clone());
+            let answer = api
+                .create(&PostParams::default(), &review(identity, access))
+                .await?;
+            Ok(answer.status.is_some_and(|s| s.allowed))
+        })
     }
 }
 

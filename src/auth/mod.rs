@@ -1,14 +1,16 @@
 //! Who is calling (api §0.2) and what they may do (api §0.3).
 //!
 //! Bearer tokens are checked with TokenReviews and permissions with SubjectAccessReviews against
-//! kube-apiserver; both answers (allowed and denied) are cached for `auth.cacheTTLSeconds`.
+//! kube-apiserver; both answers (allowed and denied) are cached for `auth.cacheTTLSeconds`. Who answers
+//! is a [`TokenReviewer`] and an [`AccessReviewer`], so the HTTP layer can also be served with other
+//! answers (the route tests do, without kube-apiserver).
 
 mod authenticator;
 mod authorizer;
 mod ttl_cache;
 
-pub use authenticator::Authenticator;
-pub use authorizer::{Access, Authorizer, Verb};
+pub use authenticator::{Authenticator, TokenReviewer};
+pub use authorizer::{Access, AccessReviewer, Authorizer, Verb};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -177,6 +177,31 @@ impl Caches {
         (caches, tasks)
     }
 
+    /// Caches that hold nothing and count as synced, fed by no watch: the state of an empty cluster, for
+    /// serving the HTTP layer without kube-apiserver (the route tests do).
+    pub fn empty() -> Self {
+        Self {
+            pods: Cache::empty(),
+            namespaces: Cache::empty(),
+            services: Cache::empty(),
+            network_policies: Cache::empty(),
+            ippools: Cache::empty(),
+            ipam_blocks: Cache::empty(),
+            namespace_network_policies: Cache::empty(),
+            workspaces: Cache::empty(),
+            replica_sets: Cache::empty(),
+            deployments: Cache::empty(),
+            stateful_sets: Cache::empty(),
+            daemon_sets: Cache::empty(),
+            cron_jobs: Cache::empty(),
+            cron_jobs_v1beta1: Cache::empty(),
+            nodes: None,
+            occupancy: Arc::default(),
+            pod_labels: Arc::default(),
+            pod_list_generation: Arc::default(),
+        }
+    }
+
     /// Every started cache, type-erased, in a fixed order.
     fn all(&self) -> Vec<&dyn CacheInfo> {
         let mut all: Vec<&dyn CacheInfo> = vec![

@@ -3,31 +3,24 @@
 //!
 //! One sequential test: each step keeps the preconditions of the next (targets and usable pools
 //! before the extra pools exist, dry runs and validation errors before the real migration, the
-//! real migration (53) before its effects (54) and its repetition (55)).
-
-mod support;
+//! real migration (53) before its effects (54) and its repetition (55)). On the exclusive plane:
+//! targets and usable pools are every pool of the cluster, and the names are the spec's.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use kube::Client;
 use serde_json::{Value, json};
-use support::fixtures::{
-    Checks, create, create_all, delete, get, get_json, item_names, merge_patch, namespace,
-    owned_pod, pod, pool, post, post_form, resource_version, same, settle,
+
+use crate::support::api::{IPV4POOLS, MARKER, MIGRATIONS, SYNC, V2 as BASE};
+use crate::support::exclusive::Exclusive;
+use crate::support::fixtures::{
+    Checks, binding_labels, delete, get, item_names, merge_patch, namespace, owned_pod, pod, pool,
+    resource_version, same, settle,
 };
-use support::{ControlPlane, TestServer, User};
+use crate::support::{CrdSet, TestServer, User, test_config};
 
-const BASE: &str = "/kapis/network.kubesphere.io/v1alpha2";
-const MIGRATIONS: &str = "/kapis/network.kubesphere.io/v1alpha2/ippoolmigrations";
-/// How long the server may take to reflect writes.
-const SYNC: Duration = Duration::from_secs(60);
-
-const IPV4POOLS: &str = "cni.projectcalico.org/ipv4pools";
-const MARKER: &str = "network.kubesphere.io/ippool-annotations-managed";
 const MIGRATION: &str = "network.kubesphere.io/ippool-migration";
 const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
-const BINDING: &str = "ippool.network.kubesphere.io/";
 
 fn container() -> Value {
     json!([{"name": "c", "image": "pause"}])
@@ -180,7 +173,7 @@ async fn expect_items(
 ) {
     let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
     let outcome = settle(SYNC, || async {
-        let (code, body) = get_json(server, path, token).await;
+        let (code, body) = server.get_json(path, token).await;
         same(&(code, item_names(&body)), &(200, expected.clone()))?;
         same(
             &(&body["apiVersion"], &body["kind"]),
@@ -250,37 +243,24 @@ fn annotation<'a>(object: &'a Value, pointer: &str, key: &str) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
-/// Binding labels (`ippool.network.kubesphere.io/*`) of a namespace.
-fn binding_labels(namespace: &Value) -> BTreeMap<String, Value> {
-    namespace["metadata"]["labels"]
-        .as_object()
-        .map(|labels| {
-            labels
-                .iter()
-                .filter(|(k, _)| k.starts_with(BINDING))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn migration_cases_on_fixture_f_m() {
-    let plane = ControlPlane::shared();
-    let admin = plane.client(User::Admin).await;
+    let mut cluster = Exclusive::acquire(CrdSet::All).await;
+    let plane = cluster.plane();
+    let admin = cluster.admin().clone();
     let token = plane.token(User::Admin);
     // SubjectAccessReview answers are not cached, so bob's grants (case 66) take effect at once.
-    let mut config = support::test_config();
+    let mut config = test_config();
     config.auth.cache_ttl_seconds = 0;
     let server = TestServer::start_with(plane, config).await;
-    create_all(&admin, fixture()).await;
+    cluster.create_all(fixture()).await;
     server.wait_ready().await;
     let mut checks = Checks::default();
 
     // Case 56 (form dry run), also the signal that the caches reflect F-M.
     let dry_form = "oldippool=pool-a&newippool=pool-b&dryRun=true";
     let outcome = settle(SYNC, || async {
-        let (code, body) = post_form(&server, MIGRATIONS, &token, dry_form).await;
+        let (code, body) = server.post_form(MIGRATIONS, &token, dry_form).await;
         same(&(code, body), &(200, case53(true)))
     })
     .await;
@@ -288,14 +268,18 @@ async fn migration_cases_on_fixture_f_m() {
     let initial = versions(&admin).await;
 
     // Case 29: targets of an IPv6 pool.
-    let (code, body) = get_json(&server, &format!("{BASE}/ippools/pool-v6/migrate"), &token).await;
+    let (code, body) = server
+        .get_json(&format!("{BASE}/ippools/pool-v6/migrate"), &token)
+        .await;
     checks.eq(
         "case 29 targets of pool-v6",
         &(code, &body["kind"], &body["items"]),
         &(200, &json!("IPPoolList"), &json!([])),
     );
     // Case 30: targets of a missing pool.
-    let (code, body) = get_json(&server, &format!("{BASE}/ippools/nope/migrate"), &token).await;
+    let (code, body) = server
+        .get_json(&format!("{BASE}/ippools/nope/migrate"), &token)
+        .await;
     checks.eq(
         "case 30 targets of a missing pool",
         &(code, body),
@@ -314,7 +298,9 @@ async fn migration_cases_on_fixture_f_m() {
     )
     .await;
     // Case 34: missing namespace.
-    let (code, body) = get_json(&server, &format!("{BASE}/namespaces/nope/ippools"), &token).await;
+    let (code, body) = server
+        .get_json(&format!("{BASE}/namespaces/nope/ippools"), &token)
+        .await;
     checks.eq(
         "case 34 missing namespace",
         &error_of(code, &body),
@@ -322,8 +308,7 @@ async fn migration_cases_on_fixture_f_m() {
     );
 
     // Cases 31 and 33.
-    create_all(
-        &admin,
+    cluster.create_all(
         vec![
             namespace(
                 "bound",
@@ -356,21 +341,19 @@ async fn migration_cases_on_fixture_f_m() {
     // Case 28: pool-g is being deleted (a finalizer holds it), pool-f allows workloads.
     let mut pool_g = pool("pool-g", json!({"cidr": "10.70.0.0/16"}));
     pool_g["metadata"]["finalizers"] = json!(["example.com/hold"]);
-    create(&admin, pool_g).await;
+    cluster.create(pool_g).await;
     delete(&admin, "crd.projectcalico.org/v1", "IPPool", "", "pool-g").await;
     let pool_g = get(&admin, "crd.projectcalico.org/v1", "IPPool", "", "pool-g").await;
     assert!(
         pool_g["metadata"]["deletionTimestamp"].is_string(),
         "{pool_g}"
     );
-    create(
-        &admin,
-        pool(
+    cluster
+        .create(pool(
             "pool-f",
             json!({"cidr": "10.60.0.0/16", "allowedUses": ["Workload"]}),
-        ),
-    )
-    .await;
+        ))
+        .await;
     expect_items(
         &mut checks,
         "case 28 targets of pool-a",
@@ -382,14 +365,14 @@ async fn migration_cases_on_fixture_f_m() {
     .await;
 
     // Case 57: query-string fields, empty body.
-    let (code, body) = post(
-        &server,
-        &format!("{MIGRATIONS}?oldippool=pool-a&newippool=pool-b&dryRun=true"),
-        &token,
-        None,
-        "",
-    )
-    .await;
+    let (code, body) = server
+        .post(
+            &format!("{MIGRATIONS}?oldippool=pool-a&newippool=pool-b&dryRun=true"),
+            &token,
+            None,
+            "",
+        )
+        .await;
     checks.eq(
         "case 57 query-string dry run",
         &(code, &body["dryRun"], &body["namespaces"]),
@@ -397,14 +380,14 @@ async fn migration_cases_on_fixture_f_m() {
     );
     checks.eq("case 57 same plan as case 56", &body, &case53(true));
     // Case 58: JSON body.
-    let (code, body) = post(
-        &server,
-        MIGRATIONS,
-        &token,
-        Some("application/json"),
-        r#"{"oldippool":"pool-a","newippool":"pool-b","dryRun":true}"#,
-    )
-    .await;
+    let (code, body) = server
+        .post(
+            MIGRATIONS,
+            &token,
+            Some("application/json"),
+            r#"{"oldippool":"pool-a","newippool":"pool-b","dryRun":true}"#,
+        )
+        .await;
     checks.eq("case 58 JSON dry run", &(code, body), &(200, case53(true)));
 
     // Validation errors (59–63, 67, 68, and api §1.4 check 8).
@@ -471,7 +454,7 @@ async fn migration_cases_on_fixture_f_m() {
         ),
     ];
     for (label, form, expected) in form_errors {
-        let (code, body) = post_form(&server, MIGRATIONS, &token, form).await;
+        let (code, body) = server.post_form(MIGRATIONS, &token, form).await;
         checks.eq(label, &error_of(code, &body), &expected);
         checks.eq(
             &format!("{label}: Status kind"),
@@ -479,20 +462,22 @@ async fn migration_cases_on_fixture_f_m() {
             &json!("Status"),
         );
     }
-    let (code, body) = post(&server, MIGRATIONS, &token, Some("text/plain"), "x").await;
+    let (code, body) = server
+        .post(MIGRATIONS, &token, Some("text/plain"), "x")
+        .await;
     checks.eq(
         "case 67 text/plain body",
         &(code, &body["reason"]),
         &(415, &json!("UnsupportedMediaType")),
     );
-    let (code, body) = post(
-        &server,
-        MIGRATIONS,
-        &token,
-        Some("application/json"),
-        r#"{"oldippool":"#,
-    )
-    .await;
+    let (code, body) = server
+        .post(
+            MIGRATIONS,
+            &token,
+            Some("application/json"),
+            r#"{"oldippool":"#,
+        )
+        .await;
     let message = body["message"].as_str().unwrap_or_default();
     checks.that(
         "case 67 malformed JSON",
@@ -502,20 +487,22 @@ async fn migration_cases_on_fixture_f_m() {
         || format!("{code} {body}"),
     );
     let long_name = "a".repeat(70);
-    create(&admin, pool(&long_name, json!({"cidr": "10.90.0.0/16"}))).await;
+    cluster
+        .create(pool(&long_name, json!({"cidr": "10.90.0.0/16"})))
+        .await;
     let expected68 = error(
         400,
         "BadRequest",
         &format!("ippool name \"{long_name}\" cannot be used as a namespace binding label"),
     );
     let outcome = settle(SYNC, || async {
-        let (code, body) = post_form(
-            &server,
-            MIGRATIONS,
-            &token,
-            &format!("oldippool=pool-a&newippool={long_name}"),
-        )
-        .await;
+        let (code, body) = server
+            .post_form(
+                MIGRATIONS,
+                &token,
+                &format!("oldippool=pool-a&newippool={long_name}"),
+            )
+            .await;
         same(&error_of(code, &body), &expected68)
     })
     .await;
@@ -540,7 +527,7 @@ async fn migration_cases_on_fixture_f_m() {
     let warning64 = "ippool \"pool-a\" is still enabled: pods restarted outside namespaces bound to \"pool-b\" \
                      may get addresses from it again; disable it to complete the migration";
     let outcome = settle(SYNC, || async {
-        let (code, body) = post_form(&server, MIGRATIONS, &token, dry_form).await;
+        let (code, body) = server.post_form(MIGRATIONS, &token, dry_form).await;
         same(&(code, &body["warnings"]), &(200, &json!([warning64])))
     })
     .await;
@@ -555,7 +542,7 @@ async fn migration_cases_on_fixture_f_m() {
     )
     .await;
     let outcome = settle(SYNC, || async {
-        let (code, body) = post_form(&server, MIGRATIONS, &token, dry_form).await;
+        let (code, body) = server.post_form(MIGRATIONS, &token, dry_form).await;
         same(&(code, body), &(200, case53(true)))
     })
     .await;
@@ -565,15 +552,17 @@ async fn migration_cases_on_fixture_f_m() {
     );
 
     // Case 65: the target is too small (2 addresses, 3 movable holders).
-    create(&admin, pool("pool-s", json!({"cidr": "10.50.0.0/31"}))).await;
-    let outcome = settle(SYNC, || async {
-        let (code, body) = post_form(
-            &server,
-            MIGRATIONS,
-            &token,
-            "oldippool=pool-a&newippool=pool-s&dryRun=true",
-        )
+    cluster
+        .create(pool("pool-s", json!({"cidr": "10.50.0.0/31"})))
         .await;
+    let outcome = settle(SYNC, || async {
+        let (code, body) = server
+            .post_form(
+                MIGRATIONS,
+                &token,
+                "oldippool=pool-a&newippool=pool-s&dryRun=true",
+            )
+            .await;
         same(
             &(code, &body["dryRun"], &body["warnings"]),
             &(
@@ -588,8 +577,7 @@ async fn migration_cases_on_fixture_f_m() {
 
     // Case 66: bob may do everything but patch deployments in demo → 403 before any write.
     let before = versions(&admin).await;
-    create_all(
-        &admin,
+    cluster.create_all(
         vec![
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                    "metadata": {"name": "bob-migrator"},
@@ -620,13 +608,9 @@ async fn migration_cases_on_fixture_f_m() {
     );
     // Until kube-apiserver's RBAC caches have the grants, bob is denied earlier checks.
     let outcome = settle(SYNC, || async {
-        let (code, body) = post_form(
-            &server,
-            MIGRATIONS,
-            &bob,
-            "oldippool=pool-a&newippool=pool-b",
-        )
-        .await;
+        let (code, body) = server
+            .post_form(MIGRATIONS, &bob, "oldippool=pool-a&newippool=pool-b")
+            .await;
         same(&error_of(code, &body), &forbidden)
     })
     .await;
@@ -639,13 +623,9 @@ async fn migration_cases_on_fixture_f_m() {
     );
 
     // Case 53: the migration.
-    let (code, body) = post_form(
-        &server,
-        MIGRATIONS,
-        &token,
-        "oldippool=pool-a&newippool=pool-b",
-    )
-    .await;
+    let (code, body) = server
+        .post_form(MIGRATIONS, &token, "oldippool=pool-a&newippool=pool-b")
+        .await;
     checks.eq(
         "case 53 successful migration",
         &(code, body),
@@ -741,7 +721,7 @@ async fn migration_cases_on_fixture_f_m() {
 
     // Case 55: once the caches show case 53's writes, an identical call writes nothing.
     let outcome = settle(SYNC, || async {
-        let (code, body) = post_form(&server, MIGRATIONS, &token, dry_form).await;
+        let (code, body) = server.post_form(MIGRATIONS, &token, dry_form).await;
         same(
             &(code, &body["namespaces"], &body["workloads"]),
             &(200, &json!([]), &json!([])),
@@ -750,13 +730,9 @@ async fn migration_cases_on_fixture_f_m() {
     .await;
     checks.check("case 55 precondition: the caches reflect case 53", outcome);
     let before55 = versions(&admin).await;
-    let (code, body) = post_form(
-        &server,
-        MIGRATIONS,
-        &token,
-        "oldippool=pool-a&newippool=pool-b",
-    )
-    .await;
+    let (code, body) = server
+        .post_form(MIGRATIONS, &token, "oldippool=pool-a&newippool=pool-b")
+        .await;
     let mut expected55 = case53(false);
     expected55["namespaces"] = json!([]);
     expected55["workloads"] = json!([]);

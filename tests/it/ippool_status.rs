@@ -3,26 +3,21 @@
 //!
 //! Every case's objects are seeded into one cluster, with names and CIDRs chosen so that the cases
 //! do not disturb each other (see [`seed`]); the expected statuses are then checked all at once, and
-//! cases 2–5 and 21 are checked as watch-driven updates of the seeded objects.
-
-mod support;
+//! cases 2–5 and 21 are checked as watch-driven updates of the seeded objects. On the exclusive plane:
+//! the cases check every pool of the cluster and global metrics. The 403 test runs on the shared plane.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::fixtures::{
-    Checks, allocations, block, create, create_all, delete, eventually, get, get_json, json_of,
-    merge_patch, metric, namespace, parse_metrics, patch_status, pod, pod_attribute, pool, replace,
-    same, settle, status_body, tunnel_attribute,
-};
-use support::{ControlPlane, TestServer, User};
 
-const BASE: &str = "/kapis/network.kubesphere.io/v1alpha2";
-/// How long the server may take to reflect seeded objects.
-const SYNC: Duration = Duration::from_secs(60);
-/// How long a watch-driven update may take.
-const UPDATE: Duration = Duration::from_secs(30);
+use crate::support::api::{SYNC, V2 as BASE};
+use crate::support::exclusive::Exclusive;
+use crate::support::fixtures::{
+    Checks, Sample, allocations, block, delete, eventually, get, json_of, merge_patch, metric,
+    names, namespace, parse_metrics, patch_status, pod, pod_attribute, pool, replace, same, settle,
+    status_body, tunnel_attribute,
+};
+use crate::support::{ControlPlane, CrdSet, Env, TestServer, User, test_config};
 
 const STATUS_KEYS: [&str; 8] = [
     "capacity",
@@ -407,7 +402,7 @@ fn occupancy(status: &Value) -> Value {
 
 /// GET the pool list; `Err` unless 200 with an array.
 async fn list(server: &TestServer<'_>, token: &str) -> Result<Vec<Value>, String> {
-    let (code, body) = get_json(server, &format!("{BASE}/ippools"), token).await;
+    let (code, body) = server.get_json(&format!("{BASE}/ippools"), token).await;
     match (code, body) {
         (200, Value::Array(items)) => Ok(items),
         (code, body) => Err(format!("{code} {body}")),
@@ -416,7 +411,9 @@ async fn list(server: &TestServer<'_>, token: &str) -> Result<Vec<Value>, String
 
 /// GET one pool's `status`; `Err` unless 200.
 async fn pool_status(server: &TestServer<'_>, token: &str, name: &str) -> Result<Value, String> {
-    let (code, body) = get_json(server, &format!("{BASE}/ippools/{name}"), token).await;
+    let (code, body) = server
+        .get_json(&format!("{BASE}/ippools/{name}"), token)
+        .await;
     if code == 200 {
         Ok(body["status"].clone())
     } else {
@@ -424,7 +421,7 @@ async fn pool_status(server: &TestServer<'_>, token: &str, name: &str) -> Result
     }
 }
 
-/// Waits (up to [`UPDATE`]) until `name`'s status equals `expected`; records the outcome.
+/// Waits (up to [`SYNC`]) until `name`'s status equals `expected`; records the outcome.
 async fn expect_status(
     checks: &mut Checks,
     label: &str,
@@ -433,7 +430,7 @@ async fn expect_status(
     name: &str,
     expected: &Value,
 ) {
-    let outcome = settle(UPDATE, || async {
+    let outcome = settle(SYNC, || async {
         let actual = pool_status(server, token, name).await?;
         same(&actual, expected)
     })
@@ -441,23 +438,8 @@ async fn expect_status(
     checks.check(label, outcome);
 }
 
-fn names(items: &[Value]) -> Vec<String> {
-    items
-        .iter()
-        .map(|i| {
-            i["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect()
-}
-
 /// The samples of `/metrics` as admin; `Err` unless 200.
-async fn metrics(
-    server: &TestServer<'_>,
-    token: &str,
-) -> Result<Vec<support::fixtures::Sample>, String> {
+async fn metrics(server: &TestServer<'_>, token: &str) -> Result<Vec<Sample>, String> {
     let response = server.get("/metrics", Some(token)).await;
     let code = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
@@ -482,7 +464,7 @@ async fn expect_metrics(
     token: &str,
     expectations: &[MetricExpectation],
 ) {
-    let last = settle(UPDATE, || async {
+    let last = settle(SYNC, || async {
         let samples = metrics(server, token).await?;
         let wrong: Vec<String> = expectations
             .iter()
@@ -521,11 +503,12 @@ async fn expect_metrics(
 
 #[tokio::test]
 async fn pool_status_cases_in_one_cluster() {
-    let plane = ControlPlane::shared();
-    let admin = plane.client(User::Admin).await;
+    let mut cluster = Exclusive::acquire(CrdSet::All).await;
+    let plane = cluster.plane();
+    let admin = cluster.admin().clone();
     let token = plane.token(User::Admin);
     let server = TestServer::start(plane).await;
-    create_all(&admin, seed()).await;
+    cluster.create_all(seed()).await;
     server.wait_ready().await;
 
     let mut checks = Checks::default();
@@ -609,12 +592,9 @@ async fn pool_status_cases_in_one_cluster() {
     }
 
     // Case 1 through the get endpoint, with the defaulted spec of api §1.0.
-    let (code, body) = get_json(
-        &server,
-        &format!("{BASE}/ippools/default-ipv4-ippool"),
-        &token,
-    )
-    .await;
+    let (code, body) = server
+        .get_json(&format!("{BASE}/ippools/default-ipv4-ippool"), &token)
+        .await;
     checks.eq("case 1 get code", &code, &200);
     checks.eq("case 1 get status", &body["status"], &case1());
     checks.eq(
@@ -666,7 +646,7 @@ async fn pool_status_cases_in_one_cluster() {
         format!("{BASE}/ippools/default-ipv4-ippool/migrate"),
         format!("{BASE}/namespaces/demo/ippools"),
     ] {
-        let (code, body) = get_json(&server, &path, &token).await;
+        let (code, body) = server.get_json(&path, &token).await;
         let item_names = body["items"]
             .as_array()
             .map(|i| names(i))
@@ -755,7 +735,9 @@ async fn pool_status_cases_in_one_cluster() {
     );
 
     // Case 26: missing pool.
-    let (code, body) = get_json(&server, &format!("{BASE}/ippools/nope"), &token).await;
+    let (code, body) = server
+        .get_json(&format!("{BASE}/ippools/nope"), &token)
+        .await;
     checks.eq(
         "case 26 missing pool",
         &(code, body),
@@ -905,11 +887,9 @@ async fn pool_status_cases_in_one_cluster() {
     .await;
 
     // Case 5 (on top): a pod IP without an allocation changes `pods` only.
-    create(
-        &admin,
-        pod("demo", "extra", &["10.233.64.200"], "Running", T0),
-    )
-    .await;
+    cluster
+        .create(pod("demo", "extra", &["10.233.64.200"], "Running", T0))
+        .await;
     s["pods"] = json!(3);
     expect_status(
         &mut checks,
@@ -968,8 +948,10 @@ async fn pool_status_cases_in_one_cluster() {
         json!({"spec": {"disabled": true}}),
     )
     .await;
-    let outcome = settle(UPDATE, || async {
-        let (code, body) = get_json(&server, &format!("{BASE}/ippools/p24"), &token).await;
+    let outcome = settle(SYNC, || async {
+        let (code, body) = server
+            .get_json(&format!("{BASE}/ippools/p24"), &token)
+            .await;
         if code == 200 && body["spec"]["disabled"] == json!(true) {
             same(
                 &body["status"],
@@ -988,15 +970,16 @@ async fn pool_status_cases_in_one_cluster() {
 
 #[tokio::test]
 async fn users_without_rbac_get_403_until_granted() {
-    let plane = ControlPlane::shared();
-    let admin = plane.client(User::Admin).await;
-    let alice = plane.token(User::Alice);
-    let mut config = support::test_config();
+    // Shared plane: no other test grants alice anything on IP pools (this one grants her `list`).
+    let alice = ControlPlane::shared().token(User::Alice);
+    let mut config = test_config();
     config.auth.cache_ttl_seconds = 0;
-    let server = TestServer::start_with(plane, config).await;
-    server.wait_ready().await;
+    let env = Env::start_with(config).await;
 
-    let (code, body) = get_json(&server, &format!("{BASE}/ippools"), &alice).await;
+    let (code, body) = env
+        .server
+        .get_json(&format!("{BASE}/ippools"), &alice)
+        .await;
     assert_eq!(code, 403, "{body}");
     assert_eq!(body["kind"], "Status", "{body}");
     assert_eq!(body["status"], "Failure", "{body}");
@@ -1008,8 +991,7 @@ async fn users_without_rbac_get_403_until_granted() {
          in API group \"crd.projectcalico.org\" at the cluster scope"
     );
 
-    create_all(
-        &admin,
+    env.create_all(
         vec![
             json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                    "metadata": {"name": "ippool-lister"},
@@ -1021,8 +1003,11 @@ async fn users_without_rbac_get_403_until_granted() {
         ],
     )
     .await;
-    let body = eventually(UPDATE, "alice's list answers 200 once granted", || async {
-        let (code, body) = get_json(&server, &format!("{BASE}/ippools"), &alice).await;
+    let body = eventually(SYNC, "alice's list answers 200 once granted", || async {
+        let (code, body) = env
+            .server
+            .get_json(&format!("{BASE}/ippools"), &alice)
+            .await;
         if code == 200 {
             Ok(body)
         } else {
@@ -1031,5 +1016,5 @@ async fn users_without_rbac_get_403_until_granted() {
     })
     .await;
     assert!(body.is_array(), "{body}");
-    server.stop().await;
+    env.stop().await;
 }

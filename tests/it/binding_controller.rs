@@ -1,21 +1,17 @@
-//! The controller's namespace ↔ pool annotation sync (cases 44–52) against the real apiserver.
-
-mod support;
-
-use std::time::Duration;
+//! The controller's namespace ↔ pool annotation sync (cases 44–52) against the real apiserver. On the
+//! exclusive plane: the controller acts on every namespace of the cluster, and the fixture's names are
+//! fixed.
 
 use k8s_openapi::api::core::v1::Namespace;
 use ks_network_apiserver::app::Mode;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
-use support::fixtures::{create_all, delete, get_json, namespace, pool};
-use support::{ControlPlane, TestServer, User, test_config, wait_for};
 
-const WITHIN: Duration = Duration::from_secs(10);
-const V4: &str = "cni.projectcalico.org/ipv4pools";
-const V6: &str = "cni.projectcalico.org/ipv6pools";
-const MARKER: &str = "network.kubesphere.io/ippool-annotations-managed";
+use crate::support::api::{IPV4POOLS as V4, IPV6POOLS as V6, MARKER, SYNC};
+use crate::support::exclusive::Exclusive;
+use crate::support::fixtures::{delete, namespace, pool};
+use crate::support::{CrdSet, TestServer, User, test_config, wait_for};
 
 fn annotation(ns: &Namespace, key: &str) -> Option<String> {
     ns.metadata.annotations.as_ref()?.get(key).cloned()
@@ -34,7 +30,7 @@ async fn until(
     what: &str,
     check: impl Fn(&Namespace) -> bool,
 ) -> Namespace {
-    wait_for(WITHIN, what, || async {
+    wait_for(SYNC, what, || async {
         let ns = api.get(name).await.ok()?;
         check(&ns).then_some(ns)
     })
@@ -43,11 +39,11 @@ async fn until(
 
 #[tokio::test]
 async fn binding_labels_drive_the_calico_annotations() {
-    let plane = ControlPlane::shared();
-    let admin = plane.client(User::Admin).await;
-    create_all(
-        &admin,
-        vec![
+    let mut cluster = Exclusive::acquire(CrdSet::All).await;
+    let plane = cluster.plane();
+    let admin = cluster.admin().clone();
+    cluster
+        .create_all(vec![
             pool("pa", json!({"cidr": "10.11.0.0/16"})),
             pool("pb", json!({"cidr": "10.12.0.0/16"})),
             pool("p6", json!({"cidr": "fd00:50::/64"})),
@@ -64,9 +60,8 @@ async fn binding_labels_drive_the_calico_annotations() {
                 json!({}),
             ),
             namespace("n5", json!({}), json!({V4: "[\"10.11.0.0/16\"]"})),
-        ],
-    )
-    .await;
+        ])
+        .await;
     let server = TestServer::start_mode(plane, test_config(), Mode::All).await;
     server.wait_ready().await;
     let api: Api<Namespace> = Api::all(admin.clone());
@@ -117,8 +112,8 @@ async fn binding_labels_drive_the_calico_annotations() {
 
     // 47: hand-set annotations are left alone but reported as bound.
     let token = plane.token(User::Admin);
-    let (_, body) = get_json(
-        &server,
+    let (_, body) = server
+        .get_json(
         "/kapis/resources.kubesphere.io/v1alpha3/namespaces?names=n2&labelSelector=ippool.network.kubesphere.io/pb",
         &token,
     )
@@ -152,12 +147,12 @@ async fn binding_labels_drive_the_calico_annotations() {
     assert_eq!(annotation(&n2, MARKER).as_deref(), Some("true"));
 
     // 49: other label values do not bind; the namespace may use every usable pool.
-    let (_, body) = get_json(
-        &server,
-        "/kapis/network.kubesphere.io/v1alpha2/namespaces/n3/ippools",
-        &token,
-    )
-    .await;
+    let (_, body) = server
+        .get_json(
+            "/kapis/network.kubesphere.io/v1alpha2/namespaces/n3/ippools",
+            &token,
+        )
+        .await;
     assert_eq!(body["items"].as_array().map(Vec::len), Some(3), "{body}");
     let n3 = api.get("n3").await.unwrap();
     assert_eq!(annotation(&n3, V4), None);
@@ -168,7 +163,9 @@ async fn binding_labels_drive_the_calico_annotations() {
     })
     .await;
     assert_eq!(annotation(&n4, V4), None);
-    create_all(&admin, vec![pool("pz", json!({"cidr": "10.13.0.0/16"}))]).await;
+    cluster
+        .create(pool("pz", json!({"cidr": "10.13.0.0/16"})))
+        .await;
     until(&api, "n4", "n4 gets pz", |ns| {
         annotation(ns, V4).as_deref() == Some("[\"pz\"]")
     })
@@ -178,8 +175,8 @@ async fn binding_labels_drive_the_calico_annotations() {
     assert_eq!(annotation(&n4, MARKER).as_deref(), Some("true"));
 
     // 52: unmanaged CIDR entries count as bindings.
-    let (_, body) = get_json(
-        &server,
+    let (_, body) = server
+        .get_json(
         "/kapis/resources.kubesphere.io/v1alpha3/namespaces?names=n5&labelSelector=ippool.network.kubesphere.io/pa",
         &token,
     )

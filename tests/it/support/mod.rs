@@ -1,24 +1,30 @@
-//! Test harness: a real etcd + kube-apiserver (1.20) on loopback for the integration tests.
+//! Test harness: a real etcd + kube-apiserver (1.20) on loopback for the integration tests, the server
+//! under test in-process, and the router without kube-apiserver.
 //!
-//! Use it from a test file with `mod support;`. [`ControlPlane::shared`] gives one control plane
-//! per test binary (all CRDs installed); [`ControlPlane::start`] a private one, killed on drop.
-//! The processes are started through `scripts/control-plane.sh pki|etcd|apiserver` (the script
-//! holds the certificates and the flag lists; `etcd`/`apiserver` exec the binary, so the harness's
-//! child is the binary itself), from a thread that never exits and with `PR_SET_PDEATHSIG`, so
-//! they die with the test binary however it ends. Each plane lives in
-//! `$CARGO_TARGET_TMPDIR/control-planes/cp-<pid>-*`; folders of dead test processes are removed
-//! when the next control plane starts. CRDs come from `config/crds/` (`$KSNET_TEST_CRD_DIR`
-//! overrides the folder, to try other files).
-#![allow(dead_code)]
+//! [`ControlPlane::shared`] is the control plane of every test that isolates by unique names (all CRDs
+//! installed, tests run on it concurrently). [`exclusive::Exclusive`] hands out a second, private control
+//! plane one test at a time, for tests that need the cluster to themselves: they stop kube-apiserver, need
+//! another CRD set, or check cluster-wide totals with fixed names. Both are started on first use and
+//! stopped when the test binary exits; no test starts a plane of its own. The processes are started through `scripts/control-plane.sh pki|etcd|apiserver` (the script
+//! holds the certificates and the flag lists; `etcd`/`apiserver` exec the binary, so the harness's child
+//! is the binary itself), from a thread that never exits and with `PR_SET_PDEATHSIG`, so they die with
+//! the test binary however it ends. Each plane lives in `$CARGO_TARGET_TMPDIR/control-planes/cp-<pid>-*`;
+//! folders of dead test processes are removed when the next control plane starts. CRDs come from
+//! `config/crds/` (`$KSNET_TEST_CRD_DIR` overrides the folder, to try other files).
+//!
+//! [`routes::App`] serves the router with in-memory state and fake authentication and authorization,
+//! for the route-level tests that need no cluster.
 
+pub mod api;
 pub mod crds;
+pub mod exclusive;
 pub mod fixtures;
 mod process;
+pub mod routes;
 mod server;
 
-// Not every test binary uses the server under test.
-#[allow(unused_imports)]
-pub use server::{TestServer, test_config};
+pub use process::free_ports;
+pub use server::{Env, TestServer, test_config};
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -51,9 +57,6 @@ pub enum User {
 }
 
 impl User {
-    /// Every user.
-    pub const ALL: [User; 5] = [User::Admin, User::Alice, User::Bob, User::Carol, User::Dave];
-
     /// The Kubernetes user name (also the uid), e.g. `"alice"`.
     pub fn name(self) -> &'static str {
         match self {
@@ -74,15 +77,13 @@ pub enum CrdSet {
     All,
     /// Only the files directly in `config/crds/` (not `config/crds/upstream/`).
     OwnedOnly,
-    /// No CRDs.
-    None,
 }
 
-/// How to start a private control plane.
+/// How to start a control plane.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Options {
+struct Options {
     /// The CRDs to install before [`ControlPlane::start`] returns.
-    pub crds: CrdSet,
+    crds: CrdSet,
 }
 
 /// etcd + kube-apiserver on loopback, with their own folder and ports.
@@ -97,33 +98,33 @@ pub struct ControlPlane {
 }
 
 impl ControlPlane {
-    /// One control plane per test binary, started on first use (thread-safe, blocking), with
-    /// [`CrdSet::All`]. Its processes are stopped and its folder removed when the binary exits.
+    /// The control plane shared by the tests that isolate by unique names, started on first use
+    /// (thread-safe, blocking), with [`CrdSet::All`]. Its processes are stopped and its folder removed
+    /// when the binary exits.
     pub fn shared() -> &'static ControlPlane {
         static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
-        let shared = SHARED.get_or_init(|| {
-            let started = std::panic::catch_unwind(|| ControlPlane::start(Options::default()));
-            if started.is_ok() {
-                // SAFETY: registering a plain `extern "C" fn` without arguments.
-                unsafe { libc::atexit(shutdown_shared) };
-            }
-            started.map_err(|panic| panic_message(&*panic))
-        });
         extern "C" fn shutdown_shared() {
-            if let Some(Ok(plane)) = SHARED.get() {
-                plane.shutdown();
-                let _ = std::fs::remove_dir_all(plane.dir());
-            }
+            shutdown_at_exit(&SHARED);
         }
-        match shared {
-            Ok(plane) => plane,
-            Err(e) => panic!("the shared control plane failed to start: {e}"),
-        }
+        started_once(&SHARED, Options::default(), shutdown_shared, "shared")
     }
 
-    /// A private control plane (for tests that restart the apiserver or need another CRD set);
-    /// blocks until it is ready and the CRDs are `Established`. Killed on drop.
-    pub fn start(options: Options) -> ControlPlane {
+    /// The plane behind [`exclusive::Exclusive`], started on first use with [`CrdSet::OwnedOnly`]
+    /// (the lease converges the CRD set); stopped when the binary exits. Use it only through a lease.
+    fn exclusive() -> &'static ControlPlane {
+        static EXCLUSIVE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+        extern "C" fn shutdown_exclusive() {
+            shutdown_at_exit(&EXCLUSIVE);
+        }
+        let options = Options {
+            crds: CrdSet::OwnedOnly,
+        };
+        started_once(&EXCLUSIVE, options, shutdown_exclusive, "exclusive")
+    }
+
+    /// Starts a control plane and blocks until it is ready and the CRDs are `Established`. Killed on
+    /// drop; the shared and the exclusive plane are never dropped, they are stopped at exit.
+    fn start(options: Options) -> ControlPlane {
         let started = Instant::now();
         process::ensure_assets();
         let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("control-planes");
@@ -209,11 +210,6 @@ impl ControlPlane {
     /// `https://127.0.0.1:<port>`.
     pub fn apiserver_url(&self) -> String {
         format!("https://127.0.0.1:{}", self.apiserver_port)
-    }
-
-    /// The CA certificate that signed the apiserver's serving certificate (PEM file).
-    pub fn ca_path(&self) -> PathBuf {
-        self.dir().join("ca.crt")
     }
 
     /// Kills kube-apiserver and waits for it to exit; etcd keeps running (and the data).
@@ -323,6 +319,36 @@ impl Drop for ControlPlane {
     /// Kills the processes before the folder (`dir`) is removed.
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// The plane in `cell`, started with `options` by the first caller; `at_exit` (which calls
+/// [`shutdown_at_exit`] on `cell`) is registered to stop it when the process exits.
+fn started_once(
+    cell: &'static OnceLock<Result<ControlPlane, String>>,
+    options: Options,
+    at_exit: extern "C" fn(),
+    what: &str,
+) -> &'static ControlPlane {
+    let plane = cell.get_or_init(|| {
+        let started = std::panic::catch_unwind(|| ControlPlane::start(options));
+        if started.is_ok() {
+            // SAFETY: registering a plain `extern "C" fn` without arguments.
+            unsafe { libc::atexit(at_exit) };
+        }
+        started.map_err(|panic| panic_message(&*panic))
+    });
+    match plane {
+        Ok(plane) => plane,
+        Err(e) => panic!("the {what} control plane failed to start: {e}"),
+    }
+}
+
+/// Stops the plane in `cell` (if it started) and removes its folder.
+fn shutdown_at_exit(cell: &OnceLock<Result<ControlPlane, String>>) {
+    if let Some(Ok(plane)) = cell.get() {
+        plane.shutdown();
+        let _ = std::fs::remove_dir_all(plane.dir());
     }
 }
 

@@ -1,10 +1,12 @@
-//! Seeding real objects from JSON, reading them back, and small helpers for the endpoint tests:
-//! HTTP calls returning `(status, JSON)`, polling with the last observation in the panic message,
-//! collected (soft) checks, and a Prometheus text parser.
+//! Seeding real objects from JSON, reading them back and removing them, and small helpers for the
+//! endpoint tests: JSON of responses, error checks, polling with the last observation in the panic
+//! message, collected (soft) checks, and a Prometheus text parser.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::{Namespace, NamespaceSpec};
 use kube::Client;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
@@ -12,7 +14,8 @@ use kube::api::{
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::TestServer;
+use super::api::BINDING;
+use super::wait_for;
 
 /// Kinds created without a namespace.
 const CLUSTER_SCOPED: &[&str] = &[
@@ -248,6 +251,62 @@ pub async fn delete(client: &Client, api_version: &str, kind: &str, namespace: &
         .unwrap_or_else(|e| panic!("delete {kind} {namespace}/{name}: {e}"));
 }
 
+/// How long removing an object may take.
+const REMOVAL: Duration = Duration::from_secs(60);
+
+/// Deletes `object` (as created: `apiVersion`, `kind`, `metadata.name`, `metadata.namespace`) if it
+/// exists, and waits until it is gone. Its finalizers are dropped first and the deletion is immediate
+/// (grace period 0, dependents left alone: no garbage collector runs); a namespace is then finalized (no
+/// namespace controller runs), which keeps whatever is still inside it: remove that first.
+pub async fn remove(client: &Client, object: &Value) {
+    let what = describe(object);
+    let api = api_of(client, object);
+    let name = object["metadata"]["name"]
+        .as_str()
+        .expect("object has a name");
+    let Some(live) = api
+        .get_opt(name)
+        .await
+        .unwrap_or_else(|e| panic!("get {what}: {e}"))
+    else {
+        return;
+    };
+    if live.metadata.finalizers.is_some_and(|f| !f.is_empty()) {
+        let patch = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+        gone_is_fine(api.patch(name, &PatchParams::default(), &patch).await)
+            .unwrap_or_else(|e| panic!("drop the finalizers of {what}: {e}"));
+    }
+    let delete = DeleteParams::background().grace_period(0);
+    gone_is_fine(api.delete(name, &delete).await).unwrap_or_else(|e| panic!("delete {what}: {e}"));
+    if object["kind"] == "Namespace" {
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let terminating =
+            gone_is_fine(namespaces.get(name).await).unwrap_or_else(|e| panic!("get {what}: {e}"));
+        if let Some(mut namespace) = terminating {
+            namespace.spec = Some(NamespaceSpec {
+                finalizers: Some(Vec::new()),
+            });
+            let finalize = namespaces
+                .replace_subresource("finalize", name, &PostParams::default(), &namespace)
+                .await;
+            gone_is_fine(finalize).unwrap_or_else(|e| panic!("finalize {what}: {e}"));
+        }
+    }
+    wait_for(REMOVAL, &format!("{what} removed"), || async {
+        api.get_opt(name).await.ok()?.is_none().then_some(())
+    })
+    .await;
+}
+
+/// `result`, with a 404 (the object is gone) read as `Ok(None)`.
+fn gone_is_fine<T>(result: Result<T, kube::Error>) -> Result<Option<T>, kube::Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Object builders
 // ---------------------------------------------------------------------------------------------
@@ -340,52 +399,60 @@ pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-/// GET `path` with `token`.
-pub async fn get_json(server: &TestServer<'_>, path: &str, token: &str) -> (u16, Value) {
-    json_of(server.get(path, Some(token)).await).await
-}
-
-/// POST `path` with `token`, a `Content-Type` (when given) and a body.
-pub async fn post(
-    server: &TestServer<'_>,
-    path: &str,
-    token: &str,
-    content_type: Option<&str>,
-    body: impl Into<reqwest::Body>,
-) -> (u16, Value) {
-    let mut request = server.http.post(server.url(path)).bearer_auth(token);
-    if let Some(content_type) = content_type {
-        request = request.header("Content-Type", content_type);
-    }
-    let response = request
-        .body(body)
-        .send()
-        .await
-        .expect("request reaches the server");
-    json_of(response).await
-}
-
-/// POST a form body.
-pub async fn post_form(
-    server: &TestServer<'_>,
-    path: &str,
-    token: &str,
-    form: &str,
-) -> (u16, Value) {
-    post(
-        server,
-        path,
-        token,
-        Some("application/x-www-form-urlencoded"),
-        form.to_owned(),
-    )
-    .await
-}
-
 /// The Kubernetes `Status` body the server sends for errors.
 pub fn status_body(code: u16, reason: &str, message: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
            "message": message, "reason": reason, "code": code})
+}
+
+/// `path?k=v&…` (or `path&k=v…` when `path` has a query), form-encoded.
+pub fn query(path: &str, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        return path.to_owned();
+    }
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!(
+        "{path}{separator}{}",
+        serde_urlencoded::to_string(params).expect("form-encode query parameters")
+    )
+}
+
+/// Checks an error response: status code, `Status` kind, reason, exact message and `code` in the body.
+pub fn expect_error(
+    checks: &mut Checks,
+    label: &str,
+    (code, body): &(u16, Value),
+    expected_code: u16,
+    reason: &str,
+    message: &str,
+) {
+    checks.eq(
+        label,
+        &json!({"code": code, "kind": body["kind"], "reason": body["reason"],
+                "message": body["message"], "bodyCode": body["code"]}),
+        &json!({"code": expected_code, "kind": "Status", "reason": reason,
+                "message": message, "bodyCode": expected_code}),
+    );
+}
+
+/// Checks an error response whose message starts with `prefix`.
+pub fn expect_error_prefix(
+    checks: &mut Checks,
+    label: &str,
+    (code, body): &(u16, Value),
+    expected_code: u16,
+    reason: &str,
+    prefix: &str,
+) {
+    let message = body["message"].as_str().unwrap_or_default();
+    checks.that(
+        label,
+        *code == expected_code
+            && body["kind"] == "Status"
+            && body["reason"] == reason
+            && message.starts_with(prefix),
+        || format!("{code} {body}; expected {expected_code} {reason} \"{prefix}…\""),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,15 +654,44 @@ pub fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option
 
 /// The `metadata.name` of every item of a list response (`items`); panics when there is no `items` array.
 pub fn item_names(body: &Value) -> Vec<String> {
-    body["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no items in {body}"))
+    names(
+        body["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no items in {body}")),
+    )
+}
+
+/// The `metadata.name` of each object.
+pub fn names(objects: &[Value]) -> Vec<String> {
+    objects
         .iter()
-        .map(|item| {
-            item["metadata"]["name"]
+        .map(|object| {
+            object["metadata"]["name"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned()
         })
         .collect()
+}
+
+/// `<prefix>-NN` for each number (two digits at least), e.g. `np-01`.
+pub fn numbered(prefix: &str, numbers: impl IntoIterator<Item = usize>) -> Vec<String> {
+    numbers
+        .into_iter()
+        .map(|n| format!("{prefix}-{n:02}"))
+        .collect()
+}
+
+/// The binding labels (`ippool.network.kubesphere.io/<pool>`) of a namespace.
+pub fn binding_labels(namespace: &Value) -> BTreeMap<String, Value> {
+    namespace["metadata"]["labels"]
+        .as_object()
+        .map(|labels| {
+            labels
+                .iter()
+                .filter(|(k, _)| k.starts_with(BINDING))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }

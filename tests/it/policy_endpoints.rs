@@ -4,120 +4,30 @@
 //!
 //! Every test uses its own namespaces (unique names). Writes go through the server and are read
 //! back through the admin kube client where a case says "stored"; reads through the server poll
-//! until its watch caches reflect the writes.
+//! until its watch caches reflect the writes. The body rules answered before any write (K 111–113,
+//! 115, 119–122) are route tests, in `routes`.
 
-mod support;
-
-use std::time::Duration;
-
-use kube::Client;
+use kube::api::Api;
 use serde_json::{Value, json};
-use support::fixtures::{Checks, api, create, eventually, get, get_json, item_names, json_of};
-use support::{ControlPlane, TestServer, User, test_config, unique_name};
 
-const NP: &str = "/kapis/networking.k8s.io/v1";
-const NSNP: &str = "/kapis/network.kubesphere.io/v1alpha1";
-/// How long the server may take to reflect writes.
-const SYNC: Duration = Duration::from_secs(60);
+use crate::support::api::{NP, SYNC, nsnps};
+use crate::support::fixtures::{
+    Checks, api, create, eventually, expect_error, expect_error_prefix, get, item_names, numbered,
+};
+use crate::support::{ControlPlane, Env, User, test_config};
 
-// ---------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------
-
-struct Env {
-    server: TestServer<'static>,
-    admin: Client,
-    token: String,
+fn nsnp_api(env: &Env, namespace: &str) -> Api<kube::api::DynamicObject> {
+    api(
+        &env.admin,
+        "network.kubesphere.io/v1alpha1",
+        "NamespaceNetworkPolicy",
+        namespace,
+    )
 }
 
-async fn env() -> Env {
-    env_with_ttl(None).await
-}
-
-/// A ready server (with `auth.cacheTTLSeconds` = `ttl` when given), an admin client and token.
-async fn env_with_ttl(ttl: Option<u64>) -> Env {
-    let plane = ControlPlane::shared();
-    let mut config = test_config();
-    if let Some(ttl) = ttl {
-        config.auth.cache_ttl_seconds = ttl;
-    }
-    let server = TestServer::start_with(plane, config).await;
-    server.wait_ready().await;
-    Env {
-        server,
-        admin: plane.client(User::Admin).await,
-        token: plane.token(User::Admin),
-    }
-}
-
-impl Env {
-    async fn get(&self, path: &str) -> (u16, Value) {
-        get_json(&self.server, path, &self.token).await
-    }
-
-    /// `method path` as admin with `Content-Type` and a raw body.
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        content_type: Option<&str>,
-        body: &str,
-    ) -> (u16, Value) {
-        send_as(&self.server, &self.token, method, path, content_type, body).await
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.send(
-            reqwest::Method::POST,
-            path,
-            Some("application/json"),
-            &body.to_string(),
-        )
-        .await
-    }
-
-    async fn namespace(&self, prefix: &str) -> String {
-        let name = unique_name(prefix);
-        create(
-            &self.admin,
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
-        )
-        .await;
-        name
-    }
-
-    /// Polls the list `path` until its `metadata.continue` (the filtered total) is `total`.
-    async fn wait_list(&self, path: &str, total: usize) -> Value {
-        eventually(SYNC, &format!("{path} with {total} matches"), || async {
-            let (code, body) = self.get(path).await;
-            if code == 200 && body["metadata"]["continue"] == json!(total.to_string()) {
-                Ok(body)
-            } else {
-                Err(format!("{code} {body}"))
-            }
-        })
-        .await
-    }
-
-    /// Polls the get `path` until it answers 200.
-    async fn wait_get(&self, path: &str) -> Value {
-        eventually(SYNC, &format!("{path} 200"), || async {
-            match self.get(path).await {
-                (200, body) => Ok(body),
-                (code, body) => Err(format!("{code} {body}")),
-            }
-        })
-        .await
-    }
-
-    /// The names of the NSNPs stored in `namespace` (read from kube-apiserver).
-    async fn stored_nsnps(&self, namespace: &str) -> Vec<String> {
-        api(
-            &self.admin,
-            "network.kubesphere.io/v1alpha1",
-            "NamespaceNetworkPolicy",
-            namespace,
-        )
+/// The names of the NSNPs stored in `namespace` (read from kube-apiserver).
+async fn stored_nsnps(env: &Env, namespace: &str) -> Vec<String> {
+    nsnp_api(env, namespace)
         .list(&Default::default())
         .await
         .unwrap()
@@ -125,90 +35,18 @@ impl Env {
         .into_iter()
         .map(|o| o.metadata.name.unwrap())
         .collect()
-    }
-
-    async fn stored_nsnp(&self, namespace: &str, name: &str) -> Value {
-        get(
-            &self.admin,
-            "network.kubesphere.io/v1alpha1",
-            "NamespaceNetworkPolicy",
-            namespace,
-            name,
-        )
-        .await
-    }
 }
 
-async fn send_as(
-    server: &TestServer<'_>,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    content_type: Option<&str>,
-    body: &str,
-) -> (u16, Value) {
-    let mut request = server
-        .http
-        .request(method, server.url(path))
-        .bearer_auth(token);
-    if let Some(content_type) = content_type {
-        request = request.header("Content-Type", content_type);
-    }
-    let response = request
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("request reaches the server");
-    json_of(response).await
-}
-
-fn nsnps(namespace: &str) -> String {
-    format!("{NSNP}/namespaces/{namespace}/namespacenetworkpolicies")
-}
-
-fn numbered(prefix: &str, numbers: impl IntoIterator<Item = usize>) -> Vec<String> {
-    numbers
-        .into_iter()
-        .map(|n| format!("{prefix}-{n:02}"))
-        .collect()
-}
-
-/// Checks an error response: status code, `Status` kind, reason and exact message.
-fn expect_error(
-    checks: &mut Checks,
-    label: &str,
-    (code, body): &(u16, Value),
-    expected_code: u16,
-    reason: &str,
-    message: &str,
-) {
-    checks.eq(
-        label,
-        &json!({"code": code, "kind": body["kind"], "reason": body["reason"],
-                "message": body["message"], "bodyCode": body["code"]}),
-        &json!({"code": expected_code, "kind": "Status", "reason": reason,
-                "message": message, "bodyCode": expected_code}),
-    );
-}
-
-/// Checks an error response whose message starts with `prefix`.
-fn expect_error_prefix(
-    checks: &mut Checks,
-    label: &str,
-    (code, body): &(u16, Value),
-    expected_code: u16,
-    reason: &str,
-    prefix: &str,
-) {
-    let message = body["message"].as_str().unwrap_or_default();
-    checks.that(
-        label,
-        *code == expected_code
-            && body["kind"] == "Status"
-            && body["reason"] == reason
-            && message.starts_with(prefix),
-        || format!("{code} {body}; expected {expected_code} {reason} \"{prefix}…\""),
-    );
+/// An NSNP as stored in kube-apiserver.
+async fn stored_nsnp(env: &Env, namespace: &str, name: &str) -> Value {
+    get(
+        &env.admin,
+        "network.kubesphere.io/v1alpha1",
+        "NamespaceNetworkPolicy",
+        namespace,
+        name,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +55,7 @@ fn expect_error_prefix(
 
 #[tokio::test]
 async fn networkpolicy_lists_carry_the_filtered_total() {
-    let env = env().await;
+    let env = Env::start().await;
     let paging = env.namespace("paging").await;
     let spec = json!({"podSelector": {}, "policyTypes": ["Ingress"]});
     // Created in name order, so creation order (with ties by name) is name order.
@@ -286,7 +124,7 @@ async fn networkpolicy_lists_carry_the_filtered_total() {
         &(200, 23, json!({"continue": "23", "remainingItemCount": 0})),
     );
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,7 +133,7 @@ async fn networkpolicy_lists_carry_the_filtered_total() {
 
 #[tokio::test]
 async fn create_returns_201_and_the_classification_query_finds_it() {
-    let env = env().await;
+    let env = Env::start().await;
     let project = env.namespace("project-2").await;
     let mut checks = Checks::default();
 
@@ -354,141 +192,12 @@ async fn create_returns_201_and_the_classification_query_finds_it() {
         ),
     );
     checks.finish();
-    env.server.stop().await;
-}
-
-#[tokio::test]
-async fn write_body_rules_and_collection_errors() {
-    let env = env().await;
-    let a = env.namespace("a").await;
-    let b = env.namespace("b").await;
-    let mut checks = Checks::default();
-    let spec = json!({"ingress": [{"from": [{"namespace": {"name": "b"}}]}]});
-
-    // 111. URL/body namespace mismatch; nothing is created anywhere.
-    let response = env
-        .post(
-            &nsnps(&a),
-            &json!({"metadata": {"name": "mismatch", "namespace": b}, "spec": spec}),
-        )
-        .await;
-    expect_error(
-        &mut checks,
-        "111 namespace mismatch",
-        &response,
-        400,
-        "BadRequest",
-        "the namespace of the provided object does not match the namespace sent on the request",
-    );
-    checks.eq(
-        "111 nothing created in a or b",
-        &(env.stored_nsnps(&a).await, env.stored_nsnps(&b).await),
-        &(vec![], vec![]),
-    );
-
-    // 112. URL/body name mismatch.
-    let response = env
-        .send(
-            reqwest::Method::PUT,
-            &format!("{}/x", nsnps(&a)),
-            Some("application/json"),
-            &json!({"metadata": {"name": "y"}, "spec": spec}).to_string(),
-        )
-        .await;
-    expect_error(
-        &mut checks,
-        "112 name mismatch",
-        &response,
-        400,
-        "BadRequest",
-        "the name of the object (y) does not match the name on the URL (x)",
-    );
-
-    // 113. Wrong kind.
-    let response = env
-        .post(
-            &nsnps(&a),
-            &json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                    "metadata": {"name": "np"}, "spec": {"podSelector": {}}}),
-        )
-        .await;
-    expect_error(
-        &mut checks,
-        "113 wrong kind",
-        &response,
-        400,
-        "BadRequest",
-        "wrong resource GroupVersionKind: expected network.kubesphere.io/v1alpha1, Kind=NamespaceNetworkPolicy",
-    );
-
-    // 115. Malformed JSON.
-    let response = env
-        .send(
-            reqwest::Method::POST,
-            &nsnps(&a),
-            Some("application/json"),
-            "{\"metadata\":",
-        )
-        .await;
-    expect_error_prefix(
-        &mut checks,
-        "115 malformed JSON",
-        &response,
-        400,
-        "BadRequest",
-        "invalid JSON body: ",
-    );
-    checks.eq(
-        "111-115 nothing stored",
-        &env.stored_nsnps(&a).await,
-        &vec![],
-    );
-
-    // 119. Delete collection, namespaced and cluster-wide.
-    for path in [
-        nsnps(&a),
-        format!("{NSNP}/namespacenetworkpolicies"),
-        format!("{NP}/namespaces/{a}/networkpolicies"),
-    ] {
-        let response = env.send(reqwest::Method::DELETE, &path, None, "").await;
-        expect_error(
-            &mut checks,
-            &format!("119 DELETE {path}"),
-            &response,
-            405,
-            "MethodNotAllowed",
-            "deletecollection is not supported",
-        );
-    }
-
-    // 120. Missing object.
-    let response = env.get(&format!("{}/nope", nsnps(&a))).await;
-    expect_error(
-        &mut checks,
-        "120 missing NSNP",
-        &response,
-        404,
-        "NotFound",
-        "namespacenetworkpolicies.network.kubesphere.io \"nope\" not found",
-    );
-    let response = env
-        .get(&format!("{NP}/namespaces/{a}/networkpolicies/x"))
-        .await;
-    expect_error(
-        &mut checks,
-        "api §2.2 missing NetworkPolicy",
-        &response,
-        404,
-        "NotFound",
-        "networkpolicies.networking.k8s.io \"x\" not found",
-    );
-    checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn defaults_from_the_url_patches_update_and_delete() {
-    let env = env().await;
+    let env = Env::start().await;
     let a = env.namespace("a").await;
     let mut checks = Checks::default();
     let spec = json!({"ingress": [{"from": [{"namespace": {"name": "b"}}]}]});
@@ -508,7 +217,7 @@ async fn defaults_from_the_url_patches_update_and_delete() {
             || body.to_string(),
         );
     }
-    let stored = env.stored_nsnp(&a, "m").await;
+    let stored = stored_nsnp(&env, &a, "m").await;
     checks.eq(
         "114 stored",
         &json!({"apiVersion": stored["apiVersion"], "kind": stored["kind"],
@@ -537,7 +246,7 @@ async fn defaults_from_the_url_patches_update_and_delete() {
                     "managedFields": body["metadata"].get("managedFields")}),
             &json!({"code": 200, "team": "x", "spec": spec, "managedFields": null}),
         );
-        let stored = env.stored_nsnp(&a, name).await;
+        let stored = stored_nsnp(&env, &a, name).await;
         checks.eq(
             &format!("116 {content_type} stored"),
             &(
@@ -606,7 +315,7 @@ async fn defaults_from_the_url_patches_update_and_delete() {
         "Invalid",
         "namespacenetworkpolicies.network.kubesphere.io \"m\" is invalid: metadata.resourceVersion: ",
     );
-    let resource_version = env.stored_nsnp(&a, "m").await["metadata"]["resourceVersion"].clone();
+    let resource_version = stored_nsnp(&env, &a, "m").await["metadata"]["resourceVersion"].clone();
     let (code, body) = put(
         json!({"metadata": {"labels": {"team": "y"}, "resourceVersion": resource_version},
                                   "spec": new_spec}),
@@ -618,7 +327,7 @@ async fn defaults_from_the_url_patches_update_and_delete() {
                 "managedFields": body["metadata"].get("managedFields")}),
         &json!({"code": 200, "name": "m", "spec": new_spec, "managedFields": null}),
     );
-    let stored = env.stored_nsnp(&a, "m").await;
+    let stored = stored_nsnp(&env, &a, "m").await;
     checks.eq(
         "api §2.4 update stored",
         &(stored["metadata"]["labels"].clone(), stored["spec"].clone()),
@@ -648,87 +357,16 @@ async fn defaults_from_the_url_patches_update_and_delete() {
     });
     checks.eq(
         "api §2.5 deleted",
-        &env.stored_nsnps(&a).await,
+        &stored_nsnps(&env, &a).await,
         &vec!["m".to_owned()],
     );
     checks.finish();
-    env.server.stop().await;
-}
-
-#[tokio::test]
-async fn nsnp_validation_answers_422() {
-    let env = env().await;
-    let ns = env.namespace("invalid").await;
-    let mut checks = Checks::default();
-
-    // 121.
-    let response = env
-        .post(
-            &nsnps(&ns),
-            &json!({"metadata": {"name": "both-ways", "labels": {"kubesphere.io/policy-type": "both"}},
-                    "spec": {"egress": [{"to": [{"namespace": {"name": "b"}}]}]}}),
-        )
-        .await;
-    expect_error_prefix(
-        &mut checks,
-        "121 label value",
-        &response,
-        422,
-        "Invalid",
-        "NamespaceNetworkPolicy.network.kubesphere.io \"both-ways\" is invalid: metadata.labels[kubesphere.io/policy-type]: ",
-    );
-    let causes = response.1["details"]["causes"].clone();
-    checks.that(
-        "121 details.causes",
-        causes.as_array().is_some_and(|causes| {
-            causes.len() == 1
-                && causes[0]["field"] == "metadata.labels[kubesphere.io/policy-type]"
-                && ["FieldValueInvalid", "FieldValueNotSupported"]
-                    .contains(&causes[0]["reason"].as_str().unwrap_or_default())
-        }),
-        || response.1.to_string(),
-    );
-
-    // 122.
-    let response = env
-        .post(
-            &nsnps(&ns),
-            &json!({"metadata": {"name": "two-kinds"},
-                    "spec": {"egress": [{"to": [{"namespace": {"name": "b"}, "ipBlock": {"cidr": "10.0.0.0/8"}}]}]}}),
-        )
-        .await;
-    let (code, body) = &response;
-    let fields: Vec<Value> = body["details"]["causes"]
-        .as_array()
-        .map(|causes| causes.iter().map(|c| c["field"].clone()).collect())
-        .unwrap_or_default();
-    checks.that(
-        "122 peer with two kinds",
-        *code == 422
-            && body["reason"] == "Invalid"
-            && fields.contains(&json!("spec.egress[0].to[0]")),
-        || format!("{code} {body}"),
-    );
-    checks.that(
-        "122 message names the field",
-        body["message"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("NamespaceNetworkPolicy.network.kubesphere.io \"two-kinds\" is invalid: spec.egress[0].to[0]"),
-        || body.to_string(),
-    );
-    checks.eq(
-        "121/122 nothing stored",
-        &env.stored_nsnps(&ns).await,
-        &vec![],
-    );
-    checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn allowlists_round_trip_and_derived_labels() {
-    let env = env().await;
+    let env = Env::start().await;
     let rt = env.namespace("rt").await;
     let mut checks = Checks::default();
 
@@ -798,7 +436,7 @@ async fn allowlists_round_trip_and_derived_labels() {
         &got["metadata"]["labels"],
         &json!({"kubesphere.io/policy-type": "egress", "kubesphere.io/policy-traffic": "outside"}),
     );
-    let stored = env.stored_nsnp(&rt, "old").await;
+    let stored = stored_nsnp(&env, &rt, "old").await;
     checks.eq("124 not stored", &stored["metadata"].get("labels"), &None);
     // The derived classification of the others: allow-0 egress/inside, allow-1 ingress/inside.
     let inside = format!(
@@ -812,7 +450,7 @@ async fn allowlists_round_trip_and_derived_labels() {
         &vec!["allow-0".to_owned(), "allow-1".to_owned()],
     );
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -822,10 +460,10 @@ async fn allowlists_round_trip_and_derived_labels() {
 #[tokio::test]
 async fn forbidden_list_gets_403_in_kubernetes_form() {
     // 172. alice has no RBAC in this test binary.
-    let env = env().await;
+    let env = Env::start().await;
     let demo = env.namespace("demo").await;
     let alice = ControlPlane::shared().token(User::Alice);
-    let response = get_json(&env.server, &nsnps(&demo), &alice).await;
+    let response = env.server.get_json(&nsnps(&demo), &alice).await;
     let mut checks = Checks::default();
     expect_error(
         &mut checks,
@@ -838,13 +476,15 @@ async fn forbidden_list_gets_403_in_kubernetes_form() {
         ),
     );
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn writes_are_authorized_by_kube_apiserver_as_the_caller() {
     // 174. dave may list NSNPs in `a` but not create them.
-    let env = env_with_ttl(Some(0)).await;
+    let mut config = test_config();
+    config.auth.cache_ttl_seconds = 0;
+    let env = Env::start_with(config).await;
     let a = env.namespace("a").await;
     create(
         &env.admin,
@@ -864,23 +504,24 @@ async fn writes_are_authorized_by_kube_apiserver_as_the_caller() {
     .await;
     let dave = ControlPlane::shared().token(User::Dave);
     eventually(SYNC, "dave may list NSNPs in a", || async {
-        match get_json(&env.server, &nsnps(&a), &dave).await {
+        match env.server.get_json(&nsnps(&a), &dave).await {
             (200, _) => Ok(()),
             (code, body) => Err(format!("{code} {body}")),
         }
     })
     .await;
-    let response = send_as(
-        &env.server,
-        &dave,
-        reqwest::Method::POST,
-        &nsnps(&a),
-        Some("application/json"),
-        &json!({"metadata": {"name": "m"},
+    let response = env
+        .server
+        .send(
+            reqwest::Method::POST,
+            &nsnps(&a),
+            &dave,
+            Some("application/json"),
+            json!({"metadata": {"name": "m"},
                 "spec": {"ingress": [{"from": [{"namespace": {"name": "b"}}]}]}})
-        .to_string(),
-    )
-    .await;
+            .to_string(),
+        )
+        .await;
     let mut checks = Checks::default();
     expect_error(
         &mut checks,
@@ -897,7 +538,7 @@ async fn writes_are_authorized_by_kube_apiserver_as_the_caller() {
         &response.1["details"],
         &json!({"group": "network.kubesphere.io", "kind": "namespacenetworkpolicies"}),
     );
-    checks.eq("174 nothing stored", &env.stored_nsnps(&a).await, &vec![]);
+    checks.eq("174 nothing stored", &stored_nsnps(&env, &a).await, &vec![]);
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }

@@ -1,26 +1,18 @@
 //! `POST /kapis/network.kubesphere.io/v1alpha2/ippools/{name}/unbind` against a real kube-apiserver
-//! (cases.md F 69–72).
-
-mod support;
+//! (cases.md F 69–72). On the exclusive plane: an unbind reaches every namespace of the cluster, and
+//! the names are the spec's.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use kube::Client;
 use serde_json::{Value, json};
-use support::fixtures::{
-    Checks, create_all, get, get_json, namespace, pool, post, resource_version, same, settle,
+
+use crate::support::api::{BINDING, IPV4POOLS, IPV6POOLS, MARKER, SYNC, V2 as BASE};
+use crate::support::exclusive::Exclusive;
+use crate::support::fixtures::{
+    Checks, binding_labels, get, namespace, pool, resource_version, same, settle,
 };
-use support::{ControlPlane, TestServer, User};
-
-const BASE: &str = "/kapis/network.kubesphere.io/v1alpha2";
-/// How long the server may take to reflect writes.
-const SYNC: Duration = Duration::from_secs(60);
-
-const IPV4POOLS: &str = "cni.projectcalico.org/ipv4pools";
-const IPV6POOLS: &str = "cni.projectcalico.org/ipv6pools";
-const MARKER: &str = "network.kubesphere.io/ippool-annotations-managed";
-const BINDING: &str = "ippool.network.kubesphere.io/";
+use crate::support::{CrdSet, TestServer, User};
 
 /// Section F's pools and namespaces, plus `s1` of case 70.
 fn fixture() -> Vec<Value> {
@@ -51,14 +43,14 @@ fn summary(dry_run: bool, pool: &str, namespaces: &[&str]) -> Value {
 }
 
 async fn unbind(server: &TestServer<'_>, token: &str, pool: &str, query: &str) -> (u16, Value) {
-    post(
-        server,
-        &format!("{BASE}/ippools/{pool}/unbind{query}"),
-        token,
-        None,
-        "",
-    )
-    .await
+    server
+        .post(
+            &format!("{BASE}/ippools/{pool}/unbind{query}"),
+            token,
+            None,
+            "",
+        )
+        .await
 }
 
 async fn versions(client: &Client) -> BTreeMap<&'static str, String> {
@@ -75,19 +67,9 @@ async fn versions(client: &Client) -> BTreeMap<&'static str, String> {
 /// A namespace's binding state: binding labels, and the two Calico annotations plus the marker.
 async fn binding(client: &Client, name: &str) -> (BTreeMap<String, Value>, [Value; 3]) {
     let ns = get(client, "v1", "Namespace", "", name).await;
-    let labels = ns["metadata"]["labels"]
-        .as_object()
-        .map(|labels| {
-            labels
-                .iter()
-                .filter(|(k, _)| k.starts_with(BINDING))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
     let annotations = &ns["metadata"]["annotations"];
     (
-        labels,
+        binding_labels(&ns),
         [
             annotations[IPV4POOLS].clone(),
             annotations[IPV6POOLS].clone(),
@@ -104,11 +86,12 @@ fn labels(keys: &[&str]) -> BTreeMap<String, Value> {
 
 #[tokio::test]
 async fn unbind_cases() {
-    let plane = ControlPlane::shared();
-    let admin = plane.client(User::Admin).await;
+    let mut cluster = Exclusive::acquire(CrdSet::All).await;
+    let plane = cluster.plane();
+    let admin = cluster.admin().clone();
     let token = plane.token(User::Admin);
     let server = TestServer::start(plane).await;
-    create_all(&admin, fixture()).await;
+    cluster.create_all(fixture()).await;
     server.wait_ready().await;
     let mut checks = Checks::default();
 
@@ -116,7 +99,9 @@ async fn unbind_cases() {
     // watches): managed namespaces get annotations derived from the pools that exist.
     for name in ["pa", "pb"] {
         let outcome = settle(SYNC, || async {
-            let (code, body) = get_json(&server, &format!("{BASE}/ippools/{name}"), &token).await;
+            let (code, body) = server
+                .get_json(&format!("{BASE}/ippools/{name}"), &token)
+                .await;
             same(&code, &200).map_err(|e| format!("{e} {body}"))
         })
         .await;
@@ -134,14 +119,14 @@ async fn unbind_cases() {
     .await;
     checks.check("case 71 dry run (query)", outcome);
     let initial = versions(&admin).await;
-    let json_dry_run = post(
-        &server,
-        &format!("{BASE}/ippools/pa/unbind"),
-        &token,
-        Some("application/json"),
-        r#"{"dryRun": true}"#,
-    )
-    .await;
+    let json_dry_run = server
+        .post(
+            &format!("{BASE}/ippools/pa/unbind"),
+            &token,
+            Some("application/json"),
+            r#"{"dryRun": true}"#,
+        )
+        .await;
     checks.eq(
         "case 71 dry run (JSON body)",
         &json_dry_run,

@@ -1,11 +1,10 @@
 //! The binary: modes, configuration errors, startup errors, graceful shutdown on SIGTERM.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{ControlPlane, User, wait_for};
+use crate::support::api::SYNC;
+use crate::support::{ControlPlane, User, free_ports, wait_for};
 
 fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ks-network-apiserver"))
@@ -88,11 +87,7 @@ fn crds_and_openapi_modes_print_documents() {
 #[tokio::test]
 async fn serve_becomes_ready_and_exits_cleanly_on_sigterm() {
     let plane = ControlPlane::shared();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let [port] = free_ports::<1>();
     let mut child = binary()
         .args([
             "serve",
@@ -109,7 +104,7 @@ async fn serve_becomes_ready_and_exits_cleanly_on_sigterm() {
         .unwrap();
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/readyz");
-    wait_for(Duration::from_secs(60), "serve ready", || async {
+    wait_for(SYNC, "serve ready", || async {
         let response = http.get(&url).send().await.ok()?;
         (response.status() == 200).then_some(())
     })

@@ -1,9 +1,6 @@
-//! The HTTP basics against a real kube-apiserver: authentication, Status errors, health and readiness,
-//! request ids, body limits, watch caches.
-
-mod support;
-
-use std::time::Duration;
+//! The basics that need a real kube-apiserver: TokenReviews, SubjectAccessReviews, watch caches fed
+//! by kubectl, and the pool type against the installed CRD. (The HTTP basics that need no cluster —
+//! 401 without credentials, 404, health, request ids, body limits — are in `routes`.)
 
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::core::v1::Namespace;
@@ -11,29 +8,13 @@ use k8s_openapi::api::core::v1::Pod;
 use ks_network_apiserver::auth::{Access, Identity, Verb};
 use ks_network_apiserver::cluster::calico::IPPool;
 use kube::api::{Api, ApiResource, PostParams};
-use serde_json::{Value, json};
-use support::{ControlPlane, TestServer, User, unique_name, wait_for};
+use serde_json::json;
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+use crate::support::api::SYNC;
+use crate::support::{ControlPlane, TestServer, User, unique_name, wait_for};
 
 async fn server() -> TestServer<'static> {
     TestServer::start(ControlPlane::shared()).await
-}
-
-#[tokio::test]
-async fn requests_without_credentials_get_401_status() {
-    let server = server().await;
-    let response = server
-        .get("/kapis/network.kubesphere.io/v1alpha2/ippools", None)
-        .await;
-    assert_eq!(response.status(), 401);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        body,
-        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
-               "message":"Unauthorized","reason":"Unauthorized","code":401})
-    );
-    server.stop().await;
 }
 
 #[tokio::test]
@@ -54,91 +35,6 @@ async fn rejected_tokens_and_spoofed_front_proxy_headers_get_401() {
 }
 
 #[tokio::test]
-async fn unknown_paths_get_404_status_once_authenticated() {
-    let server = server().await;
-    let admin = server.plane.token(User::Admin);
-    let response = server
-        .get(
-            "/kapis/clusters/host/network.kubesphere.io/v1alpha2/ippools",
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(response.status(), 404);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["kind"], "Status");
-    assert_eq!(body["reason"], "NotFound");
-    assert_eq!(
-        body["message"],
-        "the server could not find the requested resource"
-    );
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn health_needs_no_credentials_and_readiness_follows_the_caches() {
-    let server = server().await;
-    for path in ["/healthz", "/livez"] {
-        let response = server.get(path, None).await;
-        assert_eq!(response.status(), 200, "{path}");
-        assert_eq!(response.text().await.unwrap(), "ok");
-    }
-    server.wait_ready().await;
-    let response = server.get("/readyz?verbose", None).await;
-    assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
-    assert!(text.contains("[+]informer-sync ok"), "{text}");
-    assert!(text.contains("[+]shutdown ok"), "{text}");
-    assert!(text.ends_with("readyz check passed\n"), "{text}");
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn request_ids_are_echoed_or_generated() {
-    let server = server().await;
-    let response = server
-        .http
-        .get(server.url("/healthz"))
-        .header("X-Request-Id", "abc-123")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["x-request-id"], "abc-123");
-    let response = server.get("/healthz", None).await;
-    let generated = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(generated.len(), 36, "{generated}");
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn oversized_bodies_get_413_status() {
-    let server = server().await;
-    let admin = server.plane.token(User::Admin);
-    let response =
-        server
-            .http
-            .post(server.url(
-                "/kapis/network.kubesphere.io/v1alpha1/namespaces/demo/namespacenetworkpolicies",
-            ))
-            .bearer_auth(&admin)
-            .header("Content-Type", "application/json")
-            .body(vec![b' '; 4 * 1024 * 1024])
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(response.status(), 413);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["reason"], "RequestEntityTooLarge");
-    assert_eq!(
-        body["message"],
-        "request body too large (limit 3145728 bytes)"
-    );
-    server.stop().await;
-}
-
-#[tokio::test]
 async fn objects_created_with_kubectl_show_up_in_the_caches() {
     let server = server().await;
     server.wait_ready().await;
@@ -151,7 +47,7 @@ async fn objects_created_with_kubectl_show_up_in_the_caches() {
         .unwrap();
     assert!(status.success());
     let caches = server.caches();
-    wait_for(TIMEOUT, "namespace in the cache", || async {
+    wait_for(SYNC, "namespace in the cache", || async {
         caches
             .namespaces
             .store()
@@ -177,7 +73,7 @@ async fn objects_created_with_kubectl_show_up_in_the_caches() {
         .write_all(manifest.to_string().as_bytes())
         .unwrap();
     assert!(child.wait().unwrap().success());
-    let cached = wait_for(TIMEOUT, "ippool in the cache", || async {
+    let cached = wait_for(SYNC, "ippool in the cache", || async {
         caches
             .ippools
             .store()
@@ -199,7 +95,7 @@ async fn objects_created_with_kubectl_show_up_in_the_caches() {
         .status()
         .unwrap();
     assert!(status.success());
-    wait_for(TIMEOUT, "ippool gone from the cache", || async {
+    wait_for(SYNC, "ippool gone from the cache", || async {
         caches
             .ippools
             .store()
@@ -262,7 +158,7 @@ async fn the_authorizer_asks_kube_apiserver_for_ordinary_users() {
                  "resourceAttributes": {"verb": "list", "resource": "pods", "namespace": ns}}
     }))
     .unwrap();
-    wait_for(TIMEOUT, "RBAC to see alice's RoleBinding", || async {
+    wait_for(SYNC, "RBAC to see alice's RoleBinding", || async {
         let answer = reviews.create(&PostParams::default(), &review).await.ok()?;
         answer.status.filter(|s| s.allowed).map(|_| ())
     })

@@ -24,7 +24,6 @@ pub fn crd_dir() -> PathBuf {
 /// directly in it (`OwnedOnly`). None when the folder does not exist.
 pub fn crd_files(set: CrdSet) -> Vec<PathBuf> {
     let recursive = match set {
-        CrdSet::None => return Vec::new(),
         CrdSet::OwnedOnly => false,
         CrdSet::All => true,
     };
@@ -54,6 +53,19 @@ fn collect_yaml(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The names of the CRDs in the files of `set`.
+pub fn crd_names(set: CrdSet) -> Vec<String> {
+    crd_files(set)
+        .iter()
+        .map(|path| {
+            read_crd(path)
+                .metadata
+                .name
+                .expect("a CRD file names its CRD")
+        })
+        .collect()
+}
+
 /// Parses one CRD file (exactly one `apiextensions.k8s.io/v1` CustomResourceDefinition).
 pub fn read_crd(path: &Path) -> CustomResourceDefinition {
     let text = std::fs::read_to_string(path)
@@ -64,10 +76,15 @@ pub fn read_crd(path: &Path) -> CustomResourceDefinition {
 
 /// Creates the CRDs of `set` with `admin` and waits until each is `Established`.
 pub async fn install(admin: &Client, set: CrdSet) {
+    install_files(admin, &crd_files(set)).await;
+}
+
+/// Creates the CRDs of `files` with `admin` and waits until each is `Established`.
+pub async fn install_files(admin: &Client, files: &[PathBuf]) {
     let api: Api<CustomResourceDefinition> = Api::all(admin.clone());
     let mut names = Vec::new();
-    for path in crd_files(set) {
-        let crd = read_crd(&path);
+    for path in files {
+        let crd = read_crd(path);
         let created = api
             .create(&PostParams::default(), &crd)
             .await

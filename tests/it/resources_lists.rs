@@ -10,106 +10,15 @@
 //! cluster-scoped: they get unique names and CIDRs in 10.201.0.0/16 … 10.203.0.0/16 and fd00:201::/64,
 //! which no other test of this binary uses.
 
-mod support;
-
-use std::time::Duration;
-
 use k8s_openapi::api::core::v1::Pod;
-use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use support::fixtures::{
-    Checks, api, create, eventually, get, get_json, item_names, json_of, same,
+
+use crate::support::api::{POOL_LABEL, SYNC, V3};
+use crate::support::fixtures::{
+    self, Checks, api, expect_error, get, item_names, numbered, pool, query, same, settle,
 };
-use support::{ControlPlane, TestServer, User, test_config, unique_name};
-
-const V3: &str = "/kapis/resources.kubesphere.io/v1alpha3";
-/// How long the server may take to reflect seeded objects.
-const SYNC: Duration = Duration::from_secs(60);
-/// The pod pool label (algorithms §3).
-const POOL_LABEL: &str = "ippool.network.kubesphere.io/name";
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------
-
-/// A started, ready server with an admin client and the admin token.
-struct Env {
-    server: TestServer<'static>,
-    admin: Client,
-    token: String,
-}
-
-async fn env() -> Env {
-    let plane = ControlPlane::shared();
-    let server = TestServer::start(plane).await;
-    server.wait_ready().await;
-    Env {
-        server,
-        admin: plane.client(User::Admin).await,
-        token: plane.token(User::Admin),
-    }
-}
-
-impl Env {
-    /// GET `path` as admin.
-    async fn get(&self, path: &str) -> (u16, Value) {
-        get_json(&self.server, path, &self.token).await
-    }
-
-    /// Polls `path` until it answers 200 with `totalItems == total`; returns that body.
-    async fn wait_total(&self, path: &str, total: u64) -> Value {
-        wait_total_as(&self.server, &self.token, path, total).await
-    }
-
-    /// GET `path` (200 expected) → item names in order, and `totalItems`.
-    async fn names(&self, path: &str) -> Result<(Vec<String>, u64), String> {
-        let (code, body) = self.get(path).await;
-        if code != 200 {
-            return Err(format!("{path}: {code} {body}"));
-        }
-        Ok((
-            item_names(&body),
-            body["totalItems"].as_u64().unwrap_or(u64::MAX),
-        ))
-    }
-
-    async fn create(&self, object: Value) -> Value {
-        create(&self.admin, object).await
-    }
-
-    async fn create_all(&self, objects: Vec<Value>) -> Vec<Value> {
-        let mut created = Vec::new();
-        for object in objects {
-            created.push(self.create(object).await);
-        }
-        created
-    }
-}
-
-async fn wait_total_as(server: &TestServer<'_>, token: &str, path: &str, total: u64) -> Value {
-    eventually(SYNC, &format!("{path} with totalItems {total}"), || async {
-        let (code, body) = get_json(server, path, token).await;
-        if code == 200 && body["totalItems"] == json!(total) {
-            Ok(body)
-        } else {
-            Err(format!("{code} {body}"))
-        }
-    })
-    .await
-}
-
-/// `path?k=v&…` (or `path&k=v…` when `path` has a query), form-encoded.
-fn query(path: &str, params: &[(&str, &str)]) -> String {
-    if params.is_empty() {
-        return path.to_owned();
-    }
-    let separator = if path.contains('?') { '&' } else { '?' };
-    format!(
-        "{path}{separator}{}",
-        serde_urlencoded::to_string(params).unwrap()
-    )
-}
+use crate::support::{ControlPlane, Env, User, test_config, unique_name};
 
 /// `items[]` as `namespace/name`.
 fn qualified_names(body: &Value) -> Vec<String> {
@@ -131,29 +40,12 @@ fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
-/// Checks an error response: status code, `Status` kind, reason and exact message.
-fn expect_error(
-    checks: &mut Checks,
-    label: &str,
-    (code, body): &(u16, Value),
-    expected_code: u16,
-    reason: &str,
-    message: &str,
-) {
-    checks.eq(
-        label,
-        &json!({"code": code, "kind": body["kind"], "reason": body["reason"], "message": body["message"], "bodyCode": body["code"]}),
-        &json!({"code": expected_code, "kind": "Status", "reason": reason, "message": message, "bodyCode": expected_code}),
-    );
-}
-
 fn namespace(name: &str, labels: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+    fixtures::namespace(name, labels, json!({}))
 }
 
 fn ippool(name: &str, cidr: &str) -> Value {
-    json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
-           "metadata": {"name": name}, "spec": {"cidr": cidr, "ipipMode": "Never"}})
+    pool(name, json!({"cidr": cidr, "ipipMode": "Never"}))
 }
 
 /// A pod with one container `c` (no status).
@@ -195,10 +87,6 @@ fn pg(prefix: &str, n: usize) -> String {
     format!("{prefix}-{n:02}")
 }
 
-fn pgs(prefix: &str, numbers: impl IntoIterator<Item = usize>) -> Vec<String> {
-    numbers.into_iter().map(|n| pg(prefix, n)).collect()
-}
-
 /// F-P: 23 namespaces `<prefix>-01` … `<prefix>-23` labelled `suite=<suite>`, created in order.
 /// Returns (prefix, base path `B`), and waits until the server lists all 23.
 async fn seed_fp(env: &Env) -> (String, String) {
@@ -222,10 +110,10 @@ async fn seed_fp(env: &Env) -> (String, String) {
 
 #[tokio::test]
 async fn paging_and_query_parameters_on_namespaces() {
-    let env = env().await;
+    let env = Env::start().await;
     let (p, b) = seed_fp(&env).await;
     let mut checks = Checks::default();
-    let all_desc = pgs(&p, (1..=23).rev());
+    let all_desc = numbered(&p, (1..=23).rev());
 
     let list = |params: &'static [(&'static str, &'static str)]| {
         let path = query(&b, params);
@@ -238,14 +126,14 @@ async fn paging_and_query_parameters_on_namespaces() {
     checks.eq(
         "73 last page",
         &(code, item_names(&body), body["totalItems"].clone()),
-        &(200, pgs(&p, [3, 2, 1]), json!(23)),
+        &(200, numbered(&p, [3, 2, 1]), json!(23)),
     );
     // 74. First page.
     let (code, body) = list(&[("limit", "10"), ("page", "1")]).await;
     checks.eq(
         "74 first page",
         &(code, item_names(&body), body["totalItems"].clone()),
-        &(200, pgs(&p, (14..=23).rev()), json!(23)),
+        &(200, numbered(&p, (14..=23).rev()), json!(23)),
     );
     // 75. Past the end.
     let (code, body) = list(&[("limit", "10"), ("page", "4")]).await;
@@ -316,7 +204,7 @@ async fn paging_and_query_parameters_on_namespaces() {
     checks.eq(
         "82 first of repeated keys",
         &(code, item_names(&body), body["totalItems"].clone()),
-        &(200, pgs(&p, (19..=23).rev()), json!(23)),
+        &(200, numbered(&p, (19..=23).rev()), json!(23)),
     );
     // 83. No limit = everything.
     let (code, body) = list(&[]).await;
@@ -330,13 +218,13 @@ async fn paging_and_query_parameters_on_namespaces() {
     checks.eq(
         "84 ascending=true",
         &(code, item_names(&body)),
-        &(200, pgs(&p, [1, 2, 3])),
+        &(200, numbered(&p, [1, 2, 3])),
     );
     let (code, body) = list(&[("ascending", "maybe"), ("limit", "3")]).await;
     checks.eq(
         "84 ascending=maybe",
         &(code, item_names(&body)),
-        &(200, pgs(&p, [23, 22, 21])),
+        &(200, numbered(&p, [23, 22, 21])),
     );
     // 85. Sort by name.
     let (code, body) = list(&[
@@ -349,7 +237,7 @@ async fn paging_and_query_parameters_on_namespaces() {
     checks.eq(
         "85 sortBy=name",
         &(code, item_names(&body), body["totalItems"].clone()),
-        &(200, pgs(&p, [3, 4]), json!(23)),
+        &(200, numbered(&p, [3, 4]), json!(23)),
     );
     // 86. fieldSelector is ignored on v1alpha3.
     let field_selector = format!("metadata.name={}", pg(&p, 1));
@@ -366,7 +254,7 @@ async fn paging_and_query_parameters_on_namespaces() {
     checks.eq(
         "105 sortBy=updateTime",
         &(code, item_names(&body)),
-        &(200, pgs(&p, [23, 22])),
+        &(200, numbered(&p, [23, 22])),
     );
     // Items carry apiVersion and kind (A§9.11).
     let (_, body) = list(&[("limit", "1")]).await;
@@ -379,15 +267,14 @@ async fn paging_and_query_parameters_on_namespaces() {
         &(json!("v1"), json!("Namespace")),
     );
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn combined_parameters_on_pods() {
     // 87.
-    let env = env().await;
-    let ns = unique_name("books");
-    env.create(namespace(&ns, json!({}))).await;
+    let env = Env::start().await;
+    let ns = env.namespace("books").await;
     let labelled = |name: &str, status: Value| {
         let mut pod = bare_pod(&ns, name);
         pod["metadata"]["labels"] = json!({"app.kubernetes.io/name": "book"});
@@ -428,7 +315,7 @@ async fn combined_parameters_on_pods() {
     );
     let (names, total) = env.names(&path).await.unwrap();
     same(&(names, total), &(strings(&["foo-1"]), 1)).unwrap();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,59 +323,9 @@ async fn combined_parameters_on_pods() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn invalid_selectors_and_label_filters_get_400() {
-    let env = env().await;
-    let mut checks = Checks::default();
-    // 88.
-    let (code, body) = env
-        .get(&query(
-            &format!("{V3}/namespaces"),
-            &[("labelSelector", "app in (a,b")],
-        ))
-        .await;
-    let message = body["message"].as_str().unwrap_or_default().to_owned();
-    checks.that(
-        "88 invalid labelSelector",
-        code == 400
-            && body["reason"] == "BadRequest"
-            && message.starts_with("invalid labelSelector \"app in (a,b\""),
-        || format!("{code} {body}"),
-    );
-    // 89.
-    let (code, body) = env
-        .get(&query(
-            &format!("{V3}/pods"),
-            &[("labelSelector", "tier=webapp.kubernetes.io/name=x")],
-        ))
-        .await;
-    let message = body["message"].as_str().unwrap_or_default().to_owned();
-    checks.that(
-        "89 comma-less append",
-        code == 400
-            && body["reason"] == "BadRequest"
-            && message.starts_with("invalid labelSelector \"tier=webapp.kubernetes.io/name=x\""),
-        || format!("{code} {body}"),
-    );
-    // 91.
-    let (code, body) = env
-        .get(&query(&format!("{V3}/namespaces"), &[("label", "a==b==c")]))
-        .await;
-    let message = body["message"].as_str().unwrap_or_default().to_owned();
-    checks.that(
-        "91 invalid label filter",
-        code == 400
-            && body["reason"] == "BadRequest"
-            && message.starts_with("invalid label filter \"a==b==c\""),
-        || format!("{code} {body}"),
-    );
-    checks.finish();
-    env.server.stop().await;
-}
-
-#[tokio::test]
 async fn label_filter_grammar() {
     // 90.
-    let env = env().await;
+    let env = Env::start().await;
     let ks_a = unique_name("ks-a");
     let ks_b = unique_name("ks-b");
     env.create(namespace(
@@ -528,13 +365,13 @@ async fn label_filter_grammar() {
         );
     }
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn seed_query_for_bound_projects() {
     // 92. The pool name is unique so that only this test's namespace carries the label.
-    let env = env().await;
+    let env = Env::start().await;
     let pool = unique_name("ippool-2");
     let key = format!("ippool.network.kubesphere.io/{pool}");
     let demo = unique_name("demo");
@@ -552,7 +389,7 @@ async fn seed_query_for_bound_projects() {
     );
     let body = env.wait_total(&path, 1).await;
     assert_eq!(item_names(&body), vec![demo]);
-    env.server.stop().await;
+    env.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -562,9 +399,8 @@ async fn seed_query_for_bound_projects() {
 #[tokio::test]
 async fn pods_by_name_pvc_and_phase() {
     // 93.
-    let env = env().await;
-    let ns = unique_name("default");
-    env.create(namespace(&ns, json!({}))).await;
+    let env = Env::start().await;
+    let ns = env.namespace("default").await;
     for n in 1..=5 {
         let mut pod = bare_pod(&ns, &format!("foo{n}"));
         if n == 4 {
@@ -597,15 +433,14 @@ async fn pods_by_name_pvc_and_phase() {
         &Ok((strings(&["foo5"]), 1)),
     );
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn networkpolicies_sorted_by_name() {
     // 94.
-    let env = env().await;
-    let ns = unique_name("default");
-    env.create(namespace(&ns, json!({}))).await;
+    let env = Env::start().await;
+    let ns = env.namespace("default").await;
     for name in ["foo1", "foo2", "foo3"] {
         env.create(
             json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
@@ -622,16 +457,16 @@ async fn networkpolicies_sorted_by_name() {
     assert_eq!(item_names(&body), strings(&["foo3", "foo2", "foo1"]));
     assert_eq!(body["items"][0]["kind"], "NetworkPolicy");
     assert_eq!(body["items"][0]["apiVersion"], "networking.k8s.io/v1");
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn namespaces_by_names_and_alias() {
-    let env = env().await;
+    let env = Env::start().await;
     // 95. `default` always exists; `kubesphere-system` is created here unless it exists.
     let created = Api::<DynamicObject>::all_with(
         env.admin.clone(),
-        &support::fixtures::api_resource("v1", "Namespace"),
+        &fixtures::api_resource("v1", "Namespace"),
     )
     .create(
         &PostParams::default(),
@@ -679,15 +514,14 @@ async fn namespaces_by_names_and_alias() {
         );
     }
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn owner_reference_through_the_replicaset() {
     // 97.
-    let env = env().await;
-    let ns = unique_name("demo");
-    env.create(namespace(&ns, json!({}))).await;
+    let env = Env::start().await;
+    let ns = env.namespace("demo").await;
     let template = json!({"metadata": {"labels": {"app": "web"}},
                           "spec": {"containers": [{"name": "c", "image": "pause"}]}});
     let deployment = env
@@ -730,7 +564,7 @@ async fn owner_reference_through_the_replicaset() {
     ] {
         // The ReplicaSet cache may lag the pod cache: poll until the filter settles.
         let path = query(&pods, &params);
-        let result = support::fixtures::settle(SYNC, || async {
+        let result = settle(SYNC, || async {
             let names = env.names(&path).await?;
             same(&names, &expected)
         })
@@ -738,15 +572,14 @@ async fn owner_reference_through_the_replicaset() {
         checks.check(label, result);
     }
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn service_name_filter() {
     // 99.
-    let env = env().await;
-    let ns = unique_name("demo");
-    env.create(namespace(&ns, json!({}))).await;
+    let env = Env::start().await;
+    let ns = env.namespace("demo").await;
     env.create(json!({"apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "nginx", "namespace": ns},
         "spec": {"selector": {"app": "nginx"}, "ports": [{"port": 80}]}}))
@@ -778,15 +611,14 @@ async fn service_name_filter() {
         (vec![], 0),
         "a Service with an empty selector"
     );
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn derived_pod_status() {
     // 100.
-    let env = env().await;
-    let ns = unique_name("st");
-    env.create(namespace(&ns, json!({}))).await;
+    let env = Env::start().await;
+    let ns = env.namespace("st").await;
     let with_status = |name: &str, status: Value| {
         let mut pod = bare_pod(&ns, name);
         pod["status"] = status;
@@ -863,7 +695,7 @@ async fn derived_pod_status() {
         let expected = (strings(&expected), expected.len() as u64);
         let path = query(&base, &[("status", status)]);
         // Statuses and the deletion arrive as later watch events: poll until they settle.
-        let result = support::fixtures::settle(SYNC, || async {
+        let result = settle(SYNC, || async {
             let names = env.names(&path).await?;
             same(&names, &expected)
         })
@@ -880,17 +712,15 @@ async fn derived_pod_status() {
         .await
         .unwrap();
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn namespace_phase_filter() {
     // 101.
-    let env = env().await;
-    let a = unique_name("a");
-    let b = unique_name("b");
-    env.create(namespace(&a, json!({}))).await;
-    env.create(namespace(&b, json!({}))).await;
+    let env = Env::start().await;
+    let a = env.namespace("a").await;
+    let b = env.namespace("b").await;
     // No namespace controller runs: `b` stays Terminating (finalizer `kubernetes`).
     api(&env.admin, "v1", "Namespace", "")
         .delete(&b, &DeleteParams::default())
@@ -906,7 +736,7 @@ async fn namespace_phase_filter() {
         .wait_total(&query(&base, &[("status", "Active")]), 1)
         .await;
     assert_eq!(item_names(&body), vec![a.clone()]);
-    env.server.stop().await;
+    env.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -931,7 +761,7 @@ fn policy(namespace: &str, name: &str) -> Value {
 
 #[tokio::test]
 async fn ties_are_broken_by_name_then_namespace() {
-    let env = env().await;
+    let env = Env::start().await;
     let mut checks = Checks::default();
 
     // 102. Pods created in an order that is not the name order, within one second (a new
@@ -1003,16 +833,15 @@ async fn ties_are_broken_by_name_then_namespace() {
         &vec![format!("{a}/{same_name}"), format!("{b}/{same_name}")],
     );
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn start_time_is_real_for_pods() {
     // 104. st-1, st-2, st-3 are created in this order; st-1 starts after st-3 was created, st-2
     // starts when it was created, st-3 has not started.
-    let env = env().await;
-    let ns = unique_name("s");
-    env.create(namespace(&ns, json!({}))).await;
+    let env = Env::start().await;
+    let ns = env.namespace("s").await;
     let created = env
         .create_all(vec![
             bare_pod(&ns, "st-1"),
@@ -1051,7 +880,7 @@ async fn start_time_is_real_for_pods() {
         &Ok((strings(&["st-3", "st-2", "st-1"]), 3)),
     );
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1062,7 +891,7 @@ async fn start_time_is_real_for_pods() {
 async fn virtual_pool_label_of_f_a_pods() {
     // F-A's pool and pods (IPs mapped from 10.233.64.0/18 to 10.201.64.0/18), plus the pods of
     // cases 38 (other/web), 39 (demo/pinned), 40 (kube-system/node-exporter) and 42 (x/h).
-    let env = env().await;
+    let env = Env::start().await;
     let pool = unique_name("default-ipv4-ippool");
     let legacy = unique_name("legacy-pool");
     let demo = unique_name("demo");
@@ -1182,7 +1011,7 @@ async fn virtual_pool_label_of_f_a_pods() {
         format!("{kube_system}/node-exporter"),
     ];
     expected.sort();
-    let result = support::fixtures::settle(SYNC, || async {
+    let result = settle(SYNC, || async {
         let (code, body) = env.get(&path).await;
         if code != 200 {
             return Err(format!("{code} {body}"));
@@ -1207,13 +1036,13 @@ async fn virtual_pool_label_of_f_a_pods() {
         &(200, vec![format!("{win}/iis-0")], json!(1)),
     );
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn dual_stack_pods_match_both_pools() {
     // 41, with ds4 = 10.202.0.0/16 and ds6 = fd00:201::/64.
-    let env = env().await;
+    let env = Env::start().await;
     let ds4 = unique_name("ds4");
     let ds6 = unique_name("ds6");
     let ns = unique_name("ds");
@@ -1257,13 +1086,13 @@ async fn dual_stack_pods_match_both_pools() {
         checks.eq(&format!("41 {selector}"), &result, &Ok((expected, total)));
     }
     checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }
 
 #[tokio::test]
 async fn pool_pods_filtered_by_name() {
     // 43, with p24 = 10.203.0.0/24.
-    let env = env().await;
+    let env = Env::start().await;
     let p24 = unique_name("p24");
     let ns1 = unique_name("ns1");
     env.create(
@@ -1306,124 +1135,60 @@ async fn pool_pods_filtered_by_name() {
         (200, json!({"items": [], "totalItems": 0})),
         "43 name=ss"
     );
-    env.server.stop().await;
+    env.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
-// O. Visibility and unknown routes
+// O. Visibility
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn visibility_limits_cluster_lists_to_allowed_namespaces() {
     // 173. carol may list pods only in `demo`; pods elsewhere (also this test's `hidden`) are not shown.
-    let plane = ControlPlane::shared();
     let mut config = test_config();
     config.auth.cache_ttl_seconds = 0;
-    let server = TestServer::start_with(plane, config).await;
-    server.wait_ready().await;
-    let admin = plane.client(User::Admin).await;
-    let demo = unique_name("demo");
-    let hidden = unique_name("hidden");
-    for ns in [&demo, &hidden] {
-        create(&admin, namespace(ns, json!({}))).await;
-    }
-    for pod in [
+    let env = Env::start_with(config).await;
+    let demo = env.namespace("demo").await;
+    let hidden = env.namespace("hidden").await;
+    env.create_all(vec![
         ip_pod(&demo, "nginx-a", &[], "2026-03-02T10:00:00Z"),
         ip_pod(&demo, "nginx-b", &[], "2026-03-02T10:01:00Z"),
         ip_pod(&hidden, "nginx-c", &[], "2026-03-02T10:02:00Z"),
-    ] {
-        create(&admin, pod).await;
-    }
-    create(
-        &admin,
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
         "metadata": {"name": "pod-lister", "namespace": demo},
         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]}),
-    )
-    .await;
-    create(
-        &admin,
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": "carol-lists-pods", "namespace": demo},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-lister"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}]}),
-    )
+    ])
     .await;
     // The admin sees the hidden pod; carol sees only demo's.
-    let admin_token = plane.token(User::Admin);
-    wait_total_as(
-        &server,
-        &admin_token,
-        &format!("{V3}/namespaces/{hidden}/pods"),
-        1,
-    )
-    .await;
-    let carol = plane.token(User::Carol);
-    let body = wait_total_as(&server, &carol, &format!("{V3}/pods"), 2).await;
+    env.wait_total(&format!("{V3}/namespaces/{hidden}/pods"), 1)
+        .await;
+    let carol = ControlPlane::shared().token(User::Carol);
+    let body = env
+        .server
+        .wait_total(&carol, &format!("{V3}/pods"), 2)
+        .await;
     assert_eq!(
         qualified_names(&body),
         vec![format!("{demo}/nginx-b"), format!("{demo}/nginx-a")]
     );
     // carol's namespaced list works; another namespace is forbidden.
-    let (code, _) = get_json(&server, &format!("{V3}/namespaces/{demo}/pods"), &carol).await;
+    let (code, _) = env
+        .server
+        .get_json(&format!("{V3}/namespaces/{demo}/pods"), &carol)
+        .await;
     assert_eq!(code, 200);
-    let (code, body) = get_json(&server, &format!("{V3}/namespaces/{hidden}/pods"), &carol).await;
+    let (code, body) = env
+        .server
+        .get_json(&format!("{V3}/namespaces/{hidden}/pods"), &carol)
+        .await;
     assert_eq!(
         (code, &body["reason"]),
         (403, &json!("Forbidden")),
         "{body}"
     );
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn unknown_routes_get_404() {
-    // 179.
-    let env = env().await;
-    let mut checks = Checks::default();
-    let response = env.get(&format!("{V3}/deployments")).await;
-    expect_error(
-        &mut checks,
-        "179 unknown resource",
-        &response,
-        404,
-        "NotFound",
-        "resource is not supported",
-    );
-    let (code, body) = env
-        .get("/kapis/clusters/host/network.kubesphere.io/v1alpha2/ippools")
-        .await;
-    checks.eq(
-        "179 multi-cluster prefix",
-        &(code, body["kind"].clone(), body["reason"].clone()),
-        &(404, json!("Status"), json!("NotFound")),
-    );
-    let (code, body) = env.get(&format!("{V3}/namespaces/x/namespaces")).await;
-    checks.eq(
-        "179 namespaced namespaces",
-        &(code, body["kind"].clone(), body["reason"].clone()),
-        &(404, json!("Status"), json!("NotFound")),
-    );
-    // api §3: a cluster-form get of a namespaced resource is 404; a missing object has the
-    // Kubernetes message.
-    let (code, _) = env.get(&format!("{V3}/pods/x")).await;
-    checks.eq("pods/x cluster-form get", &code, &404);
-    let ns = unique_name("nf");
-    env.create(namespace(&ns, json!({}))).await;
-    let response = json_of(
-        env.server
-            .get(&format!("{V3}/namespaces/{ns}/pods/x"), Some(&env.token))
-            .await,
-    )
-    .await;
-    expect_error(
-        &mut checks,
-        "missing pod",
-        &response,
-        404,
-        "NotFound",
-        "pods \"x\" not found",
-    );
-    checks.finish();
-    env.server.stop().await;
+    env.stop().await;
 }

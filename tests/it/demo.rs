@@ -1,13 +1,14 @@
-//! The README's demo command: `scripts/demo.sh --seed-only` seeds a control plane that the server then serves.
-
-mod support;
+//! The README's demo command: `scripts/demo.sh --seed-only` seeds a control plane that the server then
+//! serves. The script starts (and `--stop` stops) its own control plane, in a private folder on free
+//! ports: what is checked is the command users run, plane included.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use ks_network_apiserver::app::{Mode, Server};
-use support::{test_config, wait_for};
+
+use crate::support::api::SYNC;
+use crate::support::{free_ports, test_config, wait_for};
 
 /// A demo control plane in a private folder on free ports; stopped on drop (also when the test panics).
 struct Demo {
@@ -55,19 +56,11 @@ impl Drop for Demo {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn the_demo_seeds_a_cluster_the_server_serves() {
     let demo = Demo {
         dir: tempfile::tempdir().unwrap(),
-        ports: [free_port(), free_port(), free_port()],
+        ports: free_ports::<3>(),
     };
     let out = demo.script("scripts/demo.sh", &["--seed-only"]);
     assert!(
@@ -124,11 +117,9 @@ async fn the_demo_seeds_a_cluster_the_server_serves() {
         .unwrap();
     let http = reqwest::Client::new();
     let url = format!("http://{}/readyz", server.local_addr());
-    wait_for(
-        Duration::from_secs(60),
-        "/readyz 200 on the demo cluster",
-        || async { (http.get(&url).send().await.ok()?.status() == 200).then_some(()) },
-    )
+    wait_for(SYNC, "/readyz 200 on the demo cluster", || async {
+        (http.get(&url).send().await.ok()?.status() == 200).then_some(())
+    })
     .await;
     assert_eq!(server.caches().ippools.store().len(), 5);
     assert_eq!(server.caches().ipam_blocks.store().len(), 7);

@@ -1,0 +1,157 @@
+//! The server, and the harness, against a kube-apiserver that is down, restarts, or lacks optional
+//! CRDs. These stop kube-apiserver and start from a plane without the upstream CRDs, so they run on the
+//! exclusive plane, as one test, in order: the harness's restart, then the server without the Calico
+//! and Workspace APIs (which installs the IPPool CRD), then the server across restarts.
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use ks_network_apiserver::cluster::cache::SyncState;
+use kube::Api;
+use serde_json::json;
+
+use crate::support::api::{SYNC, V2, V3};
+use crate::support::crds::crd_names;
+use crate::support::exclusive::Exclusive;
+use crate::support::fixtures::json_of;
+use crate::support::{ControlPlane, CrdSet, TestServer, User, unique_name, wait_for};
+
+#[tokio::test]
+async fn restarts_and_missing_optional_crds() {
+    let cluster = Exclusive::acquire(CrdSet::OwnedOnly).await;
+    let plane = cluster.plane();
+    the_plane_keeps_data_across_an_apiserver_restart(plane).await;
+    missing_optional_crds_are_empty_collections_until_installed(plane).await;
+    readiness_waits_for_the_apiserver_and_the_caches_survive_its_restart(plane).await;
+}
+
+fn namespace_cached(server: &TestServer<'_>, name: &str) -> bool {
+    server
+        .caches()
+        .namespaces
+        .store()
+        .state()
+        .iter()
+        .any(|n| n.metadata.name.as_deref() == Some(name))
+}
+
+fn create_namespace(plane: &ControlPlane, name: &str) {
+    let status = plane
+        .kubectl(User::Admin)
+        .args(["create", "namespace", name])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kubectl create namespace {name}");
+}
+
+/// The harness: a plane with only the owned CRDs, whose data survives a kube-apiserver restart.
+async fn the_plane_keeps_data_across_an_apiserver_restart(plane: &ControlPlane) {
+    // Only the CRDs directly in config/crds/, not those under config/crds/upstream/.
+    let crds: Api<CustomResourceDefinition> = Api::all(plane.client(User::Admin).await);
+    let owned = crd_names(CrdSet::OwnedOnly);
+    for name in crd_names(CrdSet::All) {
+        let installed = crds.get_opt(&name).await.expect("get CRD").is_some();
+        assert_eq!(installed, owned.contains(&name), "CRD {name}");
+    }
+
+    let name = unique_name("keep");
+    create_namespace(plane, &name);
+
+    plane.stop_apiserver();
+    let admin = plane.client(User::Admin).await;
+    let namespaces: Api<Namespace> = Api::all(admin);
+    let error = namespaces
+        .get(&name)
+        .await
+        .expect_err("requests fail while kube-apiserver is stopped");
+    assert!(
+        !matches!(error, kube::Error::Api(_)),
+        "not an API answer: {error}"
+    );
+
+    plane.start_apiserver();
+    // A new client: the old one may hold a dead connection (it does not matter, but be explicit).
+    let namespaces: Api<Namespace> = Api::all(plane.client(User::Admin).await);
+    let kept = wait_for(SYNC, "the namespace after restart", || async {
+        namespaces.get_opt(&name).await.ok().flatten()
+    })
+    .await;
+    assert_eq!(kept.metadata.name.as_deref(), Some(name.as_str()));
+}
+
+async fn missing_optional_crds_are_empty_collections_until_installed(plane: &ControlPlane) {
+    let server = TestServer::start(plane).await;
+    server.wait_ready().await;
+    assert_eq!(server.caches().ippools.state(), SyncState::Absent);
+    assert_eq!(server.caches().workspaces.state(), SyncState::Absent);
+    assert_eq!(
+        server.caches().namespace_network_policies.state(),
+        SyncState::Synced
+    );
+
+    // Case 187 (and 23, no pools): the absent Calico API reads as an empty collection.
+    let token = plane.token(User::Admin);
+    let (code, body) = json_of(server.get(&format!("{V2}/ippools"), Some(&token)).await).await;
+    assert_eq!((code, body), (200, json!([])));
+    let response = server.get(&format!("{V2}/ippools/x"), Some(&token)).await;
+    assert_eq!(response.status(), 404);
+    let (_, body) = json_of(server.get(&format!("{V3}/ippools"), Some(&token)).await).await;
+    assert_eq!(body, json!({"items": [], "totalItems": 0}));
+    // Case 189: no Workspace API → an empty list.
+    let (_, body) = json_of(server.get(&format!("{V3}/workspaces"), Some(&token)).await).await;
+    assert_eq!(body, json!({"items": [], "totalItems": 0}));
+
+    // Calico installed later: the cache starts watching it within the discovery interval.
+    let status = plane
+        .kubectl(User::Admin)
+        .args(["apply", "-f"])
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("config/crds/upstream/crd.projectcalico.org_ippools.yaml"),
+        )
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for(
+        SYNC,
+        "ippools cache synced after the CRD appeared",
+        || async { (server.caches().ippools.state() == SyncState::Synced).then_some(()) },
+    )
+    .await;
+    server.stop().await;
+}
+
+async fn readiness_waits_for_the_apiserver_and_the_caches_survive_its_restart(
+    plane: &ControlPlane,
+) {
+    let before = unique_name("before");
+    create_namespace(plane, &before);
+
+    // Unreachable apiserver: the server keeps running, is alive, and is not ready.
+    plane.stop_apiserver();
+    let server = TestServer::start(plane).await;
+    assert_eq!(server.get("/healthz", None).await.status(), 200);
+    let response = server.get("/readyz", None).await;
+    assert_eq!(response.status(), 503);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("[-]informer-sync failed"), "{text}");
+    assert!(text.ends_with("readyz check failed\n"), "{text}");
+
+    // Apiserver up: caches sync, readiness flips to 200, existing objects are there.
+    plane.start_apiserver();
+    server.wait_ready().await;
+    assert!(namespace_cached(&server, &before));
+
+    // Restart: objects created after the watch broke reach the cache once it reconnects.
+    plane.stop_apiserver();
+    plane.start_apiserver();
+    let after = unique_name("after");
+    create_namespace(plane, &after);
+    wait_for(
+        SYNC,
+        "namespace created after the restart in the cache",
+        || async { namespace_cached(&server, &after).then_some(()) },
+    )
+    .await;
+    assert_eq!(server.get("/readyz", None).await.status(), 200);
+    server.stop().await;
+}

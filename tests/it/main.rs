@@ -1,0 +1,38 @@
+//! The integration tests, in one binary (`cargo test --test it`), by topic.
+//!
+//! Most tests run concurrently on one shared control plane and isolate by unique names. Tests that need
+//! the cluster to themselves (they stop kube-apiserver, need another CRD set, or check cluster-wide
+//! results with fixed names) take turns on a second, exclusive plane ([`support::exclusive`]). The demo
+//! test runs `scripts/demo.sh`, which starts its own plane. Route-level tests run against the router in
+//! memory, without any plane ([`support::routes`]).
+
+mod support;
+
+/// Shared plane: TokenReview and SubjectAccessReview against kube-apiserver, watch caches, CRD schema.
+mod api_basics;
+/// Exclusive plane: kube-apiserver down or restarted, optional CRDs missing, the harness's restarts.
+mod apiserver_lifecycle;
+/// Exclusive plane: the controller's namespace ↔ pool annotation sync.
+mod binding_controller;
+/// The binary: modes, configuration errors, SIGTERM (shared plane for `serve`).
+mod cli;
+/// Shared plane: smoke tests of the harness.
+mod control_plane;
+/// The demo script's own plane.
+mod demo;
+/// Exclusive plane: pools in the generic lists.
+mod ippool_lists;
+/// Exclusive plane: migration targets, usable pools and migrations.
+mod ippool_migration;
+/// Exclusive plane: pool status arithmetic; shared plane: 403 until granted.
+mod ippool_status;
+/// Exclusive plane: unbinding a pool from every namespace.
+mod ippool_unbind;
+/// Exclusive plane: NSNPs and isolation rendered into NetworkPolicies, Events, leader hand-over.
+mod network_policy_controller;
+/// Shared plane: NetworkPolicy and NamespaceNetworkPolicy endpoints.
+mod policy_endpoints;
+/// Shared plane: the v1alpha3 generic lists.
+mod resources_lists;
+/// No plane: the router in memory (parsing, 4xx answers, health, middleware).
+mod routes;
