@@ -5,7 +5,7 @@
 #   scripts/control-plane.sh ensure          make sure the binaries exist (build kube-apiserver once, cached)
 #   scripts/control-plane.sh assets          print the folder holding `etcd` and `kube-apiserver`
 #
-# A control plane in a folder DIR (what the Rust test harness in tests/support/ uses):
+# A control plane in a folder DIR (what the Rust test harness in tests/it/support/ uses):
 #   scripts/control-plane.sh run DIR [PORTS]        FOREGROUND: ensure + pki, then etcd and kube-apiserver as
 #                                                   children; both are killed when the script exits or gets TERM/INT
 #   scripts/control-plane.sh pki DIR [PORTS]        create (only if missing) CA, serving cert, service-account keys,

@@ -37,6 +37,9 @@ use queue::{Pending, Triggers};
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest retry delay.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Namespaces reconciled at once by one reconciler: enough to keep kube-apiserver busy with writes during a
+/// full pass, few enough not to flood it.
+const CONCURRENCY: u16 = 16;
 
 /// The triggers of every reconciler, marked by the caches' observers.
 #[derive(Default)]
@@ -265,7 +268,7 @@ async fn run_reconciler<F, Fut>(
         context,
         store,
         queue,
-        ApplierConfig::default(),
+        ApplierConfig::default().concurrency(CONCURRENCY),
     )
     .take_until(term.cancelled_owned())
     .for_each(|_| std::future::ready(()));
