@@ -32,9 +32,7 @@ pub enum AppError {
     /// The listener could not be opened.
     #[error("cannot listen on {address}: {source}")]
     Listen {
-        /// The address.
         address: SocketAddr,
-        /// Why.
         source: std::io::Error,
     },
     /// Serving failed, or output could not be written.
@@ -55,11 +53,11 @@ impl AppError {
 /// The long-running modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// HTTP API.
+    /// The API and the operational endpoints.
     Serve,
     /// Reconcilers and the operational endpoints.
     Controller,
-    /// Both.
+    /// API and reconcilers in one process.
     All,
 }
 

@@ -58,7 +58,7 @@ impl fmt::Debug for Credential {
 /// The caller of one request: identity plus credential. Handlers receive it from the auth middleware.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    /// Who.
+    /// Who the caller is, as kube-apiserver authenticated them.
     pub identity: Identity,
     /// How they authenticated.
     pub credential: Credential,

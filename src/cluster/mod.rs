@@ -36,7 +36,6 @@ use occupancy::OccupancyIndex;
 pub struct Caches {
     /// Pods (all namespaces).
     pub pods: Cache<Pod>,
-    /// Namespaces.
     pub namespaces: Cache<Namespace>,
     /// Services (all namespaces).
     pub services: Cache<Service>,
@@ -52,11 +51,11 @@ pub struct Caches {
     pub workspaces: Cache<Workspace>,
     /// ReplicaSets (owners of Deployment pods).
     pub replica_sets: Cache<ReplicaSet>,
-    /// Deployments.
+    /// Deployments (migration targets).
     pub deployments: Cache<Deployment>,
-    /// StatefulSets.
+    /// StatefulSets (migration targets).
     pub stateful_sets: Cache<StatefulSet>,
-    /// DaemonSets.
+    /// DaemonSets (migration targets).
     pub daemon_sets: Cache<DaemonSet>,
     /// `batch/v1` CronJobs (Kubernetes ≥ 1.21).
     pub cron_jobs: Cache<CronJob>,

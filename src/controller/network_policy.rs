@@ -282,7 +282,7 @@ async fn apply(
             spec: Some(want.spec.clone()),
         };
         policies.create(&post_params(), &policy).await?;
-        info!(namespace = ?existing_namespace(policies), name = %want.name, "network policy created");
+        info!(namespace = ?policies.namespace(), name = %want.name, "network policy created");
         return Ok(());
     };
     let (labels, owners) = existing_of(existing);
@@ -307,7 +307,11 @@ async fn apply(
     let labels_match = want.labels.iter().all(|(k, v)| labels.get(k) == Some(v));
     let owner_matches =
         existing.metadata.owner_references.as_deref() == Some(std::slice::from_ref(&want.owner));
-    if labels_match && owner_matches && existing.spec.as_ref() == Some(&want.spec) {
+    let spec_matches = existing
+        .spec
+        .as_ref()
+        .is_some_and(|stored| stored == &want.spec || *stored == without_end_ports(&want.spec));
+    if labels_match && owner_matches && spec_matches {
         return Ok(());
     }
     let mut updated = NetworkPolicy::clone(existing);
@@ -324,8 +328,24 @@ async fn apply(
     Ok(())
 }
 
-fn existing_namespace(policies: &Api<NetworkPolicy>) -> Option<String> {
-    policies.namespace().map(str::to_owned)
+/// `spec` as kube-apiserver older than 1.21 stores it: without `endPort` (algorithms §10.5). Comparing with this
+/// too spares such a policy a pointless update on every pass.
+fn without_end_ports(spec: &NetworkPolicySpec) -> NetworkPolicySpec {
+    let mut spec = spec.clone();
+    let ingress = spec
+        .ingress
+        .iter_mut()
+        .flatten()
+        .flat_map(|r| r.ports.iter_mut().flatten());
+    let egress = spec
+        .egress
+        .iter_mut()
+        .flatten()
+        .flat_map(|r| r.ports.iter_mut().flatten());
+    for port in ingress.chain(egress) {
+        port.end_port = None;
+    }
+    spec
 }
 
 /// Deletes a policy the controller owns, only if it is still the cached object (uid and version).
@@ -491,4 +511,23 @@ pub fn resolve(context: &Context, pending: Pending) -> Vec<String> {
         }
     }
     names.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_stored_without_end_ports_counts_as_the_same() {
+        let desired: NetworkPolicySpec = serde_json::from_value(serde_json::json!({
+            "podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"ports": [{"protocol": "TCP", "port": 8000, "endPort": 8100}]}]}))
+        .unwrap();
+        let stored: NetworkPolicySpec = serde_json::from_value(serde_json::json!({
+            "podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"ports": [{"protocol": "TCP", "port": 8000}]}]}))
+        .unwrap();
+        assert_ne!(stored, desired);
+        assert_eq!(stored, without_end_ports(&desired));
+    }
 }

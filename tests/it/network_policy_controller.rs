@@ -27,6 +27,18 @@ async fn spec_of(admin: &Client, namespace: &str, name: &str) -> Option<Value> {
     Some(serde_json::to_value(policy.spec).unwrap_or_default())
 }
 
+/// Name and resourceVersion of every NetworkPolicy in `namespace`.
+async fn versions(admin: &Client, namespace: &str) -> Vec<(String, Option<String>)> {
+    let list = Api::<NetworkPolicy>::namespaced(admin.clone(), namespace)
+        .list(&Default::default())
+        .await
+        .expect("list NetworkPolicies");
+    list.items
+        .iter()
+        .map(|p| (p.name_any(), p.resource_version()))
+        .collect()
+}
+
 /// Waits until `namespace/name` has exactly `spec`.
 async fn expect_spec(admin: &Client, namespace: &str, name: &str, spec: Value) {
     let what = format!("NetworkPolicy {namespace}/{name} with the expected spec");
@@ -99,7 +111,8 @@ async fn set_annotation(admin: &Client, namespace: &str, key: &str, value: &str)
 }
 
 /// A controller-mode server with `config` on the exclusive plane, ready.
-async fn controller(cluster: &Exclusive, config: Config) -> TestServer<'static> {
+async fn controller(cluster: &Exclusive, mut config: Config) -> TestServer<'static> {
+    config.server.metrics_require_auth = false;
     let server = TestServer::start_mode(cluster.plane(), config, Mode::Controller).await;
     server.wait_ready().await;
     server
@@ -206,6 +219,13 @@ async fn namespace_network_policies_render_while_isolated() {
             json!({"podSelector": {}, "egress": [{"to": [svc_peer], "ports": [{"protocol": "TCP", "port": 9376}]},
                 {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"protocol": "UDP", "port": 53}]}], "policyTypes": ["Egress"]}),
         ),
+        // 137 on kube-apiserver 1.20, which drops `endPort` when it stores the policy.
+        (
+            "range",
+            &b,
+            json!({"egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"protocol": "TCP", "port": 8000, "endPort": 8100}]}]}),
+            json!({"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"protocol": "TCP", "port": 8000}]}], "policyTypes": ["Egress"]}),
+        ),
         (
             "legacy",
             &a,
@@ -230,6 +250,24 @@ async fn namespace_network_policies_render_while_isolated() {
     for (name, ns, _, expected) in &cases {
         expect_spec(&admin, ns, &format!("nsnp-{name}"), expected.clone()).await;
     }
+    // A pass with nothing to change writes nothing.
+    let before = versions(&admin, &b).await;
+    let passes = reconciles(&server).await;
+    let touch = json!({"metadata": {"labels": {"touched": "yes"}}});
+    Api::<Namespace>::all(admin.clone())
+        .patch(&b, &PatchParams::default(), &Patch::Merge(&touch))
+        .await
+        .expect("touch namespace");
+    eventually(SYNC, "another pass over the namespace", || async {
+        let now = reconciles(&server).await;
+        (now > passes).then_some(()).ok_or(format!("{now} passes"))
+    })
+    .await;
+    assert_eq!(
+        versions(&admin, &b).await,
+        before,
+        "a pass with nothing to change rewrote policies"
+    );
     // 139: ownership metadata.
     let policies = Api::<NetworkPolicy>::namespaced(admin.clone(), &b);
     let n48 = policies.get("nsnp-n48").await.expect("nsnp-n48");
@@ -437,6 +475,27 @@ async fn isolation_follows_namespaces_workspaces_and_nodes() {
         .await
         .expect("annotate workspace");
     expect_spec(&admin, &flag, iso, with_snat(ws_peer(&w))).await;
+    // 147: workspace isolation renders NSNPs; switching the workspace off and on again removes and restores both.
+    cluster
+        .create(nsnp(&flag, "ok", json!({"ingress": [{}]})))
+        .await;
+    let ok = json!({"podSelector": {}, "ingress": [{}], "policyTypes": ["Ingress"]});
+    expect_spec(&admin, &flag, "nsnp-ok", ok.clone()).await;
+    let workspaces =
+        Api::<ks_network_apiserver::cluster::kubesphere::Workspace>::all(admin.clone());
+    let off = json!({"metadata": {"annotations": {ISOLATED: ""}}});
+    workspaces
+        .patch(&w, &PatchParams::default(), &Patch::Merge(&off))
+        .await
+        .expect("workspace off");
+    expect_absent(&admin, &flag, iso).await;
+    expect_absent(&admin, &flag, "nsnp-ok").await;
+    workspaces
+        .patch(&w, &PatchParams::default(), &Patch::Merge(&annotate))
+        .await
+        .expect("workspace on");
+    expect_spec(&admin, &flag, iso, with_snat(ws_peer(&w))).await;
+    expect_spec(&admin, &flag, "nsnp-ok", ok).await;
     // 148: an NSNP enforcing Egress brings DNS egress; deleting it takes it away.
     let egress = cluster
         .create(nsnp(
@@ -515,6 +574,19 @@ async fn isolation_follows_namespaces_workspaces_and_nodes() {
     server.stop().await;
 }
 
+/// Successful passes of the network-policy reconciler so far.
+async fn reconciles(server: &TestServer<'_>) -> f64 {
+    let text = server
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let samples = parse_metrics(&text);
+    let labels = [("controller", "network-policy"), ("result", "success")];
+    metric(&samples, "controller_reconciles_total", &labels).unwrap_or(0.0)
+}
+
 /// `ks_network_leader` of `server` (metrics need no credentials in the test configuration).
 async fn leads(server: &TestServer<'_>) -> bool {
     let text = server
@@ -535,8 +607,7 @@ async fn a_second_replica_takes_over_when_the_leader_stops() {
     cluster
         .create(namespace(&ns, json!({}), json!({ISOLATED: "enabled"})))
         .await;
-    let mut config = test_config();
-    config.server.metrics_require_auth = false;
+    let config = test_config();
     let first = controller(&cluster, config.clone()).await;
     eventually(SYNC, "the first replica to lead", || async {
         leads(&first)

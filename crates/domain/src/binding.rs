@@ -324,7 +324,7 @@ pub(crate) fn map_diff(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{apply_to_namespace, disabled, ns, pool};
+    use crate::fixtures::{apply_to_namespace, disabled, fm_pools, ns, pool};
     use crate::pool::Pool;
     use serde_json::json;
 
@@ -339,20 +339,6 @@ mod tests {
     const PA: &str = "ippool.network.kubesphere.io/pa";
     const PB: &str = "ippool.network.kubesphere.io/pb";
     const P6: &str = "ippool.network.kubesphere.io/p6";
-
-    /// The pools of fixture F-M.
-    fn fm_pools() -> Vec<Pool> {
-        vec![
-            disabled("pool-a", "10.10.0.0/16"),
-            pool("pool-b", "10.20.0.0/16"),
-            disabled("pool-c", "10.30.0.0/16"),
-            pool("pool-v6", "fd00:60::/64"),
-            Pool {
-                allowed_uses: vec!["Tunnel".into()],
-                ..pool("pool-t", "10.40.0.0/16")
-            },
-        ]
-    }
 
     /// Pools given for cases 44–52.
     fn d_pools() -> Vec<Pool> {

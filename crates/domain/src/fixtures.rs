@@ -27,6 +27,20 @@ pub(crate) fn disabled(name: &str, cidr: &str) -> Pool {
     }
 }
 
+/// The pools of fixture F-M.
+pub(crate) fn fm_pools() -> Vec<Pool> {
+    vec![
+        disabled("pool-a", "10.10.0.0/16"),
+        pool("pool-b", "10.20.0.0/16"),
+        disabled("pool-c", "10.30.0.0/16"),
+        pool("pool-v6", "fd00:60::/64"),
+        Pool {
+            allowed_uses: vec!["Tunnel".into()],
+            ..pool("pool-t", "10.40.0.0/16")
+        },
+    ]
+}
+
 /// A string map from pairs.
 pub(crate) fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs

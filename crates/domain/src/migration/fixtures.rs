@@ -4,7 +4,7 @@ use super::plan::template_patch;
 use super::*;
 use crate::binding::{IPV4_POOLS, MANAGED, NamespaceInput, find_pool};
 use crate::cidr::{Cidr, pool_of};
-use crate::fixtures::{apply_to_namespace, disabled, map, merge_patch, ns, pool, string_map};
+use crate::fixtures::{apply_to_namespace, fm_pools, map, merge_patch, ns, string_map};
 use crate::pool::Pool;
 
 pub(super) const NOW: &str = "2026-11-27T08:00:00Z";
@@ -44,16 +44,7 @@ pub(super) fn workload(
 
 impl Fixture {
     pub(super) fn fm() -> Fixture {
-        let pools = vec![
-            disabled("pool-a", "10.10.0.0/16"),
-            pool("pool-b", "10.20.0.0/16"),
-            disabled("pool-c", "10.30.0.0/16"),
-            pool("pool-v6", "fd00:60::/64"),
-            Pool {
-                allowed_uses: vec!["Tunnel".into()],
-                ..pool("pool-t", "10.40.0.0/16")
-            },
-        ];
+        let pools = fm_pools();
         let namespaces = vec![
             ns(
                 "demo",
