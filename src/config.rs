@@ -184,6 +184,8 @@ pub struct AuthConfig {
     /// TTL of the TokenReview and SubjectAccessReview caches, seconds.
     #[serde(rename = "cacheTTLSeconds")]
     pub cache_ttl_seconds: u64,
+    /// Most answers each of those caches holds; the least recently used go first.
+    pub cache_max_entries: usize,
 }
 
 /// `auth.tokenReview.*`
@@ -229,6 +231,7 @@ impl Default for AuthConfig {
         Self {
             token_review: TokenReviewConfig::default(),
             cache_ttl_seconds: 10,
+            cache_max_entries: 10_000,
         }
     }
 }
@@ -260,6 +263,7 @@ pub const KEYS: &[&str] = &[
     "server.metricsRequireAuth",
     "auth.tokenReview.audiences",
     "auth.cacheTTLSeconds",
+    "auth.cacheMaxEntries",
     "log.format",
     "log.level",
     "cache.discoveryIntervalSeconds",
@@ -355,6 +359,7 @@ impl Config {
             }
             "auth.tokenReview.audiences" => self.auth.token_review.audiences = parse_list(value),
             "auth.cacheTTLSeconds" => self.auth.cache_ttl_seconds = parse_number(key, value)?,
+            "auth.cacheMaxEntries" => self.auth.cache_max_entries = parse_number(key, value)?,
             "log.format" => {
                 self.log.format = match value {
                     "text" => LogFormat::Text,
@@ -407,6 +412,9 @@ impl Config {
         }
         if self.server.max_request_body_bytes == 0 {
             return Err(invalid("server.maxRequestBodyBytes", "must be at least 1"));
+        }
+        if self.auth.cache_max_entries == 0 {
+            return Err(invalid("auth.cacheMaxEntries", "must be at least 1"));
         }
         if self.cache.discovery_interval_seconds == 0 {
             return Err(invalid(
