@@ -1,6 +1,7 @@
 //! Wiring: configuration → kube client → caches → router → listener, and an orderly shutdown.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -163,12 +164,15 @@ impl Server {
             });
         }
         let ttl = config.auth_cache_ttl();
+        let max_entries =
+            NonZeroUsize::new(config.auth.cache_max_entries).unwrap_or(NonZeroUsize::MIN);
         let authenticator = Authenticator::new(
             client.clone(),
             config.auth.token_review.audiences.clone(),
             ttl,
+            max_entries,
         );
-        let authorizer = Arc::new(Authorizer::new(client, ttl));
+        let authorizer = Arc::new(Authorizer::new(client, ttl, max_entries));
         let state = AppState {
             services: Arc::new(service::Context::new(caches, authorizer, kube_config)),
             authenticator: Arc::new(authenticator),

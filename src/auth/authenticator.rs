@@ -2,16 +2,18 @@
 //! [`TokenReviews`], `authentication.k8s.io/v1` TokenReviews against kube-apiserver), and the answers are
 //! cached.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
-use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec, TokenReviewStatus};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use sha2::{Digest, Sha256};
 
-use super::ttl_cache::TtlCache;
+use super::review_cache::ReviewCache;
 use super::{AUTHENTICATED_GROUP, AuthError, Caller, Credential, Identity};
 
 /// Answers "whose token is this?".
@@ -21,23 +23,38 @@ pub trait TokenReviewer: Send + Sync {
     fn review<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Identity>, AuthError>>;
 }
 
+/// A token's SHA-256: answers are cached by it, never by the token.
+type TokenHash = [u8; 32];
+
 /// Resolves `Authorization` headers to callers; answers are cached by the token's SHA-256.
 pub struct Authenticator {
     reviewer: Arc<dyn TokenReviewer>,
-    cache: TtlCache<[u8; 32], Option<Identity>>,
+    answers: ReviewCache<TokenHash, Option<Identity>>,
 }
 
 impl Authenticator {
-    /// An authenticator asking kube-apiserver through `client` (TokenReviews for `audiences`).
-    pub fn new(client: Client, audiences: Vec<String>, ttl: Duration) -> Self {
-        Self::with_reviewer(Arc::new(TokenReviews { client, audiences }), ttl)
+    /// An authenticator asking kube-apiserver through `client` (TokenReviews for `audiences`; when
+    /// there are any, an answer for none of them is a rejection).
+    pub fn new(
+        client: Client,
+        audiences: Vec<String>,
+        ttl: Duration,
+        max_entries: NonZeroUsize,
+    ) -> Self {
+        let reviewer = Arc::new(TokenReviews { client, audiences });
+        Self::with_reviewer(reviewer, ttl, max_entries)
     }
 
-    /// An authenticator asking `reviewer`, caching its answers for `ttl` (0 disables caching).
-    pub fn with_reviewer(reviewer: Arc<dyn TokenReviewer>, ttl: Duration) -> Self {
+    /// An authenticator asking `reviewer`, caching at most `max_entries` answers for `ttl` each (0
+    /// disables caching).
+    pub fn with_reviewer(
+        reviewer: Arc<dyn TokenReviewer>,
+        ttl: Duration,
+        max_entries: NonZeroUsize,
+    ) -> Self {
         Self {
             reviewer,
-            cache: TtlCache::new(ttl),
+            answers: ReviewCache::new(ttl, max_entries),
         }
     }
 
@@ -46,15 +63,11 @@ impl Authenticator {
         let token = authorization
             .and_then(bearer_token)
             .ok_or(AuthError::Unauthenticated)?;
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let identity = match self.cache.get(&key, Instant::now()) {
-            Some(identity) => identity,
-            None => {
-                let identity = self.reviewer.review(token).await?;
-                self.cache.insert(key, identity.clone(), Instant::now());
-                identity
-            }
+        let review = || {
+            let (reviewer, token) = (Arc::clone(&self.reviewer), token.to_owned());
+            async move { reviewer.review(&token).await }.boxed()
         };
+        let identity = self.answers.get_or_review(hash(token), review).await?;
         let identity = identity.ok_or(AuthError::Unauthenticated)?;
         Ok(Caller {
             identity,
@@ -86,23 +99,35 @@ impl TokenReviews {
         };
         let api: Api<TokenReview> = Api::all(self.client.clone());
         let answer = api.create(&PostParams::default(), &review).await?;
-        let Some(status) = answer.status.filter(|s| s.authenticated == Some(true)) else {
-            return Ok(None);
-        };
-        let Some(user) = status.user.and_then(|u| u.username.is_some().then_some(u)) else {
-            return Ok(None);
-        };
-        let mut groups = user.groups.unwrap_or_default();
-        if !groups.iter().any(|g| g == AUTHENTICATED_GROUP) {
-            groups.push(AUTHENTICATED_GROUP.to_owned());
-        }
-        Ok(Some(Identity {
-            user: user.username.unwrap_or_default(),
-            uid: user.uid.filter(|u| !u.is_empty()),
-            groups,
-            extra: user.extra.unwrap_or_default(),
-        }))
+        Ok(answer.status.and_then(|s| identity(s, &self.audiences)))
     }
+}
+
+/// The identity a TokenReview status authenticates. With `audiences` configured, the status must name
+/// at least one of them, as Kubernetes' webhook token authenticator requires.
+fn identity(status: TokenReviewStatus, audiences: &[String]) -> Option<Identity> {
+    if status.authenticated != Some(true) {
+        return None;
+    }
+    let answered = status.audiences.unwrap_or_default();
+    if !audiences.is_empty() && !answered.iter().any(|a| audiences.contains(a)) {
+        return None;
+    }
+    let user = status.user.filter(|u| u.username.is_some())?;
+    let mut groups = user.groups.unwrap_or_default();
+    if !groups.iter().any(|g| g == AUTHENTICATED_GROUP) {
+        groups.push(AUTHENTICATED_GROUP.to_owned());
+    }
+    Some(Identity {
+        user: user.username.unwrap_or_default(),
+        uid: user.uid.filter(|u| !u.is_empty()),
+        groups,
+        extra: user.extra.unwrap_or_default(),
+    })
+}
+
+fn hash(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive).
@@ -114,7 +139,148 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use k8s_openapi::api::authentication::v1::UserInfo;
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::auth::review_cache::REVIEW_DEADLINE;
+
+    /// Knows the token `good` (user `alice`); counts reviews, which wait for `release` when `gated`.
+    struct Reviewer {
+        calls: AtomicUsize,
+        gated: bool,
+        release: Notify,
+    }
+
+    impl Reviewer {
+        fn new(gated: bool) -> Arc<Self> {
+            Arc::new(Self {
+                calls: AtomicUsize::new(0),
+                gated,
+                release: Notify::new(),
+            })
+        }
+
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
+    impl TokenReviewer for Reviewer {
+        fn review<'a>(
+            &'a self,
+            token: &'a str,
+        ) -> BoxFuture<'a, Result<Option<Identity>, AuthError>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if self.gated {
+                    self.release.notified().await;
+                }
+                Ok((token == "good").then(alice))
+            })
+        }
+    }
+
+    /// Never answers.
+    struct Silent;
+
+    impl TokenReviewer for Silent {
+        fn review<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Identity>, AuthError>> {
+            futures::future::pending().boxed()
+        }
+    }
+
+    fn alice() -> Identity {
+        Identity {
+            user: "alice".into(),
+            uid: None,
+            groups: vec![AUTHENTICATED_GROUP.into()],
+            extra: Default::default(),
+        }
+    }
+
+    fn authenticator(reviewer: Arc<dyn TokenReviewer>, max_entries: usize) -> Arc<Authenticator> {
+        let max_entries = NonZeroUsize::new(max_entries).unwrap();
+        let ttl = Duration::from_secs(60);
+        Arc::new(Authenticator::with_reviewer(reviewer, ttl, max_entries))
+    }
+
+    #[tokio::test]
+    async fn concurrent_lookups_of_a_token_share_one_review() {
+        let reviewer = Reviewer::new(true);
+        let auth = authenticator(reviewer.clone(), 16);
+        let lookups: Vec<_> = (0..20)
+            .map(|_| {
+                let auth = auth.clone();
+                tokio::spawn(async move { auth.authenticate(Some("Bearer good")).await })
+            })
+            .collect();
+        while auth.answers.waiting(&hash("good")) < lookups.len() {
+            tokio::task::yield_now().await;
+        }
+        reviewer.release.notify_one();
+        for lookup in lookups {
+            assert_eq!(lookup.await.unwrap().unwrap().identity, alice());
+        }
+        assert_eq!(reviewer.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn random_tokens_hold_at_most_the_cap() {
+        let reviewer = Reviewer::new(false);
+        let auth = authenticator(reviewer.clone(), 100);
+        for i in 0..10_000 {
+            let header = format!("Bearer bad-{i}");
+            let answer = auth.authenticate(Some(&header)).await;
+            assert!(matches!(answer, Err(AuthError::Unauthenticated)));
+            assert!(auth.answers.len() <= 100);
+        }
+        assert_eq!(reviewer.calls(), 10_000);
+        assert_eq!(auth.answers.len(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_token_review_fails_at_the_deadline() {
+        let auth = authenticator(Arc::new(Silent), 16);
+        let start = tokio::time::Instant::now();
+        let answer = auth.authenticate(Some("Bearer good")).await;
+        assert!(matches!(answer, Err(AuthError::Timeout(_))));
+        assert_eq!(start.elapsed(), REVIEW_DEADLINE);
+    }
+
+    fn status(audiences: Option<&[&str]>) -> TokenReviewStatus {
+        TokenReviewStatus {
+            authenticated: Some(true),
+            audiences: audiences.map(|a| a.iter().map(|s| s.to_string()).collect()),
+            user: Some(UserInfo {
+                username: Some("alice".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn configured_audiences_must_be_answered() {
+        let wanted = ["api".to_owned(), "ks".to_owned()];
+        assert_eq!(identity(status(Some(&["ks"])), &wanted), Some(alice()));
+        assert_eq!(identity(status(Some(&["other"])), &wanted), None);
+        assert_eq!(identity(status(Some(&[])), &wanted), None);
+        assert_eq!(identity(status(None), &wanted), None);
+    }
+
+    #[test]
+    fn without_configured_audiences_any_answer_counts() {
+        assert_eq!(identity(status(None), &[]), Some(alice()));
+        assert_eq!(identity(status(Some(&["other"])), &[]), Some(alice()));
+        let rejected = TokenReviewStatus {
+            authenticated: Some(false),
+            ..status(None)
+        };
+        assert_eq!(identity(rejected, &[]), None);
+    }
 
     #[test]
     fn bearer_tokens_are_extracted() {

@@ -2,9 +2,11 @@
 //! [`AccessReviewer`] (in production [`SubjectAccessReviews`], `authorization.k8s.io/v1`
 //! SubjectAccessReviews against kube-apiserver), and the answers are cached.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
@@ -12,7 +14,7 @@ use k8s_openapi::api::authorization::v1::{
 use kube::Client;
 use kube::api::{Api, ApiResource, PostParams};
 
-use super::ttl_cache::TtlCache;
+use super::review_cache::ReviewCache;
 use super::{AuthError, Identity};
 
 /// The Kubernetes verbs this server asks about.
@@ -144,20 +146,25 @@ pub trait AccessReviewer: Send + Sync {
 /// Answers "may this identity do this?", with cached answers of an [`AccessReviewer`].
 pub struct Authorizer {
     reviewer: Arc<dyn AccessReviewer>,
-    cache: TtlCache<(Identity, Access), bool>,
+    answers: ReviewCache<(Identity, Access), bool>,
 }
 
 impl Authorizer {
     /// An authorizer asking kube-apiserver through `client` (SubjectAccessReviews).
-    pub fn new(client: Client, ttl: Duration) -> Self {
-        Self::with_reviewer(Arc::new(SubjectAccessReviews { client }), ttl)
+    pub fn new(client: Client, ttl: Duration, max_entries: NonZeroUsize) -> Self {
+        Self::with_reviewer(Arc::new(SubjectAccessReviews { client }), ttl, max_entries)
     }
 
-    /// An authorizer asking `reviewer`, caching its answers for `ttl` (0 disables caching).
-    pub fn with_reviewer(reviewer: Arc<dyn AccessReviewer>, ttl: Duration) -> Self {
+    /// An authorizer asking `reviewer`, caching at most `max_entries` answers for `ttl` each (0
+    /// disables caching).
+    pub fn with_reviewer(
+        reviewer: Arc<dyn AccessReviewer>,
+        ttl: Duration,
+        max_entries: NonZeroUsize,
+    ) -> Self {
         Self {
             reviewer,
-            cache: TtlCache::new(ttl),
+            answers: ReviewCache::new(ttl, max_entries),
         }
     }
 
@@ -166,13 +173,13 @@ impl Authorizer {
         if identity.is_master() {
             return Ok(true);
         }
+        let review = || {
+            let reviewer = Arc::clone(&self.reviewer);
+            let (identity, access) = (identity.clone(), access.clone());
+            async move { reviewer.review(&identity, &access).await }.boxed()
+        };
         let key = (identity.clone(), access.clone());
-        if let Some(allowed) = self.cache.get(&key, Instant::now()) {
-            return Ok(allowed);
-        }
-        let allowed = self.reviewer.review(identity, access).await?;
-        self.cache.insert(key, allowed, Instant::now());
-        Ok(allowed)
+        self.answers.get_or_review(key, review).await
     }
 }
 
@@ -255,6 +262,64 @@ mod tests {
             access.forbidden_message("bob"),
             "namespaces \"x\" is forbidden: User \"bob\" cannot get resource \"namespaces\" in API group \"\" at the cluster scope"
         );
+    }
+
+    /// Allows everything; counts reviews, which wait for `release`.
+    struct Gate {
+        calls: std::sync::atomic::AtomicUsize,
+        release: tokio::sync::Notify,
+    }
+
+    impl AccessReviewer for Gate {
+        fn review<'a>(
+            &'a self,
+            _: &'a Identity,
+            _: &'a Access,
+        ) -> BoxFuture<'a, Result<bool, AuthError>> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                self.release.notified().await;
+                Ok(true)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_identical_checks_share_one_review() {
+        let gate = Arc::new(Gate {
+            calls: Default::default(),
+            release: Default::default(),
+        });
+        let max_entries = NonZeroUsize::new(16).unwrap();
+        let authorizer = Arc::new(Authorizer::with_reviewer(
+            gate.clone(),
+            Duration::from_secs(60),
+            max_entries,
+        ));
+        let identity = Identity {
+            user: "alice".into(),
+            uid: None,
+            groups: vec!["system:authenticated".into()],
+            extra: Default::default(),
+        };
+        let pods = ApiResource::erase::<k8s_openapi::api::core::v1::Pod>(&());
+        let access = Access::to(Verb::List, &pods);
+        let checks: Vec<_> = (0..20)
+            .map(|_| {
+                let (authorizer, identity, access) =
+                    (authorizer.clone(), identity.clone(), access.clone());
+                tokio::spawn(async move { authorizer.allowed(&identity, &access).await })
+            })
+            .collect();
+        let key = (identity, access);
+        while authorizer.answers.waiting(&key) < checks.len() {
+            tokio::task::yield_now().await;
+        }
+        gate.release.notify_one();
+        for check in checks {
+            assert!(check.await.unwrap().unwrap());
+        }
+        assert_eq!(gate.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

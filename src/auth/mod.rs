@@ -1,19 +1,23 @@
 //! Who is calling (api §0.2) and what they may do (api §0.3).
 //!
 //! Bearer tokens are checked with TokenReviews and permissions with SubjectAccessReviews against
-//! kube-apiserver; both answers (allowed and denied) are cached for `auth.cacheTTLSeconds`. Who answers
+//! kube-apiserver; both answers (allowed and denied) are cached for `auth.cacheTTLSeconds`, at most
+//! `auth.cacheMaxEntries` of each, and concurrent identical questions share one review. Who answers
 //! is a [`TokenReviewer`] and an [`AccessReviewer`], so the HTTP layer can also be served with other
 //! answers (the route tests do, without kube-apiserver).
 
 mod authenticator;
 mod authorizer;
-mod ttl_cache;
+mod bounded_cache;
+mod review_cache;
 
 pub use authenticator::{Authenticator, TokenReviewer};
 pub use authorizer::{Access, AccessReviewer, Authorizer, Verb};
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The group every authenticated identity carries.
 pub const AUTHENTICATED_GROUP: &str = "system:authenticated";
@@ -64,13 +68,23 @@ pub struct Caller {
     pub credential: Credential,
 }
 
-/// Failures of authentication and authorization.
-#[derive(Debug, thiserror::Error)]
+/// Failures of authentication and authorization; cloneable, as lookups sharing one review share its
+/// failure.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum AuthError {
     /// No credentials, or credentials kube-apiserver rejected.
     #[error("Unauthorized")]
     Unauthenticated,
     /// kube-apiserver could not be asked.
     #[error("authentication or authorization check failed: {0}")]
-    Review(#[from] kube::Error),
+    Review(#[source] Arc<kube::Error>),
+    /// kube-apiserver did not answer a review within this long.
+    #[error("authentication or authorization check got no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+impl From<kube::Error> for AuthError {
+    fn from(error: kube::Error) -> Self {
+        AuthError::Review(Arc::new(error))
+    }
 }

@@ -245,6 +245,7 @@ impl From<AuthError> for ApiError {
             AuthError::Review(e) => {
                 ApiError::ServiceUnavailable(format!("cannot check credentials: {e}"))
             }
+            e @ AuthError::Timeout(_) => ApiError::ServiceUnavailable(e.to_string()),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! once, counting them: [`App::kube_connections`] tells whether a request reached "kube-apiserver" at
 //! all (it must not, for requests that are rejected before any write).
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -45,7 +46,12 @@ impl App {
         let config = Config::default();
         let (kube_url, kube_connections) = kube_stub().await;
         let ttl = config.auth_cache_ttl();
-        let authorizer = Arc::new(Authorizer::with_reviewer(Arc::new(NoGrants), ttl));
+        let max_entries = NonZeroUsize::new(config.auth.cache_max_entries).unwrap();
+        let authorizer = Arc::new(Authorizer::with_reviewer(
+            Arc::new(NoGrants),
+            ttl,
+            max_entries,
+        ));
         let services = service::Context::new(
             Arc::new(Caches::empty()),
             authorizer,
@@ -53,7 +59,11 @@ impl App {
         );
         let state = AppState {
             services: Arc::new(services),
-            authenticator: Arc::new(Authenticator::with_reviewer(Arc::new(StaticTokens), ttl)),
+            authenticator: Arc::new(Authenticator::with_reviewer(
+                Arc::new(StaticTokens),
+                ttl,
+                max_entries,
+            )),
             controller_metrics: None,
             metrics_require_auth: config.server.metrics_require_auth,
             shutdown: CancellationToken::new(),
