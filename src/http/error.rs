@@ -238,12 +238,17 @@ impl From<service::Error> for ApiError {
     }
 }
 
+/// The 503 message when a TokenReview or SubjectAccessReview fails; the cause is only logged.
+pub const CREDENTIALS_UNAVAILABLE: &str = "cannot check credentials, please try again later";
+
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::Unauthenticated => ApiError::Unauthorized,
+            // kube-apiserver's error text stays in the log: the caller may not be authenticated.
             AuthError::Review(e) => {
-                ApiError::ServiceUnavailable(format!("cannot check credentials: {e}"))
+                tracing::warn!(error = %e, "cannot check credentials");
+                ApiError::ServiceUnavailable(CREDENTIALS_UNAVAILABLE.into())
             }
         }
     }
