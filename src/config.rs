@@ -170,6 +170,10 @@ pub struct ServerConfig {
     pub request_timeout_seconds: u64,
     /// Largest accepted request body, bytes.
     pub max_request_body_bytes: usize,
+    /// Non-mutating requests served at once; more get a 429 (api §0.7).
+    pub max_requests_in_flight: usize,
+    /// POST, PUT, PATCH and DELETE requests served at once; more get a 429 (api §0.7).
+    pub max_mutating_requests_in_flight: usize,
     /// How long in-flight requests may take to finish after SIGTERM, seconds.
     pub shutdown_grace_seconds: u64,
     /// Whether `/metrics` needs authentication and a `get /metrics` permission.
@@ -220,6 +224,8 @@ impl Default for ServerConfig {
             bind_address: "0.0.0.0:9090".into(),
             request_timeout_seconds: 60,
             max_request_body_bytes: 3 * 1024 * 1024,
+            max_requests_in_flight: 400,
+            max_mutating_requests_in_flight: 200,
             shutdown_grace_seconds: 30,
             metrics_require_auth: true,
         }
@@ -259,6 +265,8 @@ pub const KEYS: &[&str] = &[
     "server.bindAddress",
     "server.requestTimeoutSeconds",
     "server.maxRequestBodyBytes",
+    "server.maxRequestsInFlight",
+    "server.maxMutatingRequestsInFlight",
     "server.shutdownGraceSeconds",
     "server.metricsRequireAuth",
     "auth.tokenReview.audiences",
@@ -351,6 +359,12 @@ impl Config {
             "server.maxRequestBodyBytes" => {
                 self.server.max_request_body_bytes = parse_number(key, value)?
             }
+            "server.maxRequestsInFlight" => {
+                self.server.max_requests_in_flight = parse_number(key, value)?
+            }
+            "server.maxMutatingRequestsInFlight" => {
+                self.server.max_mutating_requests_in_flight = parse_number(key, value)?
+            }
             "server.shutdownGraceSeconds" => {
                 self.server.shutdown_grace_seconds = parse_number(key, value)?
             }
@@ -415,6 +429,15 @@ impl Config {
         }
         if self.auth.cache_max_entries == 0 {
             return Err(invalid("auth.cacheMaxEntries", "must be at least 1"));
+        }
+        if self.server.max_requests_in_flight == 0 {
+            return Err(invalid("server.maxRequestsInFlight", "must be at least 1"));
+        }
+        if self.server.max_mutating_requests_in_flight == 0 {
+            return Err(invalid(
+                "server.maxMutatingRequestsInFlight",
+                "must be at least 1",
+            ));
         }
         if self.cache.discovery_interval_seconds == 0 {
             return Err(invalid(
@@ -581,6 +604,8 @@ mod tests {
         let config = Config::load(None, no_env, &[]).unwrap();
         assert_eq!(config.bind_address().unwrap().port(), 9090);
         assert_eq!(config.server.max_request_body_bytes, 3_145_728);
+        assert_eq!(config.server.max_requests_in_flight, 400);
+        assert_eq!(config.server.max_mutating_requests_in_flight, 200);
         assert_eq!(config.auth.cache_ttl_seconds, 10);
     }
 

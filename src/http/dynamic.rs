@@ -8,7 +8,7 @@ use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use super::extract::{QueryPairs, RequestId};
+use super::extract::{CheckedPath, QueryPairs, RequestId};
 use super::{ApiError, AppState};
 use crate::auth::Caller;
 use crate::service::dynamic::{self, PolicyResource, WriteRequest, WriteVerb};
@@ -64,7 +64,7 @@ fn collection(resource: PolicyResource) -> MethodRouter<AppState> {
     .post(
         move |State(state): State<AppState>,
               caller: Caller,
-              Path(namespace): Path<String>,
+              CheckedPath(namespace): CheckedPath<String>,
               QueryPairs(query): QueryPairs,
               RequestId(request_id): RequestId,
               headers: HeaderMap,
@@ -88,7 +88,7 @@ fn object(resource: PolicyResource) -> MethodRouter<AppState> {
     let write = move |verb: WriteVerb| {
         move |State(state): State<AppState>,
               caller: Caller,
-              Path((namespace, name)): Path<(String, String)>,
+              CheckedPath((namespace, name)): CheckedPath<(String, String)>,
               QueryPairs(query): QueryPairs,
               RequestId(request_id): RequestId,
               headers: HeaderMap,

@@ -91,6 +91,9 @@ pub enum ApiError {
     /// The body exceeds `server.maxRequestBodyBytes`.
     #[error("request body too large (limit {0} bytes)")]
     PayloadTooLarge(usize),
+    /// The in-flight limit of the request's kind is reached (api §0.7); answered with `Retry-After: 1`.
+    #[error("too many requests, please try again later")]
+    TooManyRequests,
     /// The cache a request needs has not synced, or kube-apiserver cannot be reached.
     #[error("{0}")]
     ServiceUnavailable(String),
@@ -130,6 +133,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -149,6 +153,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::PayloadTooLarge(_) => "RequestEntityTooLarge",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::TooManyRequests => "TooManyRequests",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
             ApiError::Timeout => "Timeout",
             ApiError::Invalid { .. } => "Invalid",
@@ -194,10 +199,18 @@ impl IntoResponse for ApiError {
             return (code, Json(body)).into_response();
         }
         let mut response = (self.code(), Json(self.status())).into_response();
-        if matches!(self, ApiError::Unauthorized) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match self {
+            ApiError::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         response
     }
@@ -238,14 +251,18 @@ impl From<service::Error> for ApiError {
     }
 }
 
+/// The 503 message when a TokenReview or SubjectAccessReview fails; the cause is only logged.
+pub const CREDENTIALS_UNAVAILABLE: &str = "cannot check credentials, please try again later";
+
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::Unauthenticated => ApiError::Unauthorized,
-            AuthError::Review(e) => {
-                ApiError::ServiceUnavailable(format!("cannot check credentials: {e}"))
+            // kube-apiserver's error text stays in the log: the caller may not be authenticated.
+            AuthError::Review(_) | AuthError::Timeout(_) => {
+                tracing::warn!(%error, "cannot check credentials");
+                ApiError::ServiceUnavailable(CREDENTIALS_UNAVAILABLE.into())
             }
-            e @ AuthError::Timeout(_) => ApiError::ServiceUnavailable(e.to_string()),
         }
     }
 }

@@ -1,11 +1,53 @@
-//! Extractors every handler shares: the authenticated caller, the query string as ordered pairs, and the
-//! request's id.
+//! Extractors every handler shares: the authenticated caller, checked path parameters, the query string as
+//! ordered pairs, and the request's id.
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Path};
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 
 use super::{ApiError, REQUEST_ID};
 use crate::auth::Caller;
+use crate::domain::names;
+
+/// Path parameters whose `{namespace}` is a DNS-1123 label and whose `{name}` is a DNS-1123 subdomain;
+/// anything else is a 400 naming the parameter, before the handler can forward or log it. Routes that only
+/// read caches keep [`Path`]: an invalid name is simply not found there, as in kube-apiserver.
+pub struct CheckedPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for CheckedPath<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Path(params) =
+            <Path<Vec<(String, String)>> as FromRequestParts<S>>::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        for (key, value) in &params {
+            check_path_parameter(key, value).map_err(IntoResponse::into_response)?;
+        }
+        let Path(value) = <Path<T> as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(CheckedPath(value))
+    }
+}
+
+/// `namespace` must be a DNS-1123 label, `name` a DNS-1123 subdomain; other parameters are not names.
+fn check_path_parameter(key: &str, value: &str) -> Result<(), ApiError> {
+    let errors = match key {
+        "namespace" => names::dns1123_label_errors(value),
+        "name" => names::dns1123_subdomain_errors(value),
+        _ => return Ok(()),
+    };
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!(
+        "invalid {key} {value:?} in the path: {}",
+        errors.join(", ")
+    )))
+}
 
 /// The query string as percent-decoded `(key, value)` pairs in request order (repeated keys kept); an
 /// undecodable query string reads as empty.
@@ -55,5 +97,26 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Caller>().cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_are_labels_and_names_subdomains() {
+        assert!(check_path_parameter("namespace", "kube-system").is_ok());
+        assert!(check_path_parameter("name", "a.b-c").is_ok());
+        assert!(check_path_parameter("namespace", "a.b").is_err());
+        assert!(check_path_parameter("resources", "Not/A.Name").is_ok());
+        let error = check_path_parameter("name", "a/b").unwrap_err();
+        assert_eq!(error.code(), axum::http::StatusCode::BAD_REQUEST);
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid name \"a/b\" in the path: a lowercase RFC 1123 subdomain"),
+            "{error}"
+        );
     }
 }

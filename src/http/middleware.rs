@@ -1,18 +1,66 @@
-//! Middleware: authentication of every non-public request, and `Status` bodies for errors produced below
-//! the handlers (body limit, timeout, panics, unknown routes and methods).
+//! Middleware: in-flight limits, authentication of every non-public request, and `Status` bodies for errors
+//! produced below the handlers (body limit, timeout, panics, unknown routes and methods).
 
 use std::any::Any;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Limits};
 
 /// Paths served without authentication (api §0.2).
 const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/openapi.json"];
+
+/// Paths never shed by the in-flight limits, so probes keep answering under load.
+const HEALTH_PATHS: &[&str] = &["/healthz", "/livez", "/readyz"];
+
+/// The two in-flight pools of api §0.7, like kube-apiserver's `--max-requests-inflight` and
+/// `--max-mutating-requests-inflight`.
+#[derive(Clone)]
+pub struct InFlight {
+    read_only: Arc<Semaphore>,
+    mutating: Arc<Semaphore>,
+}
+
+impl InFlight {
+    /// Pools of `max_requests_in_flight` and `max_mutating_requests_in_flight` permits.
+    pub fn new(limits: &Limits) -> Self {
+        let pool = |size: usize| Arc::new(Semaphore::new(size.min(Semaphore::MAX_PERMITS)));
+        Self {
+            read_only: pool(limits.max_requests_in_flight),
+            mutating: pool(limits.max_mutating_requests_in_flight),
+        }
+    }
+}
+
+/// Answers 429 when the request's pool has no permit left; never waits. Health endpoints are never shed.
+pub async fn limit_in_flight(
+    State(pools): State<InFlight>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if HEALTH_PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let mutating = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let pool = if mutating {
+        &pools.mutating
+    } else {
+        &pools.read_only
+    };
+    match pool.clone().try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => ApiError::TooManyRequests.into_response(),
+    }
+}
 
 /// Authenticates the caller and hands the [`crate::auth::Caller`] to the handlers as an extension.
 /// Front-proxy headers are removed first: this server does not (yet) accept front-proxy certificates.
@@ -111,4 +159,108 @@ pub fn panic_as_status(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
         .unwrap_or("unknown panic");
     tracing::error!(panic = detail, "handler panicked");
     ApiError::Internal("internal error".into()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::routing::get;
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Limits of one request per pool; `/hold` handlers report on `entered`, then wait for `release`.
+    fn held_router(entered: mpsc::UnboundedSender<()>, release: CancellationToken) -> Router {
+        let hold = move || {
+            let (entered, release) = (entered.clone(), release.clone());
+            async move {
+                let _ = entered.send(());
+                release.cancelled().await;
+                "done"
+            }
+        };
+        let limits = Limits {
+            request_timeout: Duration::from_secs(60),
+            max_body_bytes: 1024,
+            max_requests_in_flight: 1,
+            max_mutating_requests_in_flight: 1,
+        };
+        let ok = || async { "ok" };
+        Router::new()
+            .route("/hold", get(hold.clone()).post(hold))
+            .route("/other", get(ok).delete(ok))
+            .route("/healthz", get(ok))
+            .route("/readyz", get(ok))
+            .layer(axum::middleware::from_fn_with_state(
+                InFlight::new(&limits),
+                limit_in_flight,
+            ))
+    }
+
+    async fn send(router: &Router, method: Method, path: &str) -> Response {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        router.clone().oneshot(request).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_pool_sheds_beyond_its_limit_and_health_is_never_shed() {
+        let (entered_tx, mut entered) = mpsc::unbounded_channel();
+        let release = CancellationToken::new();
+        let router = held_router(entered_tx, release.clone());
+
+        let held_get = tokio::spawn({
+            let router = router.clone();
+            async move { send(&router, Method::GET, "/hold").await }
+        });
+        entered.recv().await.unwrap();
+        let shed = send(&router, Method::GET, "/other").await;
+        assert_eq!(shed.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(shed.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(shed.into_body(), 4096).await.unwrap();
+        let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status["reason"], "TooManyRequests");
+        assert_eq!(
+            status["message"],
+            "too many requests, please try again later"
+        );
+        assert_eq!(status["code"], 429);
+        for path in ["/healthz", "/readyz"] {
+            assert_eq!(
+                send(&router, Method::GET, path).await.status(),
+                StatusCode::OK
+            );
+        }
+        // The mutating pool is separate.
+        let delete = send(&router, Method::DELETE, "/other").await;
+        assert_eq!(delete.status(), StatusCode::OK);
+
+        let held_post = tokio::spawn({
+            let router = router.clone();
+            async move { send(&router, Method::POST, "/hold").await }
+        });
+        entered.recv().await.unwrap();
+        let delete = send(&router, Method::DELETE, "/other").await;
+        assert_eq!(delete.status(), StatusCode::TOO_MANY_REQUESTS);
+
+        release.cancel();
+        assert_eq!(held_get.await.unwrap().status(), StatusCode::OK);
+        assert_eq!(held_post.await.unwrap().status(), StatusCode::OK);
+        // Permits come back when a request ends.
+        assert_eq!(
+            send(&router, Method::GET, "/other").await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(&router, Method::DELETE, "/other").await.status(),
+            StatusCode::OK
+        );
+    }
 }

@@ -2,16 +2,18 @@
 //! work in [`crate::service::migration`].
 
 use std::collections::HashMap;
+use std::error::Error;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{Extension, FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router, routing::post};
+use http_body_util::LengthLimitError;
 use serde_json::Value;
 
-use super::extract::{QueryPairs, RequestId};
-use super::{ApiError, AppState};
+use super::extract::{CheckedPath, QueryPairs, RequestId};
+use super::{ApiError, AppState, Limits};
 use crate::auth::Caller;
 use crate::service::migration::{self, MigrationRequest, Summary};
 
@@ -40,10 +42,11 @@ pub async fn migrate(
     caller: Caller,
     RequestId(request_id): RequestId,
     QueryPairs(query): QueryPairs,
+    Extension(limits): Extension<Limits>,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     let query: HashMap<String, String> = query.into_iter().collect();
-    let body = body_fields(request).await?;
+    let body = body_fields(request, limits.max_body_bytes).await?;
     let field = |name: &str| first_non_empty(body.get(name), query.get(name));
     let input = MigrationRequest {
         old: field("oldippool"),
@@ -65,7 +68,7 @@ pub async fn migrate(
 pub async fn unbind(
     State(state): State<AppState>,
     caller: Caller,
-    Path(name): Path<String>,
+    CheckedPath(name): CheckedPath<String>,
     QueryPairs(query): QueryPairs,
     RequestId(request_id): RequestId,
     body: Bytes,
@@ -116,35 +119,61 @@ fn json_field(value: &Value) -> String {
     }
 }
 
-/// The fields of a form, multipart or JSON body; an empty body has none.
-async fn body_fields(request: Request) -> Result<HashMap<String, String>, ApiError> {
+/// The fields of a form, multipart or JSON body; an empty body has none. A body over `max_body_bytes`
+/// (api §0.7) is a 413, whether its length was announced or it arrived in chunks (the limit's error can come
+/// wrapped deeper than axum's multipart rejection looks).
+async fn body_fields(
+    request: Request,
+    max_body_bytes: usize,
+) -> Result<HashMap<String, String>, ApiError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let invalid = |detail: String| ApiError::BadRequest(format!("invalid request body: {detail}"));
+    let rejected = |error: &(dyn Error + 'static), status: StatusCode, detail: String| {
+        if over_limit(error) || status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(max_body_bytes)
+        } else {
+            ApiError::BadRequest(format!("invalid request body: {detail}"))
+        }
+    };
     if content_type.starts_with("multipart/form-data") {
         let mut multipart = Multipart::from_request(request, &())
             .await
-            .map_err(|e| invalid(e.body_text()))?;
+            .map_err(|e| rejected(&e, e.status(), e.body_text()))?;
         let mut fields = HashMap::new();
         while let Some(field) = multipart
             .next_field()
             .await
-            .map_err(|e| invalid(e.body_text()))?
+            .map_err(|e| rejected(&e, e.status(), e.body_text()))?
         {
             let name = field.name().unwrap_or_default().to_owned();
-            let value = field.text().await.map_err(|e| invalid(e.body_text()))?;
+            let value = field
+                .text()
+                .await
+                .map_err(|e| rejected(&e, e.status(), e.body_text()))?;
             fields.insert(name, value);
         }
         return Ok(fields);
     }
-    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+    let body = Bytes::from_request(request, &())
         .await
-        .map_err(|e| invalid(e.to_string()))?;
+        .map_err(|e| rejected(&e, e.status(), e.body_text()))?;
     parse_body(&content_type, &body)
+}
+
+/// Whether a body error comes from the length limit, however deeply wrapped.
+fn over_limit(error: &(dyn Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error.is::<LengthLimitError>() {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// Parses a non-multipart body by content type (api §1.4 inputs).

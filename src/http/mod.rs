@@ -15,9 +15,10 @@ pub mod resources;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::get;
+use axum::{Extension, Router};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -54,6 +55,10 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// `server.maxRequestBodyBytes`; a larger body gets a 413 `Status`.
     pub max_body_bytes: usize,
+    /// `server.maxRequestsInFlight`: concurrent GETs and other non-mutating requests; more get a 429 `Status`.
+    pub max_requests_in_flight: usize,
+    /// `server.maxMutatingRequestsInFlight`: concurrent POST, PUT, PATCH and DELETE requests; more get a 429.
+    pub max_mutating_requests_in_flight: usize,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -89,9 +94,13 @@ pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
             state.clone(),
             middleware::authenticate,
         ))
+        // One body limit for every extractor and handler (api §0.7), instead of axum's 2 MiB default.
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(Extension(limits))
         .with_state(state);
 
     let max_body = limits.max_body_bytes;
+    let in_flight = middleware::InFlight::new(&limits);
     routes.layer(
         ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
@@ -108,6 +117,7 @@ pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
             .layer(axum::middleware::from_fn(move |req, next| {
                 middleware::errors_as_status(max_body, req, next)
             }))
+            .layer(axum::middleware::from_fn_with_state(in_flight, middleware::limit_in_flight))
             .layer(CatchPanicLayer::custom(middleware::panic_as_status))
             .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, limits.request_timeout))
             .layer(RequestBodyLimitLayer::new(max_body)),

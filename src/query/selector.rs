@@ -619,23 +619,6 @@ fn is_name_part(text: &str) -> bool {
     }
 }
 
-/// A DNS-1123 subdomain: ≤ 253 chars of dot-separated `[a-z0-9]([-a-z0-9]*[a-z0-9])?`.
-fn is_dns_subdomain(text: &str) -> bool {
-    let lower_alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    text.len() <= PREFIX_MAX
-        && text.split('.').all(|label| {
-            let bytes = label.as_bytes();
-            match (bytes.first(), bytes.last()) {
-                (Some(first), Some(last)) => {
-                    lower_alnum(first)
-                        && lower_alnum(last)
-                        && bytes.iter().all(|b| lower_alnum(b) || *b == b'-')
-                }
-                _ => false,
-            }
-        })
-}
-
 fn validate_key(key: &str) -> Result<(), String> {
     let mut problems = Vec::new();
     let name = match key.split_once('/') {
@@ -653,7 +636,7 @@ fn validate_key(key: &str) -> Result<(), String> {
                 problems.push(format!(
                     "prefix part must be no more than {PREFIX_MAX} characters"
                 ));
-            } else if !is_dns_subdomain(prefix) {
+            } else if !crate::domain::names::is_dns1123_subdomain(prefix) {
                 problems.push(
                     "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric \
                      characters, '-' or '.', and must start and end with an alphanumeric character"

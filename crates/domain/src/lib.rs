@@ -8,6 +8,7 @@ pub mod cidr;
 mod fixtures;
 pub mod isolation;
 pub mod migration;
+pub mod names;
 pub mod network_policy;
 pub mod nsnp;
 pub mod occupancy;

@@ -33,8 +33,14 @@ use ks_network_apiserver::service;
 pub const ADMIN_TOKEN: &str = "in-memory-admin-token";
 /// The bearer token of `alice` (no groups, no grants).
 pub const ALICE_TOKEN: &str = "in-memory-alice-token";
+/// A token whose review fails as if kube-apiserver could not be reached; the failure text is
+/// [`REVIEW_FAILURE`].
+pub const UNREVIEWABLE_TOKEN: &str = "in-memory-unreviewable-token";
+/// What the failing TokenReview reports: internal detail that callers must not see.
+pub const REVIEW_FAILURE: &str = "dial tcp 10.96.0.1:443: connect: connection refused";
 
 /// The application router over in-memory state.
+#[derive(Clone)]
 pub struct App {
     router: Router,
     kube_connections: Arc<AtomicUsize>,
@@ -43,7 +49,11 @@ pub struct App {
 impl App {
     /// The router with the default configuration's limits, over empty synced caches.
     pub async fn start() -> App {
-        let config = Config::default();
+        App::with_config(&Config::default()).await
+    }
+
+    /// The router with `config`'s limits (body size, in-flight requests), over empty synced caches.
+    pub async fn with_config(config: &Config) -> App {
         let (kube_url, kube_connections) = kube_stub().await;
         let ttl = config.auth_cache_ttl();
         let max_entries = NonZeroUsize::new(config.auth.cache_max_entries).unwrap();
@@ -71,6 +81,8 @@ impl App {
         let limits = Limits {
             request_timeout: config.request_timeout(),
             max_body_bytes: config.server.max_request_body_bytes,
+            max_requests_in_flight: config.server.max_requests_in_flight,
+            max_mutating_requests_in_flight: config.server.max_mutating_requests_in_flight,
         };
         App {
             router: router(state, limits, Surface::Api),
@@ -178,6 +190,10 @@ struct StaticTokens;
 
 impl TokenReviewer for StaticTokens {
     fn review<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<Identity>, AuthError>> {
+        if token == UNREVIEWABLE_TOKEN {
+            let error = AuthError::from(kube::Error::Service(REVIEW_FAILURE.into()));
+            return Box::pin(std::future::ready(Err(error)));
+        }
         let identity = match token {
             ADMIN_TOKEN => Some(identity("admin", &[MASTERS_GROUP])),
             ALICE_TOKEN => Some(identity("alice", &[])),
