@@ -6,6 +6,8 @@ pub mod binding;
 pub mod cidr;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod fuzz;
 pub mod isolation;
 pub mod migration;
 pub mod names;
