@@ -182,6 +182,7 @@ impl Server {
         };
         let limits = Limits {
             request_timeout: config.request_timeout(),
+            long_request_timeout: config.long_request_timeout(),
             max_body_bytes: config.server.max_request_body_bytes,
             max_requests_in_flight: config.server.max_requests_in_flight,
             max_mutating_requests_in_flight: config.server.max_mutating_requests_in_flight,

@@ -166,8 +166,11 @@ impl Default for DnsConfig {
 pub struct ServerConfig {
     /// Listen address, `HOST:PORT`.
     pub bind_address: String,
-    /// Timeout of every request, migrations and unbinds included, seconds.
+    /// Timeout of every request but migrations and unbinds, seconds.
     pub request_timeout_seconds: u64,
+    /// Timeout of `POST …/ippoolmigrations` and `POST …/ippools/{name}/unbind`, seconds; their work goes on
+    /// after it.
+    pub long_request_timeout_seconds: u64,
     /// Largest accepted request body, bytes.
     pub max_request_body_bytes: usize,
     /// Non-mutating requests served at once; more get a 429 (api §0.7).
@@ -223,6 +226,7 @@ impl Default for ServerConfig {
         Self {
             bind_address: "0.0.0.0:9090".into(),
             request_timeout_seconds: 60,
+            long_request_timeout_seconds: 300,
             max_request_body_bytes: 3 * 1024 * 1024,
             max_requests_in_flight: 400,
             max_mutating_requests_in_flight: 200,
@@ -264,6 +268,7 @@ pub const KEYS: &[&str] = &[
     "kubeconfig",
     "server.bindAddress",
     "server.requestTimeoutSeconds",
+    "server.longRequestTimeoutSeconds",
     "server.maxRequestBodyBytes",
     "server.maxRequestsInFlight",
     "server.maxMutatingRequestsInFlight",
@@ -356,6 +361,9 @@ impl Config {
             "server.requestTimeoutSeconds" => {
                 self.server.request_timeout_seconds = parse_number(key, value)?
             }
+            "server.longRequestTimeoutSeconds" => {
+                self.server.long_request_timeout_seconds = parse_number(key, value)?
+            }
             "server.maxRequestBodyBytes" => {
                 self.server.max_request_body_bytes = parse_number(key, value)?
             }
@@ -421,6 +429,12 @@ impl Config {
         if self.server.request_timeout_seconds == 0 {
             return Err(invalid(
                 "server.requestTimeoutSeconds",
+                "must be at least 1",
+            ));
+        }
+        if self.server.long_request_timeout_seconds == 0 {
+            return Err(invalid(
+                "server.longRequestTimeoutSeconds",
                 "must be at least 1",
             ));
         }
@@ -498,6 +512,11 @@ impl Config {
     /// `server.requestTimeoutSeconds` as a [`Duration`].
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.server.request_timeout_seconds)
+    }
+
+    /// `server.longRequestTimeoutSeconds` as a [`Duration`].
+    pub fn long_request_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.long_request_timeout_seconds)
     }
 
     /// `auth.cacheTTLSeconds` as a [`Duration`].

@@ -62,6 +62,20 @@ pub async fn limit_in_flight(
     }
 }
 
+/// Answers a 504 `Status` when a request outlasts its timeout: `long_request_timeout` for migrations and unbinds
+/// ([`super::migration::is_long_request`]), `request_timeout` for everything else. One layer picks the limit, so
+/// no shorter outer timeout cuts the long requests.
+pub async fn timeout(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let limit = if super::migration::is_long_request(request.method(), request.uri().path()) {
+        limits.long_request_timeout
+    } else {
+        limits.request_timeout
+    };
+    tokio::time::timeout(limit, next.run(request))
+        .await
+        .unwrap_or_else(|_| ApiError::Timeout.into_response())
+}
+
 /// Authenticates the caller and hands the [`crate::auth::Caller`] to the handlers as an extension.
 /// Front-proxy headers are removed first: this server does not (yet) accept front-proxy certificates.
 pub async fn authenticate(
@@ -185,6 +199,7 @@ mod tests {
         };
         let limits = Limits {
             request_timeout: Duration::from_secs(60),
+            long_request_timeout: Duration::from_secs(60),
             max_body_bytes: 1024,
             max_requests_in_flight: 1,
             max_mutating_requests_in_flight: 1,

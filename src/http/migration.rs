@@ -1,12 +1,16 @@
 //! `POST …/ippoolmigrations` and `POST …/ippools/{name}/unbind` (api §1.4, api §1.6): request parsing here, the
-//! work in [`crate::service::migration`].
+//! work in [`crate::service::migration`]. Both have `server.longRequestTimeoutSeconds` instead of
+//! `server.requestTimeoutSeconds`, and their work runs in its own task: a request cut off by the timeout (or
+//! dropped by its client) is answered 504 while the writes and their audit events still finish, and the summary
+//! nobody waits for is logged.
 
 use std::collections::HashMap;
 use std::error::Error;
+use std::future::Future;
 
 use axum::body::Bytes;
 use axum::extract::{Extension, FromRequest, Multipart, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router, routing::post};
 use http_body_util::LengthLimitError;
@@ -15,6 +19,7 @@ use serde_json::Value;
 use super::extract::{CheckedPath, QueryPairs, RequestId};
 use super::{ApiError, AppState, Limits};
 use crate::auth::Caller;
+use crate::service;
 use crate::service::migration::{self, MigrationRequest, Summary};
 
 const BASE: &str = "/kapis/network.kubesphere.io/v1alpha2";
@@ -24,6 +29,59 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(&format!("{BASE}/ippoolmigrations"), post(migrate))
         .route(&format!("{BASE}/ippools/{{name}}/unbind"), post(unbind))
+}
+
+/// Whether a request is a migration or an unbind, which get `server.longRequestTimeoutSeconds`.
+pub fn is_long_request(method: &Method, path: &str) -> bool {
+    if method != Method::POST {
+        return false;
+    }
+    let Some(rest) = path.strip_prefix(BASE) else {
+        return false;
+    };
+    rest == "/ippoolmigrations"
+        || rest
+            .strip_prefix("/ippools/")
+            .and_then(|rest| rest.strip_suffix("/unbind"))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
+
+/// Runs a migration or unbind to completion in its own task, so that a request cut off by its timeout or
+/// dropped by its client does not stop the work halfway; a result nobody waits for any more is logged.
+async fn run_to_completion<F>(
+    operation: &'static str,
+    request_id: String,
+    work: F,
+) -> Result<Summary, ApiError>
+where
+    F: Future<Output = Result<Summary, service::Error>> + Send + 'static,
+{
+    let (done, outcome) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let Err(unclaimed) = done.send(work.await) else {
+            return;
+        };
+        match unclaimed {
+            Ok(summary) => tracing::warn!(
+                request_id,
+                operation,
+                complete = summary.complete,
+                summary = %summary.body,
+                "finished after its request was answered or dropped"
+            ),
+            Err(error) => tracing::warn!(
+                request_id,
+                operation,
+                %error,
+                "failed after its request was answered or dropped"
+            ),
+        }
+    });
+    // The sender is only dropped unsent when the work panicked.
+    outcome
+        .await
+        .map_err(|_| ApiError::Internal("internal error".into()))?
+        .map_err(ApiError::from)
 }
 
 /// api §1.4: move namespaces and workloads from `oldippool` to `newippool`.
@@ -53,7 +111,12 @@ pub async fn migrate(
         new: field("newippool"),
         dry_run: is_dry_run(&field("dryRun")),
     };
-    let summary = migration::migrate(&state.services, &caller, &request_id, input).await?;
+    let services = state.services.clone();
+    let id = request_id.clone();
+    let summary = run_to_completion("ippoolmigration", request_id, async move {
+        migration::migrate(&services, &caller, &id, input).await
+    })
+    .await?;
     Ok(respond(summary))
 }
 
@@ -82,7 +145,12 @@ pub async fn unbind(
         value.get("dryRun").map(json_field)
     };
     let dry_run = is_dry_run(&first_non_empty(body_dry_run.as_ref(), query.get("dryRun")));
-    let summary = migration::unbind(&state.services, &caller, &request_id, &name, dry_run).await?;
+    let services = state.services.clone();
+    let id = request_id.clone();
+    let summary = run_to_completion("unbind", request_id, async move {
+        migration::unbind(&services, &caller, &id, &name, dry_run).await
+    })
+    .await?;
     Ok(respond(summary))
 }
 
@@ -255,6 +323,60 @@ mod tests {
         assert_eq!(first_non_empty(Some(&body), Some(&query)), "a");
         assert_eq!(first_non_empty(Some(&empty), Some(&query)), "b");
         assert_eq!(first_non_empty(None, None), "");
+    }
+
+    #[tokio::test]
+    async fn the_work_finishes_after_its_request_is_dropped() {
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (finished, mut done) = tokio::sync::mpsc::unbounded_channel();
+        let request = run_to_completion("test", "id".into(), async move {
+            let _ = released.await;
+            let _ = finished.send(());
+            Ok(Summary {
+                complete: true,
+                body: Value::Null,
+            })
+        });
+        let cut = tokio::time::timeout(std::time::Duration::from_millis(10), request).await;
+        assert!(
+            cut.is_err(),
+            "the request should time out while the work waits"
+        );
+        release.send(()).unwrap();
+        assert_eq!(done.recv().await, Some(()));
+    }
+
+    #[test]
+    fn only_posted_migrations_and_unbinds_are_long() {
+        let post = |path: &str| is_long_request(&Method::POST, path);
+        assert!(post(
+            "/kapis/network.kubesphere.io/v1alpha2/ippoolmigrations"
+        ));
+        assert!(post(
+            "/kapis/network.kubesphere.io/v1alpha2/ippools/pool-a/unbind"
+        ));
+        assert!(!post(
+            "/kapis/network.kubesphere.io/v1alpha2/ippools//unbind"
+        ));
+        assert!(!post(
+            "/kapis/network.kubesphere.io/v1alpha2/ippools/a/b/unbind"
+        ));
+        assert!(!post(
+            "/kapis/network.kubesphere.io/v1alpha2/ippools/pool-a"
+        ));
+        assert!(!post(
+            "/kapis/network.kubesphere.io/v1alpha2/ippoolmigrations/x"
+        ));
+        assert!(!post(
+            "/kapis/network.kubesphere.io/v1alpha1/ippoolmigrations"
+        ));
+        assert!(!post(
+            "/apis/network.kubesphere.io/v1alpha2/ippoolmigrations"
+        ));
+        assert!(!is_long_request(
+            &Method::GET,
+            "/kapis/network.kubesphere.io/v1alpha2/ippoolmigrations"
+        ));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use axum::{Extension, Router};
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
@@ -53,6 +52,8 @@ pub struct AppState {
 pub struct Limits {
     /// `server.requestTimeoutSeconds`; a slower request gets a 504 `Status`.
     pub request_timeout: Duration,
+    /// `server.longRequestTimeoutSeconds`: the same for migrations and unbinds, instead of `request_timeout`.
+    pub long_request_timeout: Duration,
     /// `server.maxRequestBodyBytes`; a larger body gets a 413 `Status`.
     pub max_body_bytes: usize,
     /// `server.maxRequestsInFlight`: concurrent GETs and other non-mutating requests; more get a 429 `Status`.
@@ -119,7 +120,7 @@ pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
             }))
             .layer(axum::middleware::from_fn_with_state(in_flight, middleware::limit_in_flight))
             .layer(CatchPanicLayer::custom(middleware::panic_as_status))
-            .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, limits.request_timeout))
+            .layer(axum::middleware::from_fn_with_state(limits, middleware::timeout))
             .layer(RequestBodyLimitLayer::new(max_body)),
     )
 }

@@ -204,6 +204,60 @@ async fn the_configured_body_limit_is_the_only_one() {
     checks.finish();
 }
 
+/// A POST as the admin whose body never arrives.
+fn stalled_post(path: &str) -> Request<Body> {
+    let body = futures::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+    Request::post(path)
+        .header(http::header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn slow_requests_get_504_after_their_timeout_and_migrations_get_the_long_one() {
+    let mut config = Config::default();
+    config.server.request_timeout_seconds = 1;
+    config.server.long_request_timeout_seconds = 2;
+    let app = App::with_config(&config).await;
+    let timed = |request: Request<Body>| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let answer = body_of(app.request(request).await).await;
+            (answer, started.elapsed())
+        })
+    };
+    let write = timed(stalled_post(&nsnps("demo")));
+    let migration = timed(stalled_post(MIGRATIONS));
+    let unbind = timed(stalled_post(&format!("{V2}/ippools/pool-a/unbind")));
+
+    let mut checks = Checks::default();
+    let (answer, took) = write.await.unwrap();
+    expect_error(
+        &mut checks,
+        "write",
+        &answer,
+        504,
+        "Timeout",
+        "request timed out",
+    );
+    checks.eq("the write is cut after 1 s", &(took.as_millis() / 1000), &1);
+    for (name, task) in [("migration", migration), ("unbind", unbind)] {
+        let (answer, took) = task.await.unwrap();
+        expect_error(
+            &mut checks,
+            name,
+            &answer,
+            504,
+            "Timeout",
+            "request timed out",
+        );
+        checks.eq(name, &(took.as_millis() / 1000), &2);
+    }
+    checks.finish();
+}
+
 #[tokio::test]
 async fn requests_over_the_in_flight_limit_get_429_and_health_is_never_shed() {
     // One mutating request at a time; the first is held open while its body is being read.
