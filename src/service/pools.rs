@@ -12,9 +12,9 @@ use kube::runtime::reflector::ObjectRef;
 use super::{Context, Error, synced};
 use crate::auth::{Access, Caller, Verb};
 use crate::cluster::calico::IPPool;
-use crate::cluster::occupancy::{namespace_input_of, pool_facts};
+use crate::cluster::occupancy::{OccupancyIndex, namespace_input_of, pool_facts};
 use crate::domain::binding::{self, NamespaceInput};
-use crate::domain::occupancy::{Occupancy, PoolStatus};
+use crate::domain::occupancy::PoolStatus;
 use crate::domain::pool::Pool;
 
 /// The cached pools, sorted by name, with their domain facts.
@@ -43,13 +43,26 @@ impl PoolSet {
             .ok_or_else(|| Error::not_found(&pools(), name))
     }
 
-    /// The api §1.0 objects of the `chosen` pools of this set, with status, in name order.
-    pub fn objects_of(&self, occupancy: &Occupancy, chosen: &[&Pool]) -> Vec<Value> {
-        self.objects
+    /// The api §1.0 objects of the `chosen` pools of this set, with status, in name order. The occupancy lock is
+    /// held only to copy the statuses, not while the objects are serialised.
+    pub fn objects_of(&self, occupancy: &OccupancyIndex, chosen: &[&Pool]) -> Vec<Value> {
+        let chosen: Vec<(&Arc<IPPool>, &Pool)> = self
+            .objects
             .iter()
             .zip(&self.facts)
             .filter(|(_, f)| chosen.iter().any(|c| c.name == f.name))
-            .map(|(object, facts)| pool_object(object, occupancy.status(&facts.name)))
+            .collect();
+        let statuses: Vec<Option<PoolStatus>> = {
+            let occupancy = occupancy.read();
+            chosen
+                .iter()
+                .map(|(_, f)| occupancy.status(&f.name))
+                .collect()
+        };
+        chosen
+            .into_iter()
+            .zip(statuses)
+            .map(|((object, _), status)| pool_object(object, status))
             .collect()
     }
 }
@@ -91,9 +104,8 @@ pub async fn list(context: &Context, caller: &Caller) -> Result<Vec<Value>, Erro
         .authorize(caller, &Access::to(Verb::List, &pools()))
         .await?;
     let pools = PoolSet::load(context)?;
-    let occupancy = context.caches.occupancy.read();
     let all: Vec<&Pool> = pools.facts.iter().collect();
-    Ok(pools.objects_of(&occupancy, &all))
+    Ok(pools.objects_of(&context.caches.occupancy, &all))
 }
 
 /// api §1.2: one pool with status.
@@ -119,8 +131,9 @@ pub async fn migration_targets(
     let pools = PoolSet::load(context)?;
     let (_, source) = pools.get(name)?;
     let targets = binding::migration_targets(source, &pools.facts);
-    let occupancy = context.caches.occupancy.read();
-    Ok(pool_list(pools.objects_of(&occupancy, &targets)))
+    Ok(pool_list(
+        pools.objects_of(&context.caches.occupancy, &targets),
+    ))
 }
 
 /// api §1.5: the pools namespace `namespace` may use, as an `IPPoolList`.
@@ -135,8 +148,9 @@ pub async fn usable_by_namespace(
         .iter()
         .filter(|p| usable.contains(&p.name))
         .collect();
-    let occupancy = context.caches.occupancy.read();
-    Ok(pool_list(pools.objects_of(&occupancy, &usable)))
+    Ok(pool_list(
+        pools.objects_of(&context.caches.occupancy, &usable),
+    ))
 }
 
 /// Every cached pool, and the names of those `namespace` may use (403 unless the caller may get it).

@@ -27,7 +27,7 @@ use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::calico::IPPool;
 use crate::cluster::kubesphere::{NamespaceNetworkPolicy, Workspace};
 use crate::query::{ListQuery, Object, Page, SortKey, matches_query, sort_and_page};
-use view::{View, namespace_view, nsnp_view};
+use view::{PodPools, View, namespace_view, nsnp_view};
 use visibility::{Scope, visible_objects};
 
 /// The resources of `/kapis/resources.kubesphere.io/v1alpha3` (api §3).
@@ -202,10 +202,11 @@ async fn get_one(
             let pools = PoolSet::load(context).map(|p| p.facts).unwrap_or_default();
             lookup(&caches.namespaces, name, None)?.map(|n| namespace_view(&n, &pools).to_json())
         }
-        ResourceList::Pods => {
-            let occupancy = caches.occupancy.read();
-            lookup(&caches.pods, name, ns)?.map(|p| View::pod(&*p, &occupancy).to_json())
-        }
+        ResourceList::Pods => lookup(&caches.pods, name, ns)?.map(|p| {
+            let pod = [p];
+            let pools = PodPools::of(&caches.occupancy, &pod);
+            View::pod(&*pod[0], pools.of_pod(&pod[0])).to_json()
+        }),
         ResourceList::Services => {
             lookup(&caches.services, name, ns)?.map(|s| View::plain(&*s).to_json())
         }
@@ -355,11 +356,18 @@ async fn list_pools(
         .map(|p| View::plain(&**p))
         .collect();
     let page = select(views, query, |_, _, _| None);
-    let occupancy = context.caches.occupancy.read();
+    let statuses: Vec<_> = {
+        let occupancy = context.caches.occupancy.read();
+        page.items
+            .iter()
+            .map(|view| occupancy.status(view.name()))
+            .collect()
+    };
     let items = page
         .items
         .iter()
-        .map(|view| pools::pool_object(view.object, occupancy.status(view.name())))
+        .zip(statuses)
+        .map(|(view, status)| pools::pool_object(view.object, status))
         .collect();
     Ok(Page {
         items,

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::Value;
 
-use super::view::{POOL_LABEL, View, owners};
+use super::view::{POOL_LABEL, PodPools, View, owners};
 use super::visibility::Scope;
 use crate::query::pod_status::derived_status;
 use crate::query::selector::Operator;
@@ -56,12 +56,11 @@ const MEMO_ENTRIES: usize = 64;
 pub fn page(context: &Context, scope: &Scope<'_>) -> Result<Page<Value>, Error> {
     let sorted = sorted_pods(context, scope)?;
     let (start, end) = page_bounds(sorted.len(), scope.query.page, scope.query.limit);
-    let occupancy = context.caches.occupancy.read();
-    let items = sorted
-        .get(start..end)
-        .unwrap_or_default()
+    let shown = sorted.get(start..end).unwrap_or_default();
+    let pools = PodPools::of(&context.caches.occupancy, shown);
+    let items = shown
         .iter()
-        .map(|p| View::pod(&**p, &occupancy).to_json())
+        .map(|p| View::pod(&**p, pools.of_pod(p)).to_json())
         .collect();
     Ok(Page {
         items,
@@ -105,7 +104,6 @@ fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<Pod>>, Error
     // An equality requirement narrows the scan to its exact matches from the indexes: pods with the stored
     // label, plus (for the virtual pool label) pods in the pool without a stored one. When it is the selector's
     // only requirement the selector needs no re-check; otherwise the whole selector still runs below.
-    let occupancy = caches.occupancy.read();
     let mut query = scope.query.clone();
     let pods: Vec<Arc<Pod>> = match indexed_requirement(scope.query) {
         Some((key, values)) => {
@@ -116,18 +114,24 @@ fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<Pod>>, Error
                 .filter_map(|reference| store.get(reference))
                 .collect();
             if key == POOL_LABEL {
-                for value in values {
-                    let members = occupancy.pods_in_pool(value).filter_map(|(ns, name)| {
-                        let pod = store.get(&ObjectRef::new(name).within(ns))?;
-                        let stored = pod
-                            .metadata
-                            .labels
-                            .as_ref()
-                            .is_some_and(|l| l.contains_key(POOL_LABEL));
-                        (!stored).then_some(pod)
-                    });
-                    pods.extend(members);
-                }
+                let members: Vec<(String, String)> = {
+                    let occupancy = caches.occupancy.read();
+                    values
+                        .iter()
+                        .flat_map(|value| occupancy.pods_in_pool(value))
+                        .map(|(ns, name)| (ns.to_owned(), name.to_owned()))
+                        .collect()
+                };
+                let members = members.iter().filter_map(|(ns, name)| {
+                    let pod = store.get(&ObjectRef::new(name).within(ns))?;
+                    let stored = pod
+                        .metadata
+                        .labels
+                        .as_ref()
+                        .is_some_and(|l| l.contains_key(POOL_LABEL));
+                    (!stored).then_some(pod)
+                });
+                pods.extend(members);
                 if values.len() > 1 {
                     // A dual-stack pod can be in two of the pools.
                     pods.sort_by_key(|p| Arc::as_ptr(p) as usize);
@@ -149,14 +153,16 @@ fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<Pod>>, Error
         services: synced(&caches.services)?,
         replica_sets: synced(&caches.replica_sets)?,
     };
+    let pools = PodPools::of(&caches.occupancy, &pods);
     let kept: Vec<Arc<Pod>> = pods
-        .into_iter()
+        .iter()
         .filter(|p| {
             scope.covers(p.metadata.namespace.as_deref().unwrap_or_default()) && {
-                let view = View::pod(&**p, &occupancy);
+                let view = View::pod(&***p, pools.of_pod(p));
                 matches_query(&view, &query, |key, value| related.filter(p, key, value))
             }
         })
+        .cloned()
         .collect();
     query.page = 1;
     query.limit = -1;

@@ -1,55 +1,88 @@
 //! A cached object as a list sees it: the object plus its effective labels (stored, virtual and derived).
 
-use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cluster::kubesphere::NamespaceNetworkPolicy;
-use crate::cluster::occupancy::namespace_input_of;
+use crate::cluster::occupancy::{OccupancyIndex, namespace_input_of};
 use crate::domain::binding::virtual_binding_labels;
 use crate::domain::nsnp;
-use crate::domain::occupancy::Occupancy;
 use crate::domain::pool::Pool;
 use crate::query::{LabelLookup, LabelValue, Object};
 
 /// The label that shows a pod's pool (algorithms §3).
 pub const POOL_LABEL: &str = "ippool.network.kubesphere.io/name";
 
+/// The pools of some pods (algorithms §3), copied out of the occupancy index under one short read lock, so that
+/// filtering, sorting and serialising the pods never hold it (a writer waiting on it would stall watch processing).
+pub struct PodPools<'p>(HashMap<&'p str, HashMap<&'p str, Vec<String>>>);
+
+impl<'p> PodPools<'p> {
+    /// The pools of `pods`; pods in no pool are left out.
+    pub fn of(index: &OccupancyIndex, pods: &'p [Arc<Pod>]) -> Self {
+        let occupancy = index.read();
+        let mut pools: HashMap<&str, HashMap<&str, Vec<String>>> = HashMap::new();
+        for pod in pods {
+            let (namespace, name) = pod_key(pod);
+            let of_pod = occupancy.pools_of_pod(namespace, name);
+            if !of_pod.is_empty() {
+                pools
+                    .entry(namespace)
+                    .or_default()
+                    .insert(name, of_pod.to_vec());
+            }
+        }
+        PodPools(pools)
+    }
+
+    /// The pools of `pod`: empty when it is in none or was not copied.
+    pub fn of_pod(&self, pod: &Pod) -> &[String] {
+        let (namespace, name) = pod_key(pod);
+        self.0
+            .get(namespace)
+            .and_then(|pods| pods.get(name))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+fn pod_key(pod: &Pod) -> (&str, &str) {
+    let meta = &pod.metadata;
+    (
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
+    )
+}
+
 /// A cached object with the labels a list matches and shows.
 pub struct View<'a, K> {
     pub(super) object: &'a K,
     extra_labels: BTreeMap<String, String>,
-    /// Pods: where to find `pools(pod)`, looked up only when a selector or the response needs it.
-    occupancy: Option<&'a Occupancy>,
-    pools: OnceCell<&'a [String]>,
+    /// Pods: `pools(pod)`; empty for other kinds.
+    pools: &'a [String],
 }
 
 impl<'a, K: Resource> View<'a, K> {
     /// An object whose only labels are its stored ones.
     pub fn plain(object: &'a K) -> Self {
-        Self::new(object, BTreeMap::new(), None)
+        Self::new(object, BTreeMap::new(), &[])
     }
 
-    /// A pod, whose pools (and so its virtual pool label) come from `occupancy`.
-    pub fn pod(object: &'a K, occupancy: &'a Occupancy) -> Self {
-        Self::new(object, BTreeMap::new(), Some(occupancy))
+    /// A pod in `pools` (its virtual pool label shows the first), from [`PodPools::of_pod`].
+    pub fn pod(object: &'a K, pools: &'a [String]) -> Self {
+        Self::new(object, BTreeMap::new(), pools)
     }
 
-    fn new(
-        object: &'a K,
-        extra_labels: BTreeMap<String, String>,
-        occupancy: Option<&'a Occupancy>,
-    ) -> Self {
+    fn new(object: &'a K, extra_labels: BTreeMap<String, String>, pools: &'a [String]) -> Self {
         View {
             object,
             extra_labels,
-            occupancy,
-            pools: OnceCell::new(),
+            pools,
         }
     }
 
@@ -59,14 +92,7 @@ impl<'a, K: Resource> View<'a, K> {
 
     /// The pod's pools (algorithms §3); empty for other kinds.
     fn pools(&self) -> &'a [String] {
-        self.pools.get_or_init(|| match self.occupancy {
-            Some(occupancy) => {
-                let meta = self.object.meta();
-                let (namespace, name) = (meta.namespace.as_deref(), meta.name.as_deref());
-                occupancy.pools_of_pod(namespace.unwrap_or_default(), name.unwrap_or_default())
-            }
-            None => &[],
-        })
+        self.pools
     }
 
     /// Stored labels plus the virtual and derived ones (a pod's pool label shows its first pool).
@@ -89,7 +115,7 @@ pub fn namespace_view<'a>(namespace: &'a Namespace, pools: &[Pool]) -> View<'a, 
     View::new(
         namespace,
         virtual_binding_labels(&namespace_input_of(namespace), pools),
-        None,
+        &[],
     )
 }
 
@@ -97,7 +123,7 @@ pub fn namespace_view<'a>(namespace: &'a Namespace, pools: &[Pool]) -> View<'a, 
 pub fn nsnp_view(policy: &NamespaceNetworkPolicy) -> View<'_, NamespaceNetworkPolicy> {
     let spec = serde_json::to_value(&policy.spec).unwrap_or(Value::Null);
     let labels = policy.metadata.labels.clone().unwrap_or_default();
-    View::new(policy, nsnp::derived_labels(&labels, &spec), None)
+    View::new(policy, nsnp::derived_labels(&labels, &spec), &[])
 }
 
 impl<K: Resource> LabelLookup for View<'_, K> {

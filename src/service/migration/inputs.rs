@@ -90,15 +90,26 @@ impl MigrationInputs {
                 owner: controller_of(&rs.metadata),
             })
             .collect();
-        let occupancy = caches.occupancy.read();
-        let pods = synced(&caches.pods)?
-            .state()
+        let pods = synced(&caches.pods)?.state();
+        let pools: Vec<Vec<String>> = {
+            let occupancy = caches.occupancy.read();
+            pods.iter()
+                .map(|pod| {
+                    let meta = &pod.metadata;
+                    let namespace = meta.namespace.as_deref().unwrap_or_default();
+                    let name = meta.name.as_deref().unwrap_or_default();
+                    occupancy.pools_of_pod(namespace, name).to_vec()
+                })
+                .collect()
+        };
+        let pods = pods
             .iter()
-            .map(|pod| {
+            .zip(pools)
+            .map(|(pod, pools)| {
                 let namespace = pod.metadata.namespace.clone().unwrap_or_default();
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 PodInput {
-                    pools: occupancy.pools_of_pod(&namespace, &name).to_vec(),
+                    pools,
                     owner: controller_of(&pod.metadata),
                     phase: pod.status.as_ref().and_then(|s| s.phase.clone()),
                     deleting: pod.metadata.deletion_timestamp.is_some(),
