@@ -121,8 +121,9 @@ fn controller_observers(triggers: &ControllerTriggers) -> ExtraObservers {
 /// that need it fail with 503 within this, not hang.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The client configuration for watches: `kube_config` with [`CONNECT_TIMEOUT`], keeping kube's read
-/// timeout (295 s), longer than the watches' own `timeoutSeconds` (290 s), so idle watches are not cut.
+/// The client configuration for watches: `kube_config` with [`CONNECT_TIMEOUT`] and no read timeout (kube's
+/// default): watches ask for `timeoutSeconds=290` and kube-runtime gives up on one idle for 295 s, so a read
+/// timeout would only cut healthy idle watches.
 fn watch_config(mut kube_config: kube::Config) -> kube::Config {
     kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
     kube_config
