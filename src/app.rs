@@ -78,7 +78,9 @@ pub fn main(mode: Mode, args: &RunArgs) -> Result<(), AppError> {
         let kube_config = kube_config(&config).await?;
         let server = Server::start(&config, kube_config, mode).await?;
         shutdown_signal().await;
-        info!("shutdown requested; draining in-flight requests");
+        info!(
+            "shutdown requested; /readyz fails, requests are still served during the drain delay"
+        );
         server.shutdown().await
     })
 }
@@ -115,6 +117,26 @@ fn controller_observers(triggers: &ControllerTriggers) -> ExtraObservers {
     }
 }
 
+/// How long opening a connection to kube-apiserver may take: an unreachable kube-apiserver makes requests
+/// that need it fail with 503 within this, not hang.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The client configuration for watches: `kube_config` with [`CONNECT_TIMEOUT`] and no read timeout (kube's
+/// default): watches ask for `timeoutSeconds=290` and kube-runtime gives up on one idle for 295 s, so a read
+/// timeout would only cut healthy idle watches.
+fn watch_config(mut kube_config: kube::Config) -> kube::Config {
+    kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
+    kube_config
+}
+
+/// The client configuration for requests made on behalf of a caller (TokenReviews, SubjectAccessReviews,
+/// writes): the watch configuration with reads bounded by the request timeout.
+fn request_config(kube_config: kube::Config, request_timeout: Duration) -> kube::Config {
+    let mut kube_config = watch_config(kube_config);
+    kube_config.read_timeout = Some(request_timeout);
+    kube_config
+}
+
 /// A running server: listener, caches and background tasks.
 pub struct Server {
     address: SocketAddr,
@@ -122,6 +144,9 @@ pub struct Server {
     stop: CancellationToken,
     serving: tokio::task::JoinHandle<std::io::Result<()>>,
     tasks: JoinSet<()>,
+    /// Closes the listener (axum's graceful shutdown).
+    closing: CancellationToken,
+    delay: Duration,
     grace: Duration,
 }
 
@@ -132,7 +157,10 @@ impl Server {
         kube_config: kube::Config,
         mode: Mode,
     ) -> Result<Self, AppError> {
+        let kube_config = request_config(kube_config, config.request_timeout());
         let client = Client::try_from(kube_config.clone())
+            .map_err(|e| AppError::Kubeconfig(e.to_string()))?;
+        let watch_client = Client::try_from(watch_config(kube_config.clone()))
             .map_err(|e| AppError::Kubeconfig(e.to_string()))?;
         let address = config.bind_address()?;
         let listener = TcpListener::bind(address)
@@ -148,12 +176,18 @@ impl Server {
         } else {
             ExtraObservers::default()
         };
-        let (caches, mut tasks) = Caches::start(&client, discovery, &stop, extra);
+        let (caches, mut tasks) = Caches::start(
+            &watch_client,
+            discovery,
+            config.max_watch_failure(),
+            &stop,
+            extra,
+        );
         let caches = Arc::new(caches);
         let controller_metrics = reconciles.then(|| Arc::new(ControllerMetrics::default()));
         if let Some(metrics) = &controller_metrics {
             let (client, caches, metrics, config, stop) = (
-                client.clone(),
+                watch_client.clone(),
                 caches.clone(),
                 metrics.clone(),
                 config.clone(),
@@ -193,10 +227,11 @@ impl Server {
             Surface::Api
         };
         let router = http::router(state.clone(), limits, surface);
-        let draining = state.shutdown.clone();
+        let closing = CancellationToken::new();
+        let closed = closing.clone();
         let serving = tokio::spawn(async move {
             axum::serve(listener, router)
-                .with_graceful_shutdown(async move { draining.cancelled().await })
+                .with_graceful_shutdown(async move { closed.cancelled().await })
                 .await
         });
         info!(%address, ?mode, "listening");
@@ -206,6 +241,8 @@ impl Server {
             stop,
             serving,
             tasks,
+            closing,
+            delay: Duration::from_secs(config.server.shutdown_delay_seconds),
             grace: Duration::from_secs(config.server.shutdown_grace_seconds),
         })
     }
@@ -225,10 +262,14 @@ impl Server {
         &self.state.services.authorizer
     }
 
-    /// Stops accepting connections, lets in-flight requests finish (up to the grace period), then stops
-    /// the watches.
+    /// Drains: `/readyz` answers 503 at once while every request, new ones included, is still served for
+    /// `server.shutdownDelaySeconds`; then stops accepting connections, lets in-flight requests finish (up
+    /// to `server.shutdownGraceSeconds`), then stops the watches.
     pub async fn shutdown(mut self) -> Result<(), AppError> {
         self.state.shutdown.cancel();
+        tokio::time::sleep(self.delay).await;
+        info!("drain delay over; closing the listener");
+        self.closing.cancel();
         let result = match tokio::time::timeout(self.grace, &mut self.serving).await {
             Ok(Ok(result)) => result.map_err(AppError::Io),
             Ok(Err(join)) => Err(AppError::Io(std::io::Error::other(join))),

@@ -177,7 +177,9 @@ pub struct ServerConfig {
     pub max_requests_in_flight: usize,
     /// POST, PUT, PATCH and DELETE requests served at once; more get a 429 (api §0.7).
     pub max_mutating_requests_in_flight: usize,
-    /// How long in-flight requests may take to finish after SIGTERM, seconds.
+    /// After SIGTERM, how long `/readyz` answers 503 while every request is still served, seconds.
+    pub shutdown_delay_seconds: u64,
+    /// How long in-flight requests may take to finish after the delay, seconds.
     pub shutdown_grace_seconds: u64,
     /// Whether `/metrics` needs authentication and a `get /metrics` permission.
     pub metrics_require_auth: bool,
@@ -219,6 +221,8 @@ pub struct LogConfig {
 pub struct CacheConfig {
     /// How often optional APIs (Calico, NSNP, Workspace) are rediscovered, seconds.
     pub discovery_interval_seconds: u64,
+    /// How long a synced cache's watch may keep failing before `/readyz` fails, seconds (api §5).
+    pub max_watch_failure_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -230,6 +234,7 @@ impl Default for ServerConfig {
             max_request_body_bytes: 3 * 1024 * 1024,
             max_requests_in_flight: 400,
             max_mutating_requests_in_flight: 200,
+            shutdown_delay_seconds: 5,
             shutdown_grace_seconds: 30,
             metrics_require_auth: true,
         }
@@ -259,6 +264,7 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             discovery_interval_seconds: 60,
+            max_watch_failure_seconds: 30,
         }
     }
 }
@@ -272,6 +278,7 @@ pub const KEYS: &[&str] = &[
     "server.maxRequestBodyBytes",
     "server.maxRequestsInFlight",
     "server.maxMutatingRequestsInFlight",
+    "server.shutdownDelaySeconds",
     "server.shutdownGraceSeconds",
     "server.metricsRequireAuth",
     "auth.tokenReview.audiences",
@@ -280,6 +287,7 @@ pub const KEYS: &[&str] = &[
     "log.format",
     "log.level",
     "cache.discoveryIntervalSeconds",
+    "cache.maxWatchFailureSeconds",
     "controller.leaderElection.leaseName",
     "controller.leaderElection.namespace",
     "controller.resyncSeconds",
@@ -373,6 +381,9 @@ impl Config {
             "server.maxMutatingRequestsInFlight" => {
                 self.server.max_mutating_requests_in_flight = parse_number(key, value)?
             }
+            "server.shutdownDelaySeconds" => {
+                self.server.shutdown_delay_seconds = parse_number(key, value)?
+            }
             "server.shutdownGraceSeconds" => {
                 self.server.shutdown_grace_seconds = parse_number(key, value)?
             }
@@ -392,6 +403,9 @@ impl Config {
             "log.level" => self.log.level = value.to_owned(),
             "cache.discoveryIntervalSeconds" => {
                 self.cache.discovery_interval_seconds = parse_number(key, value)?
+            }
+            "cache.maxWatchFailureSeconds" => {
+                self.cache.max_watch_failure_seconds = parse_number(key, value)?
             }
             "controller.leaderElection.leaseName" => {
                 self.controller.leader_election.lease_name = value.to_owned()
@@ -459,6 +473,12 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if self.cache.max_watch_failure_seconds == 0 {
+            return Err(invalid(
+                "cache.maxWatchFailureSeconds",
+                "must be at least 1",
+            ));
+        }
         if self.controller.resync_seconds == 0 {
             return Err(invalid("controller.resyncSeconds", "must be at least 1"));
         }
@@ -517,6 +537,11 @@ impl Config {
     /// `server.longRequestTimeoutSeconds` as a [`Duration`].
     pub fn long_request_timeout(&self) -> Duration {
         Duration::from_secs(self.server.long_request_timeout_seconds)
+    }
+
+    /// `cache.maxWatchFailureSeconds` as a [`Duration`].
+    pub fn max_watch_failure(&self) -> Duration {
+        Duration::from_secs(self.cache.max_watch_failure_seconds)
     }
 
     /// `auth.cacheTTLSeconds` as a [`Duration`].
@@ -626,6 +651,15 @@ mod tests {
         assert_eq!(config.server.max_requests_in_flight, 400);
         assert_eq!(config.server.max_mutating_requests_in_flight, 200);
         assert_eq!(config.auth.cache_ttl_seconds, 10);
+        assert_eq!(config.cache.max_watch_failure_seconds, 30);
+        assert_eq!(config.server.shutdown_delay_seconds, 5);
+    }
+
+    #[test]
+    fn a_zero_watch_failure_window_is_refused() {
+        let zero = [("cache.maxWatchFailureSeconds".to_owned(), "0".to_owned())];
+        let err = Config::load(None, no_env, &zero).unwrap_err().to_string();
+        assert!(err.contains("cache.maxWatchFailureSeconds"), "{err}");
     }
 
     #[test]

@@ -1,19 +1,25 @@
 //! Watch caches: one reflector per resource, fed by a watch that survives apiserver restarts and skips
 //! objects that do not parse (a malformed custom resource is logged, never kills the watch).
 //!
+//! A failed watch is restarted with a full re-list after a backoff: kube-runtime's watcher would resume
+//! silently (no event tells that it works again), while a re-list ends in `InitDone`, which both proves the
+//! watch is back and drops objects deleted during the gap. How long a watch has been failing feeds
+//! `/readyz` (api §5, check `watch`).
+//!
 //! Optional APIs (api §0.9: Calico, NamespaceNetworkPolicy, Workspace) are rediscovered periodically: an
 //! absent API is an empty, synced cache; when it appears its watch starts, when it goes its cache empties.
 
 use std::fmt::Debug;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::utils::Backoff;
+use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::task::{JoinHandle, JoinSet};
@@ -47,6 +53,57 @@ pub struct Cache<K: Cached> {
     resource: ApiResource,
     store: Store<K>,
     state: Arc<AtomicU8>,
+    watch: SharedWatchHealth,
+}
+
+/// Whether a watch works, and since when it does not (api §5, check `watch`). Times are passed in, so the
+/// logic is testable without a clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WatchHealth {
+    /// When the watch last delivered an event or completed a (re)list.
+    last_success: Option<Instant>,
+    /// When the current run of failures began; `None` while the watch works (an idle watch works).
+    failing_since: Option<Instant>,
+}
+
+impl WatchHealth {
+    /// An event arrived or a (re)list completed; returns whether the watch was failing until now.
+    pub fn succeeded(&mut self, now: Instant) -> bool {
+        self.last_success = Some(now);
+        self.failing_since.take().is_some()
+    }
+
+    /// The watcher reported an error; returns whether this starts a run of failures.
+    pub fn failed(&mut self, now: Instant) -> bool {
+        let first = self.failing_since.is_none();
+        self.failing_since.get_or_insert(now);
+        first
+    }
+
+    /// How long the watch has been failing, when it has been failing for longer than `window`.
+    pub fn stale(&self, now: Instant, window: Duration) -> Option<Duration> {
+        let failing = now.saturating_duration_since(self.failing_since?);
+        (failing > window).then_some(failing)
+    }
+
+    /// When the watch last delivered an event or completed a (re)list.
+    pub fn last_success(&self) -> Option<Instant> {
+        self.last_success
+    }
+}
+
+/// A [`WatchHealth`] shared by the watch task (writer) and readiness (reader).
+#[derive(Clone, Debug, Default)]
+struct SharedWatchHealth(Arc<Mutex<WatchHealth>>);
+
+impl SharedWatchHealth {
+    fn update<T>(&self, f: impl FnOnce(&mut WatchHealth) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn get(&self) -> WatchHealth {
+        self.update(|h| *h)
+    }
 }
 
 impl<K: Cached> Cache<K> {
@@ -57,6 +114,7 @@ impl<K: Cached> Cache<K> {
             resource: ApiResource::erase::<K>(&()),
             store: Writer::default().as_reader(),
             state: Arc::new(AtomicU8::new(SyncState::Synced as u8)),
+            watch: SharedWatchHealth::default(),
         }
     }
 
@@ -83,6 +141,11 @@ impl<K: Cached> Cache<K> {
     pub fn is_ready(&self) -> bool {
         self.state() != SyncState::Syncing
     }
+
+    /// The health of the watch that feeds this cache.
+    pub fn watch_health(&self) -> WatchHealth {
+        self.watch.get()
+    }
 }
 
 /// What every cache can tell without its type: name, readiness, size.
@@ -93,6 +156,10 @@ pub trait CacheInfo {
     fn is_ready(&self) -> bool;
     /// Number of cached objects.
     fn object_count(&self) -> usize;
+    /// Where it stands.
+    fn state(&self) -> SyncState;
+    /// The health of its watch.
+    fn watch_health(&self) -> WatchHealth;
 }
 
 impl<K: Cached> CacheInfo for Cache<K> {
@@ -104,6 +171,12 @@ impl<K: Cached> CacheInfo for Cache<K> {
     }
     fn object_count(&self) -> usize {
         self.store.len()
+    }
+    fn state(&self) -> SyncState {
+        Cache::state(self)
+    }
+    fn watch_health(&self) -> WatchHealth {
+        Cache::watch_health(self)
     }
 }
 
@@ -131,6 +204,7 @@ struct Feed<K: Cached> {
     name: String,
     writer: Writer<K>,
     state: Arc<AtomicU8>,
+    watch: SharedWatchHealth,
     observers: Vec<Arc<dyn Observer<K>>>,
 }
 
@@ -193,11 +267,13 @@ pub fn start<K: Cached>(
         resource: resource.clone(),
         store: writer.as_reader(),
         state: Arc::new(AtomicU8::new(SyncState::Syncing as u8)),
+        watch: SharedWatchHealth::default(),
     };
     let mut feed = Feed {
         name: resource_name(&resource),
         writer,
         state: cache.state.clone(),
+        watch: cache.watch.clone(),
         observers,
     };
     match presence {
@@ -218,31 +294,43 @@ pub fn start<K: Cached>(
     cache
 }
 
-/// Watches forever (the watcher retries with backoff), feeding parsed events to the store.
+/// Watches forever, feeding parsed events to the store. After an error the watch is restarted with a
+/// re-list, after kube-runtime's default backoff (0.8 s doubling to 30 s, reset by a completed re-list).
 async fn run_watch<K: Cached>(client: Client, resource: ApiResource, feed: &mut Feed<K>) {
     let api: Api<DynamicObject> = Api::all_with(client, &resource);
-    let mut events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
-    let mut failing = false;
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(event) => {
-                if failing {
-                    info!(resource = %feed.name, "watch recovered");
-                    failing = false;
+    let mut backoff = watcher::DefaultBackoff::default();
+    loop {
+        let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(event) => {
+                    let listed = matches!(event, watcher::Event::InitDone);
+                    // A re-list only proves the watch works once it is complete.
+                    let works =
+                        !matches!(event, watcher::Event::Init | watcher::Event::InitApply(_));
+                    feed.apply(event);
+                    if listed {
+                        backoff.reset();
+                    }
+                    if works && feed.watch.update(|h| h.succeeded(Instant::now())) {
+                        info!(resource = %feed.name, "watch recovered");
+                    }
                 }
-                feed.apply(event);
-            }
-            Err(error) => {
-                if !failing {
-                    warn!(resource = %feed.name, %error, "watch failed; retrying with backoff");
-                    failing = true;
-                } else {
-                    debug!(resource = %feed.name, %error, "watch still failing");
+                Err(error) => {
+                    let now = Instant::now();
+                    let (first, last_success) =
+                        feed.watch.update(|h| (h.failed(now), h.last_success()));
+                    if first {
+                        let since_success = last_success.map(|t| now.duration_since(t));
+                        warn!(resource = %feed.name, %error, ?since_success, "watch failed; re-listing with backoff");
+                    } else {
+                        debug!(resource = %feed.name, %error, "watch still failing");
+                    }
+                    break;
                 }
             }
         }
+        tokio::time::sleep(backoff.next().unwrap_or(Duration::from_secs(30))).await;
     }
 }
 
@@ -434,5 +522,104 @@ mod tests {
         assert!(
             parse_event::<Namespace>("namespaces", &empty, watcher::Event::Delete(ns)).is_none()
         );
+    }
+
+    fn namespace(name: &str) -> DynamicObject {
+        raw(
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+        )
+    }
+
+    /// Sees what replaced the content.
+    #[derive(Default)]
+    struct Replaced(Mutex<Vec<Vec<String>>>);
+
+    impl Observer<Namespace> for Replaced {
+        fn applied(&self, _: &Namespace) {}
+        fn deleted(&self, _: &Namespace) {}
+        fn replaced(&self, objects: &[Arc<Namespace>]) {
+            let mut names: Vec<String> = objects
+                .iter()
+                .filter_map(|n| n.metadata.name.clone())
+                .collect();
+            names.sort();
+            self.0.lock().unwrap().push(names);
+        }
+    }
+
+    #[test]
+    fn a_relist_drops_objects_deleted_during_the_gap() {
+        // What follows a 410 Gone or a restarted watch: a full list replaces the content.
+        let replaced = Arc::new(Replaced::default());
+        let writer: Writer<Namespace> = Writer::default();
+        let reader = writer.as_reader();
+        let mut feed = Feed {
+            name: "namespaces".into(),
+            writer,
+            state: Arc::new(AtomicU8::new(SyncState::Syncing as u8)),
+            watch: SharedWatchHealth::default(),
+            observers: vec![replaced.clone()],
+        };
+        for event in [
+            watcher::Event::Init,
+            watcher::Event::InitApply(namespace("a")),
+            watcher::Event::InitApply(namespace("b")),
+            watcher::Event::InitDone,
+        ] {
+            feed.apply(event);
+        }
+        assert_eq!(reader.len(), 2);
+        assert_eq!(feed.state.load(Ordering::Acquire), SyncState::Synced as u8);
+
+        // `b` was deleted while the watch was down: the re-list does not hold it.
+        feed.apply(watcher::Event::Init);
+        feed.apply(watcher::Event::InitApply(namespace("a")));
+        assert_eq!(
+            reader.len(),
+            2,
+            "the old content is served until the list is complete"
+        );
+        feed.apply(watcher::Event::InitDone);
+        let names: Vec<_> = reader
+            .state()
+            .iter()
+            .map(|n| n.metadata.name.clone())
+            .collect();
+        assert_eq!(names, [Some("a".to_owned())]);
+        assert_eq!(
+            *replaced.0.lock().unwrap(),
+            [vec!["a".to_owned(), "b".to_owned()], vec!["a".to_owned()]]
+        );
+    }
+
+    #[test]
+    fn only_a_watch_failing_for_longer_than_the_window_is_stale() {
+        let window = Duration::from_secs(30);
+        let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        let mut health = WatchHealth::default();
+        // Never failed, however long idle.
+        assert_eq!(health.stale(at(3600), window), None);
+        assert!(!health.succeeded(at(1)));
+        assert_eq!(health.last_success(), Some(at(1)));
+        assert_eq!(
+            health.stale(at(3600), window),
+            None,
+            "an idle watch is not stale"
+        );
+
+        // Failing since 100 s: stale only once the window has passed, counted from the first failure.
+        assert!(health.failed(at(100)));
+        assert!(!health.failed(at(120)));
+        assert_eq!(health.stale(at(130), window), None);
+        assert_eq!(health.stale(at(131), window), Some(Duration::from_secs(31)));
+
+        // A success (a completed re-list) ends the run; a later failure starts a new window.
+        assert!(health.succeeded(at(140)));
+        assert_eq!(health.stale(at(200), window), None);
+        assert!(health.failed(at(300)));
+        assert_eq!(health.stale(at(320), window), None);
+        assert_eq!(health.stale(at(331), window), Some(Duration::from_secs(31)));
+        assert_eq!(health.last_success(), Some(at(140)));
     }
 }

@@ -11,9 +11,8 @@ pub mod label_index;
 pub mod legacy;
 pub mod occupancy;
 
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
@@ -24,7 +23,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use cache::Observer;
-use cache::{Cache, CacheInfo, Presence, start};
+use cache::{Cache, CacheInfo, Presence, SyncState, start};
 use calico::{IPAMBlock, IPPool};
 use generation::Generation;
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
@@ -69,6 +68,8 @@ pub struct Caches {
     pub pod_labels: Arc<LabelIndex<Pod>>,
     /// Moves on every change of pods, pools, services and ReplicaSets (what pod lists depend on).
     pub pod_list_generation: Arc<Generation>,
+    /// `cache.maxWatchFailureSeconds`: how long a synced cache's watch may fail before `/readyz` fails.
+    max_watch_failure: Duration,
 }
 
 /// Observers of other components (the controller's work queues), added to the caches' own.
@@ -106,6 +107,9 @@ pub struct CacheReadiness {
     pub resource: String,
     /// Synced, or its API is absent.
     pub ready: bool,
+    /// How long the watch of this synced cache has been failing, once longer than
+    /// `cache.maxWatchFailureSeconds` (api §5, check `watch`).
+    pub watch_failing_for: Option<Duration>,
 }
 
 impl Caches {
@@ -114,6 +118,7 @@ impl Caches {
     pub fn start(
         client: &Client,
         discovery_interval: Duration,
+        max_watch_failure: Duration,
         stop: &CancellationToken,
         extra: ExtraObservers,
     ) -> (Self, JoinSet<()>) {
@@ -172,6 +177,7 @@ impl Caches {
             occupancy,
             pod_labels,
             pod_list_generation: generation,
+            max_watch_failure,
         };
         (caches, tasks)
     }
@@ -198,6 +204,8 @@ impl Caches {
             occupancy: Arc::default(),
             pod_labels: Arc::default(),
             pod_list_generation: Arc::default(),
+            // No watch feeds them, so none fails.
+            max_watch_failure: Duration::MAX,
         }
     }
 
@@ -233,13 +241,18 @@ impl Caches {
             .collect()
     }
 
-    /// Readiness of every cache, in a fixed order.
-    pub fn readiness(&self) -> Vec<CacheReadiness> {
+    /// Readiness of every cache at `now`, in a fixed order; a synced cache whose watch has been failing
+    /// for longer than `cache.maxWatchFailureSeconds` is reported as such.
+    pub fn readiness(&self, now: Instant) -> Vec<CacheReadiness> {
+        let window = self.max_watch_failure;
         self.all()
             .iter()
             .map(|c| CacheReadiness {
                 resource: c.name(),
                 ready: c.is_ready(),
+                watch_failing_for: (c.state() == SyncState::Synced)
+                    .then(|| c.watch_health().stale(now, window))
+                    .flatten(),
             })
             .collect()
     }

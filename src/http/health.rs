@@ -1,6 +1,7 @@
 //! Health and readiness (api §5).
 
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -29,8 +30,8 @@ pub struct ReadyzQuery {
     verbose: Option<String>,
 }
 
-/// `GET /readyz`: 200 when every watch cache has synced and the server is not draining, else 503 with one
-/// line per check.
+/// `GET /readyz`: 200 when every watch cache has synced, no synced cache's watch has been failing for longer
+/// than `cache.maxWatchFailureSeconds` and the server is not draining, else 503 with one line per check.
 #[utoipa::path(get, path = "/readyz", tag = "operations", params(ReadyzQuery),
     responses(
         (status = 200, description = "Ready", body = String, content_type = "text/plain"),
@@ -39,10 +40,11 @@ pub async fn readyz(
     State(state): State<AppState>,
     Query(query): Query<ReadyzQuery>,
 ) -> impl IntoResponse {
-    let caches = state.services.caches.readiness();
+    let caches = state.services.caches.readiness(Instant::now());
     let synced = caches.iter().all(|c| c.ready);
+    let watching = caches.iter().all(|c| c.watch_failing_for.is_none());
     let draining = state.shutdown.is_cancelled();
-    let ready = synced && !draining;
+    let ready = synced && watching && !draining;
     if ready && query.verbose.is_none() {
         return (StatusCode::OK, "ok".to_owned());
     }
@@ -53,6 +55,17 @@ pub async fn readyz(
     if !synced {
         for cache in caches.iter().filter(|c| !c.ready) {
             let _ = writeln!(body, "    waiting for {}", cache.resource);
+        }
+    }
+    let _ = writeln!(body, "[{}]watch {}", mark(watching), word(watching));
+    for cache in &caches {
+        if let Some(failing) = cache.watch_failing_for {
+            let seconds = failing.as_secs();
+            let _ = writeln!(
+                body,
+                "    watch failing for {} ({seconds}s)",
+                cache.resource
+            );
         }
     }
     let _ = writeln!(body, "[{}]shutdown {}", mark(!draining), word(!draining));

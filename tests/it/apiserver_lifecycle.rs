@@ -1,7 +1,11 @@
 //! The server, and the harness, against a kube-apiserver that is down, restarts, or lacks optional
 //! CRDs. These stop kube-apiserver and start from a plane without the upstream CRDs, so they run on the
 //! exclusive plane, as one test, in order: the harness's restart, then the server without the Calico
-//! and Workspace APIs (which installs the IPPool CRD), then the server across restarts.
+//! and Workspace APIs (which installs the IPPool CRD), then the server across restarts, then readiness
+//! and answers while kube-apiserver is down (docs/reliability.md). The drain on shutdown runs on the
+//! shared plane.
+
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -12,8 +16,8 @@ use serde_json::json;
 use crate::support::api::{SYNC, V2, V3};
 use crate::support::crds::crd_names;
 use crate::support::exclusive::Exclusive;
-use crate::support::fixtures::json_of;
-use crate::support::{ControlPlane, CrdSet, TestServer, User, unique_name, wait_for};
+use crate::support::fixtures::{eventually, item_names, json_of};
+use crate::support::{ControlPlane, CrdSet, TestServer, User, test_config, unique_name, wait_for};
 
 #[tokio::test]
 async fn restarts_and_missing_optional_crds() {
@@ -22,6 +26,7 @@ async fn restarts_and_missing_optional_crds() {
     the_plane_keeps_data_across_an_apiserver_restart(plane).await;
     missing_optional_crds_are_empty_collections_until_installed(plane).await;
     readiness_waits_for_the_apiserver_and_the_caches_survive_its_restart(plane).await;
+    an_outage_fails_readiness_and_requests_answer_503_until_the_apiserver_is_back(plane).await;
 }
 
 fn namespace_cached(server: &TestServer<'_>, name: &str) -> bool {
@@ -154,4 +159,137 @@ async fn readiness_waits_for_the_apiserver_and_the_caches_survive_its_restart(
     .await;
     assert_eq!(server.get("/readyz", None).await.status(), 200);
     server.stop().await;
+}
+
+/// api §5, check `watch`: with kube-apiserver down, `/readyz` fails naming the failing watches once
+/// `cache.maxWatchFailureSeconds` has passed, requests that need kube-apiserver answer 503 well within the
+/// request timeout, and everything recovers without a restart of the server.
+async fn an_outage_fails_readiness_and_requests_answer_503_until_the_apiserver_is_back(
+    plane: &ControlPlane,
+) {
+    let mut config = test_config();
+    config.cache.max_watch_failure_seconds = 2;
+    // Every request reviews its token: none is answered from the cache.
+    config.auth.cache_ttl_seconds = 0;
+    let server = TestServer::start_with(plane, config.clone()).await;
+    server.wait_ready().await;
+    let token = plane.token(User::Admin);
+    assert_eq!(
+        server.get_json(&format!("{V3}/namespaces"), &token).await.0,
+        200
+    );
+
+    plane.stop_apiserver();
+    let text = eventually(SYNC, "/readyz 503 naming the failing watches", || async {
+        let response = server.get("/readyz", None).await;
+        let code = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if code == 503 && text.contains("    watch failing for namespaces (") {
+            Ok(text)
+        } else {
+            Err(format!("{code} {text}"))
+        }
+    })
+    .await;
+    assert!(
+        text.contains("[+]informer-sync ok\n[-]watch failed\n"),
+        "{text}"
+    );
+    assert!(text.contains("    watch failing for pods ("), "{text}");
+    assert!(
+        text.ends_with("[+]shutdown ok\nreadyz check failed\n"),
+        "{text}"
+    );
+    assert_eq!(server.get("/healthz", None).await.status(), 200);
+
+    // A request that needs a TokenReview: 503 Status, well before the request timeout.
+    let started = Instant::now();
+    let (code, body) = server.get_json(&format!("{V3}/namespaces"), &token).await;
+    let took = started.elapsed();
+    eprintln!("outage answer: {code} after {took:?}");
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["kind"], "Status", "{body}");
+    assert_eq!(body["reason"], "ServiceUnavailable", "{body}");
+    assert!(took < config.request_timeout(), "{took:?}");
+    assert!(
+        took < Duration::from_secs(6),
+        "within the connect timeout: {took:?}"
+    );
+
+    plane.start_apiserver();
+    server.wait_ready().await;
+    let after = unique_name("outage");
+    create_namespace(plane, &after);
+    eventually(
+        SYNC,
+        "the namespace created after the outage in a list",
+        || async {
+            let (code, body) = server
+                .get_json(&format!("{V3}/namespaces?name={after}"), &token)
+                .await;
+            if code == 200 && item_names(&body).contains(&after) {
+                Ok(())
+            } else {
+                Err(format!("{code} {body}"))
+            }
+        },
+    )
+    .await;
+    server.stop().await;
+}
+
+/// After SIGTERM (`Server::shutdown`), `/readyz` fails at once while requests are still served for
+/// `server.shutdownDelaySeconds`; then the server stops.
+#[tokio::test]
+async fn draining_fails_readiness_but_keeps_serving_during_the_delay() {
+    let mut config = test_config();
+    config.server.shutdown_delay_seconds = 2;
+    let server = TestServer::start_with(ControlPlane::shared(), config).await;
+    server.wait_ready().await;
+    let (http, readyz, healthz) = (
+        server.http.clone(),
+        server.url("/readyz"),
+        server.url("/healthz"),
+    );
+    let started = Instant::now();
+    let stopping = tokio::spawn(server.stop());
+
+    let text = eventually(
+        Duration::from_secs(2),
+        "/readyz 503 while draining",
+        || async {
+            let response = http.get(&readyz).send().await.map_err(|e| e.to_string())?;
+            let code = response.status();
+            let text = response.text().await.map_err(|e| e.to_string())?;
+            if code == 503 {
+                Ok(text)
+            } else {
+                Err(format!("{code} {text}"))
+            }
+        },
+    )
+    .await;
+    assert!(text.contains("[-]shutdown failed\n"), "{text}");
+    // A new connection during the delay is still served.
+    let fresh = reqwest::Client::new();
+    let response = fresh
+        .get(&healthz)
+        .send()
+        .await
+        .expect("served during the drain delay");
+    assert_eq!(response.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "checked within the delay"
+    );
+
+    stopping.await.expect("shutdown completes");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the delay was kept"
+    );
+    assert!(
+        fresh.get(&healthz).send().await.is_err(),
+        "the listener is closed"
+    );
 }

@@ -95,6 +95,8 @@ async fn serve_becomes_ready_and_exits_cleanly_on_sigterm() {
             "json",
             "--bind-address",
             &format!("127.0.0.1:{port}"),
+            "--set",
+            "server.shutdownDelaySeconds=1",
         ])
         .arg("--kubeconfig")
         .arg(plane.kubeconfig_path(User::Admin))

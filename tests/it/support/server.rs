@@ -142,11 +142,14 @@ impl<'a> TestServer<'a> {
     }
 }
 
-/// Defaults, bound to an ephemeral loopback port, with a 1 s optional-API discovery interval.
+/// Defaults, bound to an ephemeral loopback port, with a 1 s optional-API discovery interval and no drain
+/// delay.
 pub fn test_config() -> Config {
     let mut config = Config::default();
     config.server.bind_address = "127.0.0.1:0".into();
     config.cache.discovery_interval_seconds = 1;
+    // Stop at once; the drain delay has a test of its own.
+    config.server.shutdown_delay_seconds = 0;
     // A Lease of its own in a namespace every plane has: the test's controller leads at once.
     config.controller.leader_election.namespace = "default".into();
     config.controller.leader_election.lease_name = super::unique_name("lease");
