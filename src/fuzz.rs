@@ -119,20 +119,12 @@ const FIELD_TOKENS: &[&str] = &[
     "",
 ];
 
-const PARAM_KEYS: &[&str] = &[
-    "page",
-    "limit",
-    "sortBy",
-    "ascending",
-    "labelSelector",
-    "fieldSelector",
-    "label",
-    "annotation",
-    "watch",
-    "name",
-    "status",
-    "",
-];
+/// Keys the list parser knows, plus filters and the empty key.
+fn param_keys() -> Vec<&'static str> {
+    let mut keys = crate::query::params::RESERVED_KEYS.to_vec();
+    keys.extend(["name", "status", ""]);
+    keys
+}
 
 const NUMBER_TOKENS: &[&str] = &[
     "0",
@@ -267,7 +259,7 @@ fn check_migration_body(content_type: &str, body: &[u8]) {
 /// Query pairs: known keys with numbers or selector text, and random ones.
 fn params() -> impl Strategy<Value = Vec<(String, String)>> {
     let key = prop_oneof![
-        4 => prop::sample::select(PARAM_KEYS).prop_map(str::to_owned),
+        4 => prop::sample::select(param_keys()).prop_map(str::to_owned),
         1 => any::<String>(),
     ];
     let value = prop_oneof![
