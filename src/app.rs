@@ -126,6 +126,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// timeout would only cut healthy idle watches.
 fn watch_config(mut kube_config: kube::Config) -> kube::Config {
     kube_config.connect_timeout = Some(CONNECT_TIMEOUT);
+    kube_config.read_timeout = None;
     kube_config
 }
 
@@ -157,10 +158,10 @@ impl Server {
         kube_config: kube::Config,
         mode: Mode,
     ) -> Result<Self, AppError> {
+        let watch_client = Client::try_from(watch_config(kube_config.clone()))
+            .map_err(|e| AppError::Kubeconfig(e.to_string()))?;
         let kube_config = request_config(kube_config, config.request_timeout());
         let client = Client::try_from(kube_config.clone())
-            .map_err(|e| AppError::Kubeconfig(e.to_string()))?;
-        let watch_client = Client::try_from(watch_config(kube_config.clone()))
             .map_err(|e| AppError::Kubeconfig(e.to_string()))?;
         let address = config.bind_address()?;
         let listener = TcpListener::bind(address)
@@ -306,4 +307,21 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watches_get_no_read_timeout_and_requests_do() {
+        let base = kube::Config::new("https://127.0.0.1:6443".parse().unwrap());
+        let watches = watch_config(base.clone());
+        assert_eq!(watches.read_timeout, None);
+        assert_eq!(watches.connect_timeout, Some(CONNECT_TIMEOUT));
+        let requests = request_config(base, Duration::from_secs(60));
+        assert_eq!(requests.read_timeout, Some(Duration::from_secs(60)));
+        // Derived from a request configuration, watches still get none.
+        assert_eq!(watch_config(requests).read_timeout, None);
+    }
 }

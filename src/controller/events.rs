@@ -93,7 +93,13 @@ impl Events {
             action: "Reconcile".into(),
             secondary: None,
         };
-        if let Err(error) = self.recorder.publish(&event, object).await {
+        // Events about cluster-scoped objects (Namespaces) are kept in `default`; kube-apiserver (1.20 at least)
+        // refuses one whose regarding object's namespace differs from the Event's own.
+        let mut regarding = object.clone();
+        regarding
+            .namespace
+            .get_or_insert_with(|| "default".to_owned());
+        if let Err(error) = self.recorder.publish(&event, &regarding).await {
             warn!(reason = reason.as_str(), %error, "cannot publish an event");
         }
     }

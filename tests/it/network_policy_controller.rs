@@ -515,6 +515,45 @@ async fn isolation_follows_namespaces_workspaces_and_nodes() {
         "egress": dns, "policyTypes": ["Ingress", "Egress"]}),
     )
     .await;
+    // 149: without kube-dns the next DNS Service (coredns) is used; with neither, only the NodeLocal DNS rule
+    // and a DNSServiceNotFound Event.
+    let kube_dns = service("kube-system", "kube-dns", json!({}), json!([]));
+    crate::support::fixtures::remove(&admin, &kube_dns).await;
+    let coredns = cluster
+        .create(service(
+            "kube-system",
+            "coredns",
+            json!({"k8s-app": "coredns"}),
+            json!([{"name": "dns", "protocol": "UDP", "port": 53, "targetPort": 53}]),
+        ))
+        .await;
+    let node_local = json!({"to": [{"ipBlock": {"cidr": "169.254.25.10/32"}}],
+        "ports": [{"protocol": "TCP", "port": 53}, {"protocol": "UDP", "port": 53}]});
+    let via_coredns = json!({"to": [{"podSelector": {"matchLabels": {"k8s-app": "coredns"}},
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}]});
+    let with_egress = |egress: Value| {
+        json!({"podSelector": {}, "ingress": [{"from": [ns_selector(&iso1)]}, snat.clone()],
+               "egress": egress, "policyTypes": ["Ingress", "Egress"]})
+    };
+    expect_spec(
+        &admin,
+        &iso1,
+        iso,
+        with_egress(json!([node_local, via_coredns])),
+    )
+    .await;
+    crate::support::fixtures::remove(&admin, &coredns).await;
+    expect_spec(&admin, &iso1, iso, with_egress(json!([node_local]))).await;
+    // Events about a Namespace (cluster-scoped) live in `default`, as client-go puts them.
+    expect_event(
+        &admin,
+        "default",
+        &iso1,
+        "DNSServiceNotFound",
+        "kube-system/coredns",
+    )
+    .await;
     crate::support::fixtures::remove(&admin, &egress).await;
     expect_spec(&admin, &iso1, iso, with_snat(ns_selector(&iso1))).await;
     // 141, 146, 152: no annotation, other annotations, other values, a missing workspace: no policy.
@@ -569,6 +608,16 @@ async fn isolation_follows_namespaces_workspaces_and_nodes() {
         json!({"podSelector": {}, "ingress": [
         {"from": [ns_selector(&iso1), ns_selector("kubesphere-monitoring-system")]}, snat.clone()],
         "policyTypes": ["Ingress"]}),
+    )
+    .await;
+    // 143's workspace-mode example: the workspace selector, then the allowed namespaces.
+    let from = json!([ws_peer(&ws2), ns_selector("kubesphere-monitoring-system")]);
+    expect_spec(
+        &admin,
+        &mv,
+        iso,
+        json!({"podSelector": {},
+        "ingress": [{"from": from}, snat.clone()], "policyTypes": ["Ingress"]}),
     )
     .await;
     server.stop().await;
