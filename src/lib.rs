@@ -11,8 +11,6 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod controller;
-#[cfg(test)]
-mod fuzz;
 /// The pure rules live in their own crate (`crates/domain`), which has no kube, axum or tokio dependency.
 pub use ks_network_domain as domain;
 pub mod http;

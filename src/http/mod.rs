@@ -4,6 +4,8 @@
 pub mod dynamic;
 pub mod error;
 mod extract;
+#[cfg(test)]
+mod fuzz;
 pub mod health;
 pub mod ippools;
 pub mod metrics;

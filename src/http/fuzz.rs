@@ -1,4 +1,4 @@
-//! Property-based fuzzing of the request parsers: label and field selectors, list query parameters and the
+//! Property-based fuzzing of what the HTTP surface parses: label and field selectors, list query parameters and the
 //! migration body. Each target has a quick variant (run by `cargo test`) and a `#[ignore]`d one of 1,000,000
 //! cases (`cargo test --release -- --ignored fuzz_`). Inputs are built from the grammar's tokens (near-valid text,
 //! unicode, very long runs) or are raw random strings and bytes. Every input must parse or be rejected with a
