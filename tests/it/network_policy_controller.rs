@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::support::api::SYNC;
 use crate::support::exclusive::Exclusive;
-use crate::support::fixtures::{eventually, metric, namespace, parse_metrics, same};
+use crate::support::fixtures::{Sample, eventually, metric, namespace, parse_metrics, same};
 use crate::support::{CrdSet, TestServer, User, test_config, unique_name};
 
 const ISOLATED: &str = "kubesphere.io/network-isolate";
@@ -623,29 +623,31 @@ async fn isolation_follows_namespaces_workspaces_and_nodes() {
     server.stop().await;
 }
 
-/// Successful passes of the network-policy reconciler so far.
-async fn reconciles(server: &TestServer<'_>) -> f64 {
+/// The samples of `server`'s `/metrics` (metrics need no credentials in the controller tests' configuration).
+async fn samples(server: &TestServer<'_>) -> Vec<Sample> {
     let text = server
         .get("/metrics", None)
         .await
         .text()
         .await
         .unwrap_or_default();
-    let samples = parse_metrics(&text);
-    let labels = [("controller", "network-policy"), ("result", "success")];
-    metric(&samples, "controller_reconciles_total", &labels).unwrap_or(0.0)
+    parse_metrics(&text)
 }
 
-/// `ks_network_leader` of `server` (metrics need no credentials in the test configuration).
+/// Successful passes of the network-policy reconciler so far.
+async fn reconciles(server: &TestServer<'_>) -> f64 {
+    let labels = [("controller", "network-policy"), ("result", "success")];
+    metric(
+        &samples(server).await,
+        "controller_reconciles_total",
+        &labels,
+    )
+    .unwrap_or(0.0)
+}
+
+/// `ks_network_leader` of `server`.
 async fn leads(server: &TestServer<'_>) -> bool {
-    let text = server
-        .get("/metrics", None)
-        .await
-        .text()
-        .await
-        .unwrap_or_default();
-    let samples = parse_metrics(&text);
-    metric(&samples, "ks_network_leader", &[]) == Some(1.0)
+    metric(&samples(server).await, "ks_network_leader", &[]) == Some(1.0)
 }
 
 #[tokio::test]
