@@ -64,6 +64,16 @@ pub struct Config {
     pub controller: ControllerConfig,
     /// The isolation policy `nsnp-network-isolate` (algorithms §11).
     pub isolation: IsolationConfig,
+    /// The Calico IPPool admission webhook (api §6).
+    pub webhook: WebhookConfig,
+}
+
+/// `webhook.*`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct WebhookConfig {
+    /// Whether `POST /validate-crd-projectcalico-org-v1` is served (needs TLS).
+    pub enabled: bool,
 }
 
 /// `controller.*`
@@ -183,6 +193,18 @@ pub struct ServerConfig {
     pub shutdown_grace_seconds: u64,
     /// Whether `/metrics` needs authentication and a `get /metrics` permission.
     pub metrics_require_auth: bool,
+    /// The serving certificate; unset: plain HTTP.
+    pub tls: TlsConfig,
+}
+
+/// `server.tls.*`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first; reloaded when the file changes.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the leaf; reloaded with the certificate.
+    pub key_file: Option<PathBuf>,
 }
 
 /// `auth.*`
@@ -195,6 +217,36 @@ pub struct AuthConfig {
     pub cache_ttl_seconds: u64,
     /// Most answers each of those caches holds; the least recently used go first.
     pub cache_max_entries: usize,
+    /// Front-proxy client certificates (kube-apiserver's aggregator, api §0.2 step 1).
+    pub front_proxy: FrontProxyConfig,
+    /// How writes on a caller's behalf present the caller (api §0.4).
+    pub write_identity: WriteIdentity,
+}
+
+/// `auth.frontProxy.*`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct FrontProxyConfig {
+    /// Whether requests with a verified front-proxy client certificate are authenticated by their
+    /// `X-Remote-*` headers.
+    pub enabled: bool,
+}
+
+impl Default for FrontProxyConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `auth.writeIdentity`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteIdentity {
+    /// The caller's bearer token when they used one, else impersonation.
+    #[default]
+    Auto,
+    /// Always impersonate the caller with the server's own account.
+    Impersonate,
 }
 
 /// `auth.tokenReview.*`
@@ -237,6 +289,7 @@ impl Default for ServerConfig {
             shutdown_delay_seconds: 5,
             shutdown_grace_seconds: 30,
             metrics_require_auth: true,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -247,6 +300,8 @@ impl Default for AuthConfig {
             token_review: TokenReviewConfig::default(),
             cache_ttl_seconds: 10,
             cache_max_entries: 10_000,
+            front_proxy: FrontProxyConfig::default(),
+            write_identity: WriteIdentity::Auto,
         }
     }
 }
@@ -281,9 +336,13 @@ pub const KEYS: &[&str] = &[
     "server.shutdownDelaySeconds",
     "server.shutdownGraceSeconds",
     "server.metricsRequireAuth",
+    "server.tls.certFile",
+    "server.tls.keyFile",
     "auth.tokenReview.audiences",
     "auth.cacheTTLSeconds",
     "auth.cacheMaxEntries",
+    "auth.frontProxy.enabled",
+    "auth.writeIdentity",
     "log.format",
     "log.level",
     "cache.discoveryIntervalSeconds",
@@ -298,6 +357,7 @@ pub const KEYS: &[&str] = &[
     "isolation.dns.enabled",
     "isolation.dns.nodeLocalDNSIPs",
     "isolation.dns.services",
+    "webhook.enabled",
 ];
 
 /// The environment variable for a key: `server.bindAddress` → `KSNET_SERVER_BIND_ADDRESS`,
@@ -390,9 +450,24 @@ impl Config {
             "server.metricsRequireAuth" => {
                 self.server.metrics_require_auth = parse_bool(key, value)?
             }
+            "server.tls.certFile" => self.server.tls.cert_file = parse_path(value),
+            "server.tls.keyFile" => self.server.tls.key_file = parse_path(value),
             "auth.tokenReview.audiences" => self.auth.token_review.audiences = parse_list(value),
             "auth.cacheTTLSeconds" => self.auth.cache_ttl_seconds = parse_number(key, value)?,
             "auth.cacheMaxEntries" => self.auth.cache_max_entries = parse_number(key, value)?,
+            "auth.frontProxy.enabled" => self.auth.front_proxy.enabled = parse_bool(key, value)?,
+            "auth.writeIdentity" => {
+                self.auth.write_identity = match value {
+                    "auto" => WriteIdentity::Auto,
+                    "impersonate" => WriteIdentity::Impersonate,
+                    _ => {
+                        return Err(invalid(
+                            key,
+                            format!("{value:?} is not one of auto, impersonate"),
+                        ));
+                    }
+                }
+            }
             "log.format" => {
                 self.log.format = match value {
                     "text" => LogFormat::Text,
@@ -433,6 +508,7 @@ impl Config {
                 self.isolation.dns.node_local_dns_ips = parse_list(value)
             }
             "isolation.dns.services" => self.isolation.dns.services = parse_list(value),
+            "webhook.enabled" => self.webhook.enabled = parse_bool(key, value)?,
             _ => return Err(ConfigError::UnknownKey(format!("unknown key {key:?}"))),
         }
         Ok(())
@@ -481,6 +557,21 @@ impl Config {
         }
         if self.controller.resync_seconds == 0 {
             return Err(invalid("controller.resyncSeconds", "must be at least 1"));
+        }
+        match (&self.server.tls.cert_file, &self.server.tls.key_file) {
+            (Some(_), None) => {
+                return Err(invalid("server.tls.keyFile", "must be set with certFile"));
+            }
+            (None, Some(_)) => {
+                return Err(invalid("server.tls.certFile", "must be set with keyFile"));
+            }
+            _ => {}
+        }
+        if self.webhook.enabled && self.server.tls.cert_file.is_none() {
+            return Err(invalid(
+                "webhook.enabled",
+                "the webhook needs TLS: set server.tls.certFile and server.tls.keyFile",
+            ));
         }
         if self.controller.leader_election.lease_name.is_empty() {
             return Err(invalid(
@@ -570,6 +661,10 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
 }
 
 /// A comma-separated list; blanks dropped.
+fn parse_path(value: &str) -> Option<PathBuf> {
+    (!value.is_empty()).then(|| PathBuf::from(value))
+}
+
 fn parse_list(value: &str) -> Vec<String> {
     value
         .split(',')
@@ -625,7 +720,10 @@ mod tests {
                 | "controller.ippoolBindingSync"
                 | "controller.networkPolicy.enabled"
                 | "controller.ensureNamespaceNameLabel"
-                | "isolation.dns.enabled" => "false",
+                | "isolation.dns.enabled"
+                | "auth.frontProxy.enabled"
+                | "webhook.enabled" => "false",
+                "auth.writeIdentity" => "impersonate",
                 "isolation.dns.nodeLocalDNSIPs" => "10.0.0.10",
                 "isolation.dns.services" => "kube-system/dns",
                 "log.format" => "json",
@@ -634,7 +732,9 @@ mod tests {
                 | "auth.tokenReview.audiences"
                 | "controller.leaderElection.leaseName"
                 | "controller.leaderElection.namespace"
-                | "isolation.allowedIngressNamespaces" => "x",
+                | "isolation.allowedIngressNamespaces"
+                | "server.tls.certFile"
+                | "server.tls.keyFile" => "x",
                 _ => "7",
             };
             config
