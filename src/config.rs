@@ -72,7 +72,7 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct WebhookConfig {
-    /// Whether `POST /validate-crd-projectcalico-org-v1` is served (needs TLS).
+    /// Whether `POST /validate-crd-projectcalico-org-v1` is served (kube-apiserver calls it over TLS only).
     pub enabled: bool,
 }
 
@@ -566,12 +566,6 @@ impl Config {
                 return Err(invalid("server.tls.certFile", "must be set with keyFile"));
             }
             _ => {}
-        }
-        if self.webhook.enabled && self.server.tls.cert_file.is_none() {
-            return Err(invalid(
-                "webhook.enabled",
-                "the webhook needs TLS: set server.tls.certFile and server.tls.keyFile",
-            ));
         }
         if self.controller.leader_election.lease_name.is_empty() {
             return Err(invalid(
