@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::auth::{Authenticator, Authorizer};
+use crate::auth::{Authenticator, Authorizer, FrontProxy};
 use crate::cli::RunArgs;
 use crate::cluster::{Caches, ExtraObservers};
 use crate::config::{Config, ConfigError};
@@ -20,6 +20,7 @@ use crate::controller::{self, ControllerTriggers, metrics::ControllerMetrics};
 use crate::http::{self, AppState, Limits, Surface};
 use crate::service;
 use crate::telemetry;
+use crate::tls::{self, CertificateFiles, Peer, ReloadingCertificate, TlsListener};
 
 /// Failures that stop the process.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,9 @@ pub enum AppError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    /// The serving certificate could not be loaded.
+    #[error("server.tls: {0}")]
+    Tls(String),
     /// Serving failed, or output could not be written.
     #[error(transparent)]
     Io(std::io::Error),
@@ -201,15 +205,43 @@ impl Server {
         let ttl = config.auth_cache_ttl();
         let max_entries =
             NonZeroUsize::new(config.auth.cache_max_entries).unwrap_or(NonZeroUsize::MIN);
-        let authenticator = Authenticator::new(
+        let mut authenticator = Authenticator::new(
             client.clone(),
             config.auth.token_review.audiences.clone(),
             ttl,
             max_entries,
         );
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = match (&config.server.tls.cert_file, &config.server.tls.key_file) {
+            (Some(cert), Some(key)) => {
+                let files = CertificateFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                };
+                let certificate = ReloadingCertificate::load(files, provider.clone())
+                    .map_err(|e| AppError::Tls(e.to_string()))?;
+                let certificate = Arc::new(certificate);
+                tasks.spawn(certificate.clone().follow_files(stop.clone()));
+                if config.auth.front_proxy.enabled {
+                    let (front_proxy, watch) =
+                        FrontProxy::watch(watch_client.clone(), provider.clone(), stop.clone());
+                    tasks.spawn(watch);
+                    authenticator = authenticator.with_front_proxy(front_proxy);
+                }
+                let tls = tls::server_config(certificate, provider)
+                    .map_err(|e| AppError::Tls(e.to_string()))?;
+                Some(Arc::new(tls))
+            }
+            _ => None,
+        };
         let authorizer = Arc::new(Authorizer::new(client, ttl, max_entries));
         let state = AppState {
-            services: Arc::new(service::Context::new(caches, authorizer, kube_config)),
+            services: Arc::new(service::Context::new(
+                caches,
+                authorizer,
+                kube_config,
+                config.auth.write_identity,
+            )),
             authenticator: Arc::new(authenticator),
             metrics_require_auth: config.server.metrics_require_auth,
             controller_metrics,
@@ -230,12 +262,24 @@ impl Server {
         let router = http::router(state.clone(), limits, surface);
         let closing = CancellationToken::new();
         let closed = closing.clone();
-        let serving = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { closed.cancelled().await })
-                .await
-        });
-        info!(%address, ?mode, "listening");
+        let router = router.into_make_service_with_connect_info::<Peer>();
+        let https = tls.is_some();
+        let serving = match tls {
+            Some(tls) => {
+                let listener = TlsListener::new(listener, tls).map_err(AppError::Io)?;
+                tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async move { closed.cancelled().await })
+                        .await
+                })
+            }
+            None => tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { closed.cancelled().await })
+                    .await
+            }),
+        };
+        info!(%address, ?mode, https, "listening");
         Ok(Self {
             address,
             state,

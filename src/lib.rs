@@ -17,3 +17,4 @@ pub mod http;
 pub mod query;
 pub mod service;
 pub mod telemetry;
+pub mod tls;

@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use http::{HeaderMap, header};
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec, TokenReviewStatus};
 use kube::Client;
 use kube::api::{Api, PostParams};
+use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 
+use super::front_proxy::{FrontProxy, Verdict};
 use super::review_cache::ReviewCache;
 use super::{AUTHENTICATED_GROUP, AuthError, Caller, Credential, Identity};
 
@@ -26,8 +29,10 @@ pub trait TokenReviewer: Send + Sync {
 /// A token's SHA-256: answers are cached by it, never by the token.
 type TokenHash = [u8; 32];
 
-/// Resolves `Authorization` headers to callers; answers are cached by the token's SHA-256.
+/// Resolves requests to callers (api §0.2): the front proxy's client certificate and headers first (when
+/// enabled), then a bearer token; token answers are cached by the token's SHA-256.
 pub struct Authenticator {
+    front_proxy: Option<FrontProxy>,
     reviewer: Arc<dyn TokenReviewer>,
     answers: ReviewCache<TokenHash, Option<Identity>>,
 }
@@ -53,13 +58,45 @@ impl Authenticator {
         max_entries: NonZeroUsize,
     ) -> Self {
         Self {
+            front_proxy: None,
             reviewer,
             answers: ReviewCache::new(ttl, max_entries),
         }
     }
 
+    /// Also accepts callers vouched for by `front_proxy`.
+    pub fn with_front_proxy(mut self, front_proxy: FrontProxy) -> Self {
+        self.front_proxy = Some(front_proxy);
+        self
+    }
+
+    /// The caller of a request with `headers` over a connection whose client presented
+    /// `client_certificates` (leaf first; empty for none), or `Unauthenticated`.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        client_certificates: &[CertificateDer<'_>],
+    ) -> Result<Caller, AuthError> {
+        if let Some(front_proxy) = &self.front_proxy {
+            match front_proxy.authenticate(client_certificates, headers) {
+                Verdict::Authenticated(identity) => {
+                    return Ok(Caller {
+                        identity,
+                        credential: Credential::FrontProxy,
+                    });
+                }
+                Verdict::NameNotAllowed => return Err(AuthError::Unauthenticated),
+                Verdict::NotFromProxy | Verdict::NoUser => {}
+            }
+        }
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        self.authenticate_bearer(authorization).await
+    }
+
     /// The caller presenting `authorization` (the raw header value), or `Unauthenticated`.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
+    async fn authenticate_bearer(&self, authorization: Option<&str>) -> Result<Caller, AuthError> {
         let token = authorization
             .and_then(bearer_token)
             .ok_or(AuthError::Unauthenticated)?;
@@ -214,7 +251,7 @@ mod tests {
         let lookups: Vec<_> = (0..20)
             .map(|_| {
                 let auth = auth.clone();
-                tokio::spawn(async move { auth.authenticate(Some("Bearer good")).await })
+                tokio::spawn(async move { auth.authenticate_bearer(Some("Bearer good")).await })
             })
             .collect();
         while auth.answers.waiting(&hash("good")) < lookups.len() {
@@ -233,7 +270,7 @@ mod tests {
         let auth = authenticator(reviewer.clone(), 100);
         for i in 0..10_000 {
             let header = format!("Bearer bad-{i}");
-            let answer = auth.authenticate(Some(&header)).await;
+            let answer = auth.authenticate_bearer(Some(&header)).await;
             assert!(matches!(answer, Err(AuthError::Unauthenticated)));
             assert!(auth.answers.len() <= 100);
         }
@@ -245,7 +282,7 @@ mod tests {
     async fn an_unanswered_token_review_fails_at_the_deadline() {
         let auth = authenticator(Arc::new(Silent), 16);
         let start = tokio::time::Instant::now();
-        let answer = auth.authenticate(Some("Bearer good")).await;
+        let answer = auth.authenticate_bearer(Some("Bearer good")).await;
         assert!(matches!(answer, Err(AuthError::Timeout(_))));
         assert_eq!(start.elapsed(), REVIEW_DEADLINE);
     }

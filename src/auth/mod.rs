@@ -1,6 +1,7 @@
 //! Who is calling (api §0.2) and what they may do (api §0.3).
 //!
-//! Bearer tokens are checked with TokenReviews and permissions with SubjectAccessReviews against
+//! Requests that kube-apiserver's front proxy vouches for (client certificate plus `X-Remote-*` headers)
+//! are authenticated by those; bearer tokens are checked with TokenReviews and permissions with SubjectAccessReviews against
 //! kube-apiserver; both answers (allowed and denied) are cached for `auth.cacheTTLSeconds`, at most
 //! `auth.cacheMaxEntries` of each, and concurrent identical questions share one review. Who answers
 //! is a [`TokenReviewer`] and an [`AccessReviewer`], so the HTTP layer can also be served with other
@@ -9,10 +10,12 @@
 mod authenticator;
 mod authorizer;
 mod bounded_cache;
+mod front_proxy;
 mod review_cache;
 
 pub use authenticator::{Authenticator, TokenReviewer};
 pub use authorizer::{Access, AccessReviewer, Authorizer, Verb};
+pub use front_proxy::FrontProxy;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -49,12 +52,15 @@ impl Identity {
 pub enum Credential {
     /// An `Authorization: Bearer` token.
     BearerToken(String),
+    /// kube-apiserver's front proxy vouched for the caller: there is no token to forward.
+    FrontProxy,
 }
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Credential::BearerToken(_) => f.write_str("BearerToken(<redacted>)"),
+            Credential::FrontProxy => f.write_str("FrontProxy"),
         }
     }
 }

@@ -8,7 +8,8 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::config::AuthInfo;
 use kube::{Client, Config};
 
-use crate::auth::{Caller, Credential};
+use crate::auth::{AUTHENTICATED_GROUP, Caller, Credential};
+use crate::config::WriteIdentity;
 
 /// Field manager of every write the product makes.
 pub const FIELD_MANAGER: &str = "ks-network-apiserver";
@@ -20,15 +21,23 @@ pub struct CallerClient {
 }
 
 impl CallerClient {
-    /// A client for `caller` on the cluster of `base` (the server's own configuration, whose credentials are
-    /// replaced by the caller's).
-    pub fn new(base: &Config, caller: &Caller) -> Result<Self, kube::Error> {
+    /// A client for `caller` on the cluster of `base` (the server's own configuration): with the caller's
+    /// bearer token when they sent one and `identity` is `Auto`, else the server's own credentials with
+    /// impersonation headers naming the caller (user, uid, groups, extra).
+    pub fn new(
+        base: &Config,
+        caller: &Caller,
+        identity: WriteIdentity,
+    ) -> Result<Self, kube::Error> {
         let mut config = base.clone();
-        config.auth_info = match &caller.credential {
-            Credential::BearerToken(token) => AuthInfo {
+        config.auth_info = match (&caller.credential, identity) {
+            (Credential::BearerToken(token), WriteIdentity::Auto) => AuthInfo {
                 token: Some(token.clone().into()),
                 ..AuthInfo::default()
             },
+            (Credential::BearerToken(_) | Credential::FrontProxy, _) => {
+                impersonating(base.auth_info.clone(), caller)
+            }
         };
         Ok(Self {
             client: Client::try_from(config)?,
@@ -93,6 +102,29 @@ impl CallerClient {
         let body = response.into_body().collect_bytes().await?;
         Ok((status, body))
     }
+}
+
+/// `own` (the server's credentials) asking kube-apiserver to act as `caller`. `system:authenticated` is left
+/// out: kube-apiserver adds it to every impersonated user itself.
+fn impersonating(mut own: AuthInfo, caller: &Caller) -> AuthInfo {
+    let identity = &caller.identity;
+    own.impersonate = Some(identity.user.clone());
+    own.impersonate_uid = identity.uid.clone();
+    let groups: Vec<String> = identity
+        .groups
+        .iter()
+        .filter(|g| *g != AUTHENTICATED_GROUP)
+        .cloned()
+        .collect();
+    own.impersonate_groups = (!groups.is_empty()).then_some(groups);
+    own.impersonate_user_extra = (!identity.extra.is_empty()).then(|| {
+        identity
+            .extra
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    });
+    own
 }
 
 fn patch_params() -> PatchParams {

@@ -5,13 +5,14 @@ use std::any::Any;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
 use super::{ApiError, AppState, Limits};
+use crate::tls::Peer;
 
 /// Paths served without authentication (api §0.2).
 const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/openapi.json"];
@@ -76,13 +77,35 @@ pub async fn timeout(State(limits): State<Limits>, request: Request, next: Next)
         .unwrap_or_else(|_| ApiError::Timeout.into_response())
 }
 
-/// Authenticates the caller and hands the [`crate::auth::Caller`] to the handlers as an extension.
-/// Front-proxy headers are removed first: this server does not (yet) accept front-proxy certificates.
+/// Authenticates the caller (front-proxy certificate and headers, else bearer token) and hands the
+/// [`crate::auth::Caller`] to the handlers as an extension. `X-Remote-*` headers never reach a handler.
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
+    let public =
+        PUBLIC_PATHS.contains(&path) || (path == "/metrics" && !state.metrics_require_auth);
+    let authenticated = if public {
+        None
+    } else {
+        let client_certificates = request
+            .extensions()
+            .get::<ConnectInfo<Peer>>()
+            .map(|peer| peer.0.client_certificates.clone());
+        let result = state
+            .authenticator
+            .authenticate(
+                request.headers(),
+                client_certificates.as_deref().unwrap_or(&[]),
+            )
+            .await;
+        match result {
+            Ok(caller) => Some(caller),
+            Err(error) => return ApiError::from(error).into_response(),
+        }
+    };
     let headers = request.headers_mut();
     let spoofable: Vec<_> = headers
         .keys()
@@ -92,21 +115,10 @@ pub async fn authenticate(
     for name in spoofable {
         headers.remove(name);
     }
-    let path = request.uri().path();
-    if PUBLIC_PATHS.contains(&path) || (path == "/metrics" && !state.metrics_require_auth) {
-        return next.run(request).await;
+    if let Some(caller) = authenticated {
+        request.extensions_mut().insert(caller);
     }
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match state.authenticator.authenticate(authorization).await {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        Err(error) => ApiError::from(error).into_response(),
-    }
+    next.run(request).await
 }
 
 /// 404 for paths no route serves.

@@ -19,6 +19,7 @@ use crate::auth::{Access, Authorizer, Caller};
 use crate::cluster::Caches;
 use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::caller::CallerClient;
+use crate::config::WriteIdentity;
 use lists::PodListMemo;
 
 /// What the services read and write through: the caches, the authorizer, and the cluster connection that
@@ -30,21 +31,26 @@ pub struct Context {
     pub authorizer: Arc<Authorizer>,
     /// The server's own cluster connection; writes swap in the caller's credential.
     kube_config: kube::Config,
+    /// How writes present the caller (`auth.writeIdentity`).
+    write_identity: WriteIdentity,
     /// Sorted pod lists remembered between cache changes.
     pod_lists: PodListMemo,
 }
 
 impl Context {
-    /// Services over `caches`, asking `authorizer`, writing through the cluster of `kube_config`.
+    /// Services over `caches`, asking `authorizer`, writing through the cluster of `kube_config` as the
+    /// caller, presented per `write_identity`.
     pub fn new(
         caches: Arc<Caches>,
         authorizer: Arc<Authorizer>,
         kube_config: kube::Config,
+        write_identity: WriteIdentity,
     ) -> Self {
         Self {
             caches,
             authorizer,
             kube_config,
+            write_identity,
             pod_lists: PodListMemo::default(),
         }
     }
@@ -70,7 +76,7 @@ impl Context {
 
     /// A client that writes as `caller` (api §0.4).
     fn caller_client(&self, caller: &Caller) -> Result<CallerClient, Error> {
-        CallerClient::new(&self.kube_config, caller)
+        CallerClient::new(&self.kube_config, caller, self.write_identity)
             .map_err(|e| Error::Internal(format!("cannot build a client for the caller: {e}")))
     }
 }

@@ -66,6 +66,7 @@ impl App {
             Arc::new(Caches::empty()),
             authorizer,
             kube::Config::new(kube_url),
+            config.auth.write_identity,
         );
         let state = AppState {
             services: Arc::new(services),
