@@ -20,6 +20,8 @@ mod cli;
 mod control_plane;
 /// The demo script's own plane.
 mod demo;
+/// Shared plane: HTTPS, front-proxy certificates, forged headers, impersonated writes, certificate rotation.
+mod front_proxy;
 /// Exclusive plane: pools in the generic lists.
 mod ippool_lists;
 /// Exclusive plane: migration targets, usable pools and migrations.

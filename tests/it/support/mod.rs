@@ -19,6 +19,7 @@ pub mod api;
 pub mod crds;
 pub mod exclusive;
 pub mod fixtures;
+pub mod pki;
 mod process;
 pub mod routes;
 mod server;

@@ -10,15 +10,17 @@ use ks_network_apiserver::config::Config;
 
 use super::api::SYNC;
 use super::fixtures::{self, eventually, item_names, json_of};
+use super::pki::Issued;
 use super::{ControlPlane, User, unique_name, wait_for};
 
 /// A running ks-network-apiserver on a free loopback port, talking to `plane` as the admin.
 pub struct TestServer<'a> {
     /// The control plane it talks to.
     pub plane: &'a ControlPlane,
-    /// A plain HTTP client for requests to the server.
+    /// A client for requests to the server (trusting the plane's CA when the server serves HTTPS).
     pub http: reqwest::Client,
     server: Server,
+    scheme: &'static str,
 }
 
 impl<'a> TestServer<'a> {
@@ -37,16 +39,23 @@ impl<'a> TestServer<'a> {
         let server = Server::start(&config, plane.config(User::Admin).await, mode)
             .await
             .expect("server starts");
+        let https = config.server.tls.cert_file.is_some();
         TestServer {
             plane,
-            http: reqwest::Client::new(),
+            http: client_trusting(plane, None),
             server,
+            scheme: if https { "https" } else { "http" },
         }
     }
 
-    /// `http://127.0.0.1:<port><path>`.
+    /// `http[s]://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.server.local_addr(), path)
+        format!("{}://{}{}", self.scheme, self.server.local_addr(), path)
+    }
+
+    /// A client presenting `identity` as its TLS client certificate.
+    pub fn client_with_certificate(&self, identity: &Issued) -> reqwest::Client {
+        client_trusting(self.plane, Some(identity))
     }
 
     /// GET `path`, with `token` as bearer token when given.
@@ -140,6 +149,20 @@ impl<'a> TestServer<'a> {
     pub async fn stop(self) {
         self.server.shutdown().await.expect("clean shutdown");
     }
+}
+
+/// A client trusting the plane's cluster CA (which signs the test servers' certificates), presenting
+/// `identity` when given.
+fn client_trusting(plane: &ControlPlane, identity: Option<&Issued>) -> reqwest::Client {
+    let ca = std::fs::read(plane.dir().join("ca.crt")).expect("read the plane's CA");
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA certificate"));
+    if let Some(identity) = identity {
+        let identity = reqwest::Identity::from_pem(&identity.identity_pem()).expect("identity");
+        builder = builder.identity(identity);
+    }
+    builder.build().expect("HTTP client")
 }
 
 /// Defaults, bound to an ephemeral loopback port, with a 1 s optional-API discovery interval and no drain
