@@ -212,6 +212,7 @@ impl Server {
             services: Arc::new(service::Context::new(caches, authorizer, kube_config)),
             authenticator: Arc::new(authenticator),
             metrics_require_auth: config.server.metrics_require_auth,
+            webhook_enabled: config.webhook.enabled,
             controller_metrics,
             shutdown: CancellationToken::new(),
         };
