@@ -244,6 +244,7 @@ impl Server {
             )),
             authenticator: Arc::new(authenticator),
             metrics_require_auth: config.server.metrics_require_auth,
+            webhook_enabled: config.webhook.enabled,
             controller_metrics,
             shutdown: CancellationToken::new(),
         };

@@ -118,6 +118,15 @@ impl<K: Cached> Cache<K> {
         }
     }
 
+    /// A cache whose first list never arrives: a server still starting.
+    #[cfg(test)]
+    pub fn syncing() -> Self {
+        Cache {
+            state: Arc::new(AtomicU8::new(SyncState::Syncing as u8)),
+            ..Cache::empty()
+        }
+    }
+
     /// The objects, read-only and shared (no copies).
     pub fn store(&self) -> &Store<K> {
         &self.store

@@ -14,8 +14,14 @@ use tokio::sync::Semaphore;
 use super::{ApiError, AppState, Limits};
 use crate::tls::Peer;
 
-/// Paths served without authentication (api §0.2).
-const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/openapi.json"];
+/// Paths served without authentication (api §0.2; the webhook: api §8).
+const PUBLIC_PATHS: &[&str] = &[
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/openapi.json",
+    super::webhook::PATH,
+];
 
 /// Paths never shed by the in-flight limits, so probes keep answering under load.
 const HEALTH_PATHS: &[&str] = &["/healthz", "/livez", "/readyz"];

@@ -13,6 +13,7 @@ mod middleware;
 pub mod migration;
 pub mod openapi;
 pub mod resources;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub controller_metrics: Option<Arc<ControllerMetrics>>,
     /// Whether `/metrics` needs an authenticated, authorized caller.
     pub metrics_require_auth: bool,
+    /// Whether the IPPool admission webhook is served (`webhook.enabled`, api §6).
+    pub webhook_enabled: bool,
     /// Cancelled when the server starts draining (SIGTERM/SIGINT).
     pub shutdown: CancellationToken,
 }
@@ -89,6 +92,9 @@ pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
             .merge(migration::routes())
             .merge(resources::routes())
             .merge(dynamic::routes());
+        if state.webhook_enabled {
+            routes = routes.merge(webhook::routes());
+        }
     }
     let routes = routes
         .fallback(middleware::route_not_found)

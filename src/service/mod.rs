@@ -1,4 +1,4 @@
-//! What each operation does, whichever surface asked (`/kapis`, and later `/apis` and the webhook):
+//! What each operation does, whichever surface asked (`/kapis`, the webhook, and later `/apis`):
 //! authorize with SubjectAccessReviews, read the caches, call the domain, write as the caller. Services
 //! return plain data and their own [`Error`]; the HTTP layer maps both to responses.
 
@@ -7,6 +7,7 @@ pub mod dynamic;
 mod error;
 pub mod lists;
 pub mod migration;
+pub mod pool_admission;
 pub mod pools;
 
 use std::sync::Arc;

@@ -34,6 +34,8 @@ mod ippool_unbind;
 mod network_policy_controller;
 /// Shared plane: NetworkPolicy and NamespaceNetworkPolicy endpoints.
 mod policy_endpoints;
+/// Exclusive plane: the IPPool admission webhook against real caches.
+mod pool_admission;
 /// Shared plane: the v1alpha3 generic lists.
 mod resources_lists;
 /// No plane: the router in memory (parsing, 4xx answers, health, middleware).

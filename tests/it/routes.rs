@@ -1,6 +1,6 @@
 //! Route-level tests without kube-apiserver: the router over in-memory state ([`App`]), for answers that
 //! depend on no cluster object — authentication failures, unknown routes and methods, body limits and
-//! body rules, parameter parsing, health, request ids. Tests that need kube-apiserver's own answers
+//! body rules, parameter parsing, health, request ids, the IPPool webhook's own answers. Tests that need kube-apiserver's own answers
 //! (TokenReview, SubjectAccessReview, stored objects) stay on a control plane.
 
 use axum::body::Body;
@@ -8,8 +8,11 @@ use http::{Method, Request};
 use ks_network_apiserver::config::Config;
 use serde_json::{Value, json};
 
-use crate::support::api::{MIGRATIONS, NP, NSNP, V2, V3, nsnps};
-use crate::support::fixtures::{Checks, expect_error, expect_error_prefix, query};
+use crate::support::api::{MIGRATIONS, NP, NSNP, V2, V3, WEBHOOK, nsnps};
+use crate::support::fixtures::{
+    Checks, admission_allowed, admission_denied, admission_review, expect_error,
+    expect_error_prefix, pool, query,
+};
 use crate::support::routes::{
     ADMIN_TOKEN, ALICE_TOKEN, App, REVIEW_FAILURE, UNREVIEWABLE_TOKEN, body_of,
 };
@@ -729,6 +732,215 @@ async fn nsnp_validation_answers_422() {
         "121/122 nothing stored (nothing reached kube-apiserver)",
         &app.kube_connections(),
         &0,
+    );
+    checks.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPPool admission webhook over empty caches (api §6; cases.md N 158, 160, 163)
+// ---------------------------------------------------------------------------------------------
+
+/// The router with `webhook.enabled: true`.
+async fn webhook_app() -> App {
+    let mut config = Config::default();
+    config.webhook.enabled = true;
+    App::with_config(&config).await
+}
+
+/// POST `body` to the webhook without credentials, as kube-apiserver does.
+async fn send_review(app: &App, body: impl Into<Body>) -> (u16, Value) {
+    let json = Some("application/json");
+    app.send_as(Method::POST, WEBHOOK, None, json, body).await
+}
+
+#[tokio::test]
+async fn the_webhook_is_served_only_when_enabled() {
+    let review = admission_review(
+        "u",
+        "CREATE",
+        pool("p", json!({"cidr": "10.0.0.0/16"})),
+        Value::Null,
+    );
+    let disabled = App::start().await;
+    let json = Some("application/json");
+    let (code, body) = disabled
+        .send_as(
+            Method::POST,
+            WEBHOOK,
+            Some(ADMIN_TOKEN),
+            json,
+            review.to_string(),
+        )
+        .await;
+    assert_eq!((code, &body["reason"]), (404, &json!("NotFound")), "{body}");
+    let (code, _) = send_review(&webhook_app().await, review.to_string()).await;
+    assert_eq!(code, 200);
+}
+
+#[tokio::test]
+async fn the_webhook_allows_and_denies_without_credentials() {
+    let app = webhook_app().await;
+    let mut checks = Checks::default();
+    let create = |uid: &str, spec: Value| {
+        admission_review(uid, "CREATE", pool("p", spec), Value::Null).to_string()
+    };
+    checks.eq(
+        "case 158 allowed with a warning",
+        &send_review(&app, create("c158", json!({"cidr": "10.0.0.0/16"}))).await,
+        &(
+            200,
+            admission_allowed("c158", &["blockSize is not set; Calico will use 26"]),
+        ),
+    );
+    checks.eq(
+        "allowed without warnings",
+        &send_review(
+            &app,
+            create("ok", json!({"cidr": "10.0.0.0/16", "blockSize": 26})),
+        )
+        .await,
+        &(200, admission_allowed("ok", &[])),
+    );
+    checks.eq(
+        "case 160 host bits",
+        &send_review(&app, create("c160", json!({"cidr": "192.168.0.1/24"}))).await,
+        &(
+            200,
+            admission_denied(
+                "c160",
+                403,
+                "cidr 192.168.0.1/24 has host bits set; use 192.168.0.0/24",
+            ),
+        ),
+    );
+    let stored = pool("p", json!({"cidr": "10.0.0.0/16"}));
+    let update = |uid: &str, spec: Value| {
+        admission_review(uid, "UPDATE", pool("p", spec), stored.clone()).to_string()
+    };
+    checks.eq(
+        "case 163 blockSize 26 added",
+        &send_review(
+            &app,
+            update("add", json!({"cidr": "10.0.0.0/16", "blockSize": 26})),
+        )
+        .await,
+        &(200, admission_allowed("add", &[])),
+    );
+    checks.eq(
+        "case 163 blockSize changed",
+        &send_review(
+            &app,
+            update("chg", json!({"cidr": "10.0.0.0/16", "blockSize": 27})),
+        )
+        .await,
+        &(
+            200,
+            admission_denied("chg", 403, "ippool blockSize cannot be modified"),
+        ),
+    );
+    // The (empty) caches do not know the pool: its usage is not known.
+    checks.eq(
+        "delete of a pool the caches do not know",
+        &send_review(
+            &app,
+            admission_review("del", "DELETE", Value::Null, stored.clone()).to_string(),
+        )
+        .await,
+        &(
+            200,
+            admission_denied(
+                "del",
+                503,
+                "ippool usage is not known yet; retry in a few seconds",
+            ),
+        ),
+    );
+    checks.finish();
+}
+
+#[tokio::test]
+async fn malformed_reviews_get_400_status() {
+    let app = webhook_app().await;
+    let valid = admission_review(
+        "u",
+        "CREATE",
+        pool("p", json!({"cidr": "10.0.0.0/16"})),
+        Value::Null,
+    );
+    let with = |pointer: &str, value: Value| {
+        let mut review = valid.clone();
+        *review.pointer_mut(pointer).expect("the field exists") = value;
+        review.to_string()
+    };
+    let mut no_request = valid.clone();
+    no_request.as_object_mut().unwrap().remove("request");
+    let cases = [
+        (
+            "not JSON",
+            "{".to_owned(),
+            "the body is not an AdmissionReview: EOF while parsing an object at line 1 column 1",
+        ),
+        (
+            "another review version",
+            with("/apiVersion", json!("admission.k8s.io/v1beta1")),
+            "expected apiVersion \"admission.k8s.io/v1\" and kind \"AdmissionReview\", got \
+             \"admission.k8s.io/v1beta1\" and \"AdmissionReview\"",
+        ),
+        (
+            "no request",
+            no_request.to_string(),
+            "the AdmissionReview has no request",
+        ),
+        (
+            "no uid",
+            with("/request/uid", json!("")),
+            "the AdmissionReview request has no uid",
+        ),
+        (
+            "another resource",
+            with(
+                "/request/resource",
+                json!({"group": "", "version": "v1", "resource": "pods"}),
+            ),
+            "this webhook reviews crd.projectcalico.org/v1 ippools, not \"\"/\"v1\" \"pods\"",
+        ),
+        (
+            "CONNECT",
+            with("/request/operation", json!("CONNECT")),
+            "request.operation \"CONNECT\" is not reviewed; expected CREATE, UPDATE or DELETE",
+        ),
+        (
+            "CREATE without object",
+            with("/request/object", Value::Null),
+            "the AdmissionReview request has no object",
+        ),
+        (
+            "UPDATE without oldObject",
+            with("/request/operation", json!("UPDATE")),
+            "the AdmissionReview request has no oldObject",
+        ),
+        (
+            "object of another kind",
+            with(
+                "/request/object",
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "p"}}),
+            ),
+            "request.object is not a crd.projectcalico.org/v1 IPPool",
+        ),
+    ];
+    let mut checks = Checks::default();
+    for (label, body, message) in cases {
+        let response = send_review(&app, body).await;
+        expect_error(&mut checks, label, &response, 400, "BadRequest", message);
+    }
+    let response = send_review(&app, with("/request/object/spec", json!({"blockSize": 26}))).await;
+    expect_error_prefix(
+        &mut checks,
+        "pool without spec.cidr",
+        &response,
+        400,
+        "BadRequest",
+        "request.object is not a valid IPPool: missing field `cidr`",
     );
     checks.finish();
 }

@@ -103,6 +103,15 @@ impl Cidr {
     pub fn same_network(&self, other: &Cidr) -> bool {
         self == other
     }
+
+    /// The network address as a single-address CIDR (`10.0.0.0/24` → `10.0.0.0/32`).
+    pub fn first_address(&self) -> Cidr {
+        Cidr {
+            family: self.family,
+            network: self.network,
+            prefix: self.family.bits(),
+        }
+    }
 }
 
 impl fmt::Display for Cidr {

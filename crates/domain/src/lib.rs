@@ -16,5 +16,6 @@ pub mod nsnp;
 pub mod occupancy;
 pub mod ownership;
 pub mod pool;
+pub mod pool_admission;
 pub mod unbind;
 pub mod write_body;

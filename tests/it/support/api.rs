@@ -16,6 +16,9 @@ pub const NP: &str = "/kapis/networking.k8s.io/v1";
 /// NamespaceNetworkPolicies.
 pub const NSNP: &str = "/kapis/network.kubesphere.io/v1alpha1";
 
+/// The Calico IPPool admission webhook (api §6).
+pub const WEBHOOK: &str = "/validate-crd-projectcalico-org-v1";
+
 /// The NamespaceNetworkPolicy collection of `namespace`.
 pub fn nsnps(namespace: &str) -> String {
     format!("{NSNP}/namespaces/{namespace}/namespacenetworkpolicies")

@@ -337,6 +337,40 @@ pub fn block(
                     "attributes": attributes, "deleted": deleted, "strictAffinity": false}})
 }
 
+/// An `admission.k8s.io/v1` AdmissionReview of Calico `ippools` as kube-apiserver sends it: `operation` on
+/// `object` (CREATE, UPDATE) and `old_object` (UPDATE, DELETE), each a [`pool`] or `null`.
+pub fn admission_review(uid: &str, operation: &str, object: Value, old_object: Value) -> Value {
+    let name = object["metadata"]["name"]
+        .as_str()
+        .or(old_object["metadata"]["name"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let gvk = json!({"group": "crd.projectcalico.org", "version": "v1", "kind": "IPPool"});
+    let gvr = json!({"group": "crd.projectcalico.org", "version": "v1", "resource": "ippools"});
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+           "request": {"uid": uid, "kind": gvk, "resource": gvr, "requestKind": gvk,
+                       "requestResource": gvr, "name": name, "operation": operation,
+                       "userInfo": {"username": "admin", "groups": ["system:masters"]},
+                       "object": object, "oldObject": old_object, "dryRun": false,
+                       "options": null}})
+}
+
+/// The AdmissionReview answering `uid`: allowed with `warnings` (none: `[]`).
+pub fn admission_allowed(uid: &str, warnings: &[&str]) -> Value {
+    let mut response = json!({"uid": uid, "allowed": true});
+    if !warnings.is_empty() {
+        response["warnings"] = json!(warnings);
+    }
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response})
+}
+
+/// The AdmissionReview answering `uid`: denied with `code` (403, 503) and `message`.
+pub fn admission_denied(uid: &str, code: u16, message: &str) -> Value {
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+           "response": {"uid": uid, "allowed": false,
+                        "status": {"code": code, "reason": message, "message": message}}})
+}
+
 /// An allocations array of `len` entries, `null` except the `(ordinal, attribute index)` pairs.
 pub fn allocations(len: usize, entries: &[(usize, i64)]) -> Vec<Option<i64>> {
     let mut allocations = vec![None; len];

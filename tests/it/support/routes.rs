@@ -52,7 +52,8 @@ impl App {
         App::with_config(&Config::default()).await
     }
 
-    /// The router with `config`'s limits (body size, in-flight requests), over empty synced caches.
+    /// The router with `config`'s limits (body size, in-flight requests) and webhook switch, over empty synced
+    /// caches.
     pub async fn with_config(config: &Config) -> App {
         let (kube_url, kube_connections) = kube_stub().await;
         let ttl = config.auth_cache_ttl();
@@ -77,6 +78,7 @@ impl App {
             )),
             controller_metrics: None,
             metrics_require_auth: config.server.metrics_require_auth,
+            webhook_enabled: config.webhook.enabled,
             shutdown: CancellationToken::new(),
         };
         let limits = Limits {
