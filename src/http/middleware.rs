@@ -13,8 +13,15 @@ use tokio::sync::Semaphore;
 
 use super::{ApiError, AppState, Limits};
 
-/// Paths served without authentication (api §0.2).
-const PUBLIC_PATHS: &[&str] = &["/healthz", "/livez", "/readyz", "/openapi.json"];
+/// Paths served without authentication (api §0.2); the aggregator's OpenAPI probes get their 404 (api §4.4).
+const PUBLIC_PATHS: &[&str] = &[
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/openapi.json",
+    "/openapi/v2",
+    "/openapi/v3",
+];
 
 /// Paths never shed by the in-flight limits, so probes keep answering under load.
 const HEALTH_PATHS: &[&str] = &["/healthz", "/livez", "/readyz"];
