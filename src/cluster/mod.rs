@@ -10,6 +10,7 @@ pub mod kubesphere;
 pub mod label_index;
 pub mod legacy;
 pub mod occupancy;
+pub mod served;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

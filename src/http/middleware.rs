@@ -14,13 +14,16 @@ use tokio::sync::Semaphore;
 use super::{ApiError, AppState, Limits};
 use crate::tls::Peer;
 
-/// Paths served without authentication (api §0.2; the webhook: api §8).
+/// Paths served without authentication (api §0.2; the webhook: api §8); the aggregator's OpenAPI probes
+/// get their 404 (api §4.4).
 const PUBLIC_PATHS: &[&str] = &[
     "/healthz",
     "/livez",
     "/readyz",
     "/openapi.json",
     super::webhook::PATH,
+    "/openapi/v2",
+    "/openapi/v3",
 ];
 
 /// Paths never shed by the in-flight limits, so probes keep answering under load.

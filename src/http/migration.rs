@@ -31,10 +31,14 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{BASE}/ippools/{{name}}/unbind"), post(unbind))
 }
 
-/// Whether a request is a migration or an unbind, which get `server.longRequestTimeoutSeconds`.
+/// Whether a request is a migration (on `/kapis` or `/apis`) or an unbind, which get
+/// `server.longRequestTimeoutSeconds`.
 pub fn is_long_request(method: &Method, path: &str) -> bool {
     if method != Method::POST {
         return false;
+    }
+    if super::aggregated::is_migration(path) {
+        return true;
     }
     let Some(rest) = path.strip_prefix(BASE) else {
         return false;
@@ -48,7 +52,7 @@ pub fn is_long_request(method: &Method, path: &str) -> bool {
 
 /// Runs a migration or unbind to completion in its own task, so that a request cut off by its timeout or
 /// dropped by its client does not stop the work halfway; a result nobody waits for any more is logged.
-async fn run_to_completion<F>(
+pub(super) async fn run_to_completion<F>(
     operation: &'static str,
     request_id: String,
     work: F,
@@ -335,6 +339,7 @@ mod tests {
             Ok(Summary {
                 complete: true,
                 body: Value::Null,
+                failed_writes: Vec::new(),
             })
         });
         let cut = tokio::time::timeout(std::time::Duration::from_millis(10), request).await;
@@ -347,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn only_posted_migrations_and_unbinds_are_long() {
+    fn only_posted_migrations_and_unbinds_are_long_on_both_surfaces() {
         let post = |path: &str| is_long_request(&Method::POST, path);
         assert!(post(
             "/kapis/network.kubesphere.io/v1alpha2/ippoolmigrations"
@@ -370,7 +375,7 @@ mod tests {
         assert!(!post(
             "/kapis/network.kubesphere.io/v1alpha1/ippoolmigrations"
         ));
-        assert!(!post(
+        assert!(post(
             "/apis/network.kubesphere.io/v1alpha2/ippoolmigrations"
         ));
         assert!(!is_long_request(

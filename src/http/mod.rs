@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, middleware, and errors as `Status` objects. Handlers stay thin: parse, ask a
 //! cache or service, serialise.
 
+pub mod aggregated;
 pub mod dynamic;
 pub mod error;
 mod extract;
@@ -91,7 +92,8 @@ pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
             .merge(ippools::routes())
             .merge(migration::routes())
             .merge(resources::routes())
-            .merge(dynamic::routes());
+            .merge(dynamic::routes())
+            .merge(aggregated::routes());
         if state.webhook_enabled {
             routes = routes.merge(webhook::routes());
         }

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{error, health, ippools, metrics, migration, resources};
+use super::{aggregated, error, health, ippools, metrics, migration, resources};
 use crate::service::dynamic::PolicyResource;
 
 /// The annotated routes; [`document_model`] adds the generated NetworkPolicy and NSNP ones.
@@ -15,13 +15,16 @@ use crate::service::dynamic::PolicyResource;
         ippools::list, ippools::get_one, ippools::migration_targets, ippools::namespace_pools,
         migration::migrate, migration::unbind,
         resources::list_cluster, resources::get_cluster, resources::list_namespaced, resources::get_namespaced,
+        aggregated::api_groups, aggregated::api_group, aggregated::api_resources, aggregated::list,
+        aggregated::get_one, aggregated::create_migration,
     ),
     components(schemas(error::Status, error::StatusDetails)),
     tags(
         (name = "operations", description = "Health, readiness and documentation"),
         (name = "ippools", description = "Calico IP pools: occupancy, usable pools, migration"),
         (name = "resources", description = "Paged, sorted, filtered lists of namespaces, pods and more"),
-        (name = "policies", description = "NetworkPolicies and NamespaceNetworkPolicies: reads from caches, writes as the caller")
+        (name = "policies", description = "NetworkPolicies and NamespaceNetworkPolicies: reads from caches, writes as the caller"),
+        (name = "aggregated", description = "The APIService v1alpha2.network.kubesphere.io: discovery, IPPools, IPPoolMigrations")
     )
 )]
 pub struct ApiDoc;
@@ -149,5 +152,7 @@ mod tests {
         assert!(json["paths"]["/kapis/network.kubesphere.io/v1alpha2/ippools"]["get"].is_object());
         let nsnp = "/kapis/network.kubesphere.io/v1alpha1/namespaces/{namespace}/namespacenetworkpolicies/{name}";
         assert!(json["paths"][nsnp]["patch"].is_object());
+        let migrations = "/apis/network.kubesphere.io/v1alpha2/ippoolmigrations";
+        assert!(json["paths"][migrations]["post"].is_object());
     }
 }

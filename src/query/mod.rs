@@ -22,7 +22,7 @@ pub mod selector;
 pub use engine::{Page, SortBy, SortKey, page_bounds, sort_and_page};
 pub use field::{FieldOperator, FieldRequirement, FieldSelector, FieldSelectorError};
 pub use filters::{ALIAS_ANNOTATION, Object, default_filter, matches_query, matches_selectors};
-pub use params::{FieldSelectorUse, ListQuery, QueryError, RESERVED_KEYS};
+pub use params::{FieldSelectorUse, KubeListQuery, ListQuery, QueryError, RESERVED_KEYS};
 pub use pod_status::{STATUSES, derived_status, display_reason};
 pub use selector::{
     LabelLookup, LabelValue, Operator, Requirement, Selector, SelectorError, WithVirtualSet,

@@ -48,6 +48,9 @@ pub enum QueryError {
         /// The parser's reason, shown after the value.
         detail: FieldSelectorError,
     },
+    /// A `fieldSelector` of the aggregated surface names a field other than `metadata.name` (the dotted path).
+    #[error("field label not supported: {0}")]
+    FieldLabelNotSupported(String),
 }
 
 /// Whether an endpoint honours `fieldSelector` (algorithms §9.1).
@@ -231,6 +234,62 @@ impl ListQuery {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A list request of the aggregated surface (api §4.2), in Kubernetes' own parameters: `labelSelector`, and a
+/// `fieldSelector` on `metadata.name` only. `limit`, `continue` and everything else are ignored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KubeListQuery {
+    /// `labelSelector`, matched against the stored labels.
+    pub label_selector: Option<Selector>,
+    /// `fieldSelector`, every requirement on `metadata.name`.
+    pub field_selector: Option<FieldSelector>,
+}
+
+impl KubeListQuery {
+    /// Parses the raw query pairs (first occurrence of a key wins, an empty value is absent). Errors in this
+    /// order: `watch` (`true` or `1`), `labelSelector`, `fieldSelector` (syntax, then field).
+    pub fn parse(pairs: &[(String, String)]) -> Result<KubeListQuery, QueryError> {
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        if matches!(get("watch"), Some("true" | "1")) {
+            return Err(QueryError::WatchNotSupported);
+        }
+        let label_selector = get("labelSelector")
+            .map(|v| {
+                Selector::parse(v).map_err(|detail| QueryError::LabelSelector {
+                    value: v.to_owned(),
+                    detail,
+                })
+            })
+            .transpose()?;
+        let field_selector = get("fieldSelector")
+            .map(|v| {
+                FieldSelector::parse(v).map_err(|detail| QueryError::FieldSelector {
+                    value: v.to_owned(),
+                    detail,
+                })
+            })
+            .transpose()?;
+        if let Some(unsupported) = field_selector
+            .iter()
+            .flat_map(FieldSelector::requirements)
+            .find(|r| r.path() != ["metadata", "name"])
+        {
+            return Err(QueryError::FieldLabelNotSupported(
+                unsupported.path().join("."),
+            ));
+        }
+        Ok(KubeListQuery {
+            label_selector,
+            field_selector,
+        })
     }
 }
 
@@ -446,5 +505,44 @@ mod tests {
         assert!(err("labelSelector=%3D&limit=-5").starts_with("invalid limit"));
         assert!(err("label=%3D&labelSelector=%3D").starts_with("invalid labelSelector"));
         assert!(err("fieldSelector=x&annotation=%3D").starts_with("invalid annotation"));
+    }
+
+    fn kube(text: &str) -> Result<KubeListQuery, String> {
+        KubeListQuery::parse(&pairs(text)).map_err(|e| e.to_string())
+    }
+
+    /// api §4.2, case 183.
+    #[test]
+    fn aggregated_lists_take_kubernetes_parameters() {
+        let q =
+            kube("labelSelector=a%3Db&fieldSelector=metadata.name!%3Dx&limit=1&continue=c&page=0")
+                .unwrap();
+        assert_eq!(
+            q.label_selector.map(|s| s.to_string()).as_deref(),
+            Some("a=b")
+        );
+        assert_eq!(
+            q.field_selector.map(|s| s.to_string()).as_deref(),
+            Some("metadata.name!=x")
+        );
+        assert_eq!(
+            kube("labelSelector=&fieldSelector=&watch=false"),
+            Ok(KubeListQuery::default())
+        );
+        assert_eq!(
+            kube("fieldSelector=metadata.name%3Dp,spec.cidr%3Dx").unwrap_err(),
+            "field label not supported: spec.cidr"
+        );
+        assert_eq!(kube("watch=1").unwrap_err(), "watch is not supported");
+        assert!(
+            kube("labelSelector=a%20in%20(b")
+                .unwrap_err()
+                .starts_with("invalid labelSelector \"a in (b\": ")
+        );
+        assert!(
+            kube("fieldSelector=metadata.name")
+                .unwrap_err()
+                .starts_with("invalid fieldSelector ")
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! authorize with SubjectAccessReviews, read the caches, call the domain, write as the caller. Services
 //! return plain data and their own [`Error`]; the HTTP layer maps both to responses.
 
+pub mod aggregated;
 pub mod audit;
 pub mod dynamic;
 mod error;

@@ -43,28 +43,43 @@ impl PoolSet {
             .ok_or_else(|| Error::not_found(&pools(), name))
     }
 
-    /// The api §1.0 objects of the `chosen` pools of this set, with status, in name order. The occupancy lock is
-    /// held only to copy the statuses, not while the objects are serialised.
-    pub fn objects_of(&self, occupancy: &OccupancyIndex, chosen: &[&Pool]) -> Vec<Value> {
+    /// The `chosen` pools of this set with their occupancy status, in name order. The occupancy lock is held
+    /// only to copy the statuses.
+    pub fn with_statuses(
+        &self,
+        occupancy: &OccupancyIndex,
+        chosen: &[&Pool],
+    ) -> Vec<PoolWithStatus> {
         let chosen: Vec<(&Arc<IPPool>, &Pool)> = self
             .objects
             .iter()
             .zip(&self.facts)
             .filter(|(_, f)| chosen.iter().any(|c| c.name == f.name))
             .collect();
-        let statuses: Vec<Option<PoolStatus>> = {
-            let occupancy = occupancy.read();
-            chosen
-                .iter()
-                .map(|(_, f)| occupancy.status(&f.name))
-                .collect()
-        };
+        let occupancy = occupancy.read();
         chosen
             .into_iter()
-            .zip(statuses)
-            .map(|((object, _), status)| pool_object(object, status))
+            .map(|(object, f)| PoolWithStatus {
+                object: object.clone(),
+                status: occupancy.status(&f.name).unwrap_or_default(),
+            })
             .collect()
     }
+
+    /// The api §1.0 objects of the `chosen` pools of this set, in name order; serialised without the
+    /// occupancy lock.
+    pub fn objects_of(&self, occupancy: &OccupancyIndex, chosen: &[&Pool]) -> Vec<Value> {
+        self.with_statuses(occupancy, chosen)
+            .into_iter()
+            .map(|p| pool_object(&p.object, Some(p.status)))
+            .collect()
+    }
+}
+
+/// A cached pool and its occupancy status (all zero when the occupancy index has none yet).
+pub struct PoolWithStatus {
+    pub object: Arc<IPPool>,
+    pub status: PoolStatus,
 }
 
 /// Calico's `ippools` resource.

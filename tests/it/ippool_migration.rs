@@ -27,7 +27,7 @@ fn container() -> Value {
 }
 
 /// F-M, in creation order.
-fn fixture() -> Vec<Value> {
+pub fn fixture() -> Vec<Value> {
     let mut objects = vec![
         pool("pool-a", json!({"cidr": "10.10.0.0/16", "disabled": true})),
         pool("pool-b", json!({"cidr": "10.20.0.0/16"})),
@@ -141,7 +141,7 @@ fn fixture() -> Vec<Value> {
 }
 
 /// Case 53's response (with `dryRun` as given).
-fn case53(dry_run: bool) -> Value {
+pub fn case53(dry_run: bool) -> Value {
     json!({"message": "success", "dryRun": dry_run, "oldippool": "pool-a", "newippool": "pool-b",
            "namespaces": ["demo", "legacy"],
            "workloads": [{"kind": "CronJob", "namespace": "other", "name": "nightly", "action": "updated"},

@@ -8,7 +8,7 @@ use http::{Method, Request};
 use ks_network_apiserver::config::Config;
 use serde_json::{Value, json};
 
-use crate::support::api::{MIGRATIONS, NP, NSNP, V2, V3, WEBHOOK, nsnps};
+use crate::support::api::{APIS, KUBECTL_TABLE, MIGRATIONS, NP, NSNP, V2, V3, WEBHOOK, nsnps};
 use crate::support::fixtures::{
     Checks, admission_allowed, admission_denied, admission_review, expect_error,
     expect_error_prefix, pool, query,
@@ -941,6 +941,286 @@ async fn malformed_reviews_get_400_status() {
         400,
         "BadRequest",
         "request.object is not a valid IPPool: missing field `cidr`",
+    );
+    checks.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aggregated surface: discovery, parameters and errors (cases.md P 180, 181, 183–186)
+// ---------------------------------------------------------------------------------------------
+
+/// GET `path` as the admin with an `Accept` header.
+async fn get_accepting(app: &App, path: &str, accept: &str) -> (u16, Value) {
+    let request = Request::builder()
+        .uri(path)
+        .header(http::header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+        .header(http::header::ACCEPT, accept)
+        .body(Body::empty())
+        .unwrap();
+    body_of(app.request(request).await).await
+}
+
+#[tokio::test]
+async fn aggregated_discovery_needs_credentials_and_no_grants() {
+    let app = App::start().await;
+    let mut checks = Checks::default();
+    let (code, body) = app.get_as(APIS, Some(ALICE_TOKEN)).await;
+    checks.eq(
+        "180 APIResourceList, exactly",
+        &(code, body),
+        &(200, json!({"kind":"APIResourceList","apiVersion":"v1","groupVersion":"network.kubesphere.io/v1alpha2",
+            "resources":[
+              {"name":"ippoolmigrations","singularName":"ippoolmigration","namespaced":false,"kind":"IPPoolMigration","verbs":["create"]},
+              {"name":"ippools","singularName":"ippool","namespaced":false,"kind":"IPPool","verbs":["get","list"]}]})),
+    );
+    let (code, body) = app.get_as("/apis", Some(ALICE_TOKEN)).await;
+    checks.eq(
+        "181 APIGroupList, exactly",
+        &(code, body),
+        &(200, json!({"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"network.kubesphere.io",
+            "versions":[{"groupVersion":"network.kubesphere.io/v1alpha2","version":"v1alpha2"}],
+            "preferredVersion":{"groupVersion":"network.kubesphere.io/v1alpha2","version":"v1alpha2"}}]})),
+    );
+    let (code, body) = app
+        .get_as("/apis/network.kubesphere.io", Some(ALICE_TOKEN))
+        .await;
+    checks.eq(
+        "APIGroup",
+        &(code, &body["kind"], &body["name"]),
+        &(200, &json!("APIGroup"), &json!("network.kubesphere.io")),
+    );
+    for path in ["/apis", APIS] {
+        let (code, _) = app.get_as(path, None).await;
+        checks.eq(&format!("{path} without credentials"), &code, &401);
+    }
+    checks.finish();
+}
+
+#[tokio::test]
+async fn aggregator_openapi_probes_get_404_without_credentials() {
+    let app = App::start().await;
+    for path in ["/openapi/v2", "/openapi/v3"] {
+        let (code, body) = app.get_as(path, None).await;
+        assert_eq!(
+            (code, &body["kind"], &body["reason"]),
+            (404, &json!("Status"), &json!("NotFound")),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn aggregated_pool_reads_parse_kubernetes_parameters() {
+    let app = App::start().await;
+    let pools = format!("{APIS}/ippools");
+    let mut checks = Checks::default();
+    let (code, body) = app.get(&format!("{pools}?limit=1&continue=x")).await;
+    checks.eq(
+        "empty IPPoolList, limit and continue ignored",
+        &(code, body),
+        &(
+            200,
+            json!({"kind":"IPPoolList","apiVersion":"network.kubesphere.io/v1alpha2",
+                      "metadata":{"resourceVersion":""},"items":[]}),
+        ),
+    );
+    let response = app
+        .get(&query(&pools, &[("fieldSelector", "spec.cidr=x")]))
+        .await;
+    expect_error(
+        &mut checks,
+        "183 unsupported field",
+        &response,
+        400,
+        "BadRequest",
+        "field label not supported: spec.cidr",
+    );
+    let (code, _) = app
+        .get(&query(&pools, &[("fieldSelector", "metadata.name!=x")]))
+        .await;
+    checks.eq("183 metadata.name is supported", &code, &200);
+    let response = app
+        .get(&query(&pools, &[("labelSelector", "app in (a")]))
+        .await;
+    expect_error_prefix(
+        &mut checks,
+        "invalid labelSelector",
+        &response,
+        400,
+        "BadRequest",
+        "invalid labelSelector \"app in (a\": ",
+    );
+    let response = app
+        .get(&query(&pools, &[("fieldSelector", "metadata.name")]))
+        .await;
+    expect_error_prefix(
+        &mut checks,
+        "invalid fieldSelector",
+        &response,
+        400,
+        "BadRequest",
+        "invalid fieldSelector \"metadata.name\": ",
+    );
+    for watch in ["true", "1"] {
+        let response = app.get(&query(&pools, &[("watch", watch)])).await;
+        expect_error(
+            &mut checks,
+            &format!("183 watch={watch}"),
+            &response,
+            405,
+            "MethodNotAllowed",
+            "watch is not supported",
+        );
+    }
+    let (code, body) = app.get(&format!("{pools}/nope")).await;
+    checks.eq(
+        "183 missing pool",
+        &(code, body),
+        &(404, json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+                      "message":"ippools.network.kubesphere.io \"nope\" not found","reason":"NotFound",
+                      "details":{"name":"nope","group":"network.kubesphere.io","kind":"ippools"},"code":404})),
+    );
+    let response = app.get_as(&pools, Some(ALICE_TOKEN)).await;
+    expect_error(
+        &mut checks,
+        "list authorized as api §1.1",
+        &response,
+        403,
+        "Forbidden",
+        "ippools.crd.projectcalico.org is forbidden: User \"alice\" cannot list resource \"ippools\" \
+         in API group \"crd.projectcalico.org\" at the cluster scope",
+    );
+
+    // 186: kubectl's Accept gets a v1 Table; a v1beta1-only Accept gets the list.
+    let (code, table) = get_accepting(&app, &pools, KUBECTL_TABLE).await;
+    let columns: Vec<Value> = table["columnDefinitions"]
+        .as_array()
+        .map(|c| c.iter().map(|c| json!([c["name"], c["type"]])).collect())
+        .unwrap_or_default();
+    checks.eq(
+        "186 Table columns",
+        &json!([
+            code,
+            &table["kind"],
+            &table["apiVersion"],
+            columns,
+            &table["rows"]
+        ]),
+        &json!([
+            200,
+            "Table",
+            "meta.k8s.io/v1",
+            [
+                ["Name", "string"],
+                ["CIDR", "string"],
+                ["Disabled", "boolean"],
+                ["Capacity", "integer"],
+                ["Allocations", "integer"],
+                ["Tunnel", "integer"],
+                ["Reserved", "integer"],
+                ["Unallocated", "integer"],
+                ["Age", "date"]
+            ],
+            []
+        ]),
+    );
+    let (code, body) = get_accepting(
+        &app,
+        &pools,
+        "application/json;as=Table;v=v1beta1;g=meta.k8s.io",
+    )
+    .await;
+    checks.eq(
+        "v1beta1 Table → plain list",
+        &(code, &body["kind"]),
+        &(200, &json!("IPPoolList")),
+    );
+    checks.finish();
+}
+
+#[tokio::test]
+async fn aggregated_migration_bodies_are_checked_before_any_write() {
+    let app = App::start().await;
+    let path = format!("{APIS}/ippoolmigrations");
+    let body = json!({"apiVersion":"network.kubesphere.io/v1alpha2","kind":"IPPoolMigration",
+                      "metadata":{"name":"a-to-b"},"spec":{"oldIPPool":"pool-a","newIPPool":"pool-b"}});
+    let mut checks = Checks::default();
+    let (code, response) = app.get(&path).await;
+    checks.eq(
+        "184 GET → 405",
+        &(code, &response["reason"]),
+        &(405, &json!("MethodNotAllowed")),
+    );
+    let response = app.send(Method::POST, &path, Some("text/plain"), "x").await;
+    checks.eq(
+        "415 for non-JSON",
+        &(response.0, &response.1["reason"]),
+        &(415, &json!("UnsupportedMediaType")),
+    );
+    let response = app
+        .send(Method::POST, &path, Some("application/json"), "{")
+        .await;
+    expect_error_prefix(
+        &mut checks,
+        "malformed JSON",
+        &response,
+        400,
+        "BadRequest",
+        "invalid request body: ",
+    );
+    let mut wrong = body.clone();
+    wrong["kind"] = json!("IPPool");
+    let response = app.post(&path, &wrong).await;
+    expect_error_prefix(
+        &mut checks,
+        "wrong kind",
+        &response,
+        400,
+        "BadRequest",
+        "invalid request body: expected apiVersion",
+    );
+    let mut empty = body.clone();
+    empty["spec"] = json!({"oldIPPool": "pool-a"});
+    let response = app.post(&path, &empty).await;
+    expect_error(
+        &mut checks,
+        "api §1.4 check 1",
+        &response,
+        400,
+        "BadRequest",
+        "oldippool and newippool are required",
+    );
+    let response = app.post(&format!("{path}?dryRun=All"), &body).await;
+    expect_error(
+        &mut checks,
+        "api §1.4 check 3",
+        &response,
+        404,
+        "NotFound",
+        "ippools.crd.projectcalico.org \"pool-a\" not found",
+    );
+    let response = app
+        .send_as(
+            Method::POST,
+            &path,
+            Some(ALICE_TOKEN),
+            Some("application/json"),
+            body.to_string(),
+        )
+        .await;
+    expect_error(
+        &mut checks,
+        "authorized as api §1.4",
+        &response,
+        403,
+        "Forbidden",
+        "ippools.crd.projectcalico.org \"pool-a\" is forbidden: User \"alice\" cannot get resource \"ippools\" \
+         in API group \"crd.projectcalico.org\" at the cluster scope",
+    );
+    checks.eq(
+        "nothing reached kube-apiserver",
+        &app.kube_connections(),
+        &0,
     );
     checks.finish();
 }

@@ -1,7 +1,8 @@
 //! The product's knowledge as pure functions and data: CIDR math, pool rules, occupancy, bindings,
 //! migration planning, NSNP validation and translation, namespace isolation, ownership of generated
-//! NetworkPolicies. No kube, axum or tokio here: plain data in, plain data out.
+//! NetworkPolicies, kubectl-style ages. No kube, axum or tokio here: plain data in, plain data out.
 
+pub mod age;
 pub mod binding;
 pub mod cidr;
 #[cfg(test)]

@@ -35,11 +35,14 @@ pub struct Summary {
     pub complete: bool,
     /// The response body (api §1.4, api §1.6), with `errors` when a write failed.
     pub body: Value,
+    /// The failed writes, one line each (`Deployment demo/web: <error>`).
+    pub failed_writes: Vec<String>,
 }
 
 impl Summary {
     fn new(mut body: Value, errors: Vec<WriteError>) -> Self {
         let complete = errors.is_empty();
+        let failed_writes = errors.iter().map(ToString::to_string).collect();
         body["message"] = if complete {
             "success"
         } else {
@@ -49,7 +52,11 @@ impl Summary {
         if !complete {
             body["errors"] = serde_json::to_value(errors).unwrap_or_default();
         }
-        Summary { complete, body }
+        Summary {
+            complete,
+            body,
+            failed_writes,
+        }
     }
 }
 

@@ -33,6 +33,21 @@ pub struct WriteError {
     error: String,
 }
 
+impl std::fmt::Display for WriteError {
+    /// `Namespace ns3: <error>` or `Deployment demo/web: <error>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}: {}", self.kind, self.name, self.error)
+        } else {
+            write!(
+                f,
+                "{} {}/{}: {}",
+                self.kind, self.namespace, self.name, self.error
+            )
+        }
+    }
+}
+
 /// The resource of a workload kind; CronJobs from `batch/v1` when the cluster serves it, else `batch/v1beta1`
 /// (Kubernetes ≤ 1.20).
 pub fn workload_resource(context: &Context, kind: WorkloadKind) -> ApiResource {

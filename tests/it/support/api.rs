@@ -9,6 +9,10 @@ pub const SYNC: Duration = Duration::from_secs(60);
 pub const V2: &str = "/kapis/network.kubesphere.io/v1alpha2";
 /// Pool migrations.
 pub const MIGRATIONS: &str = "/kapis/network.kubesphere.io/v1alpha2/ippoolmigrations";
+/// The aggregated APIService surface (`/apis/network.kubesphere.io/v1alpha2`).
+pub const APIS: &str = "/apis/network.kubesphere.io/v1alpha2";
+/// kubectl's `Accept` for `kubectl get`: a v1 Table, else a v1beta1 Table, else plain JSON.
+pub const KUBECTL_TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 /// The generic lists (`resources.kubesphere.io/v1alpha3`).
 pub const V3: &str = "/kapis/resources.kubesphere.io/v1alpha3";
 /// NetworkPolicies.
