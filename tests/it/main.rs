@@ -32,6 +32,8 @@ mod ippool_migration;
 mod ippool_status;
 /// Exclusive plane: unbinding a pool from every namespace.
 mod ippool_unbind;
+/// Shared plane: `config/deploy` passes a server-side dry run; exclusive plane: its RBAC suffices for mode `all`.
+mod manifests;
 /// Exclusive plane: NSNPs and isolation rendered into NetworkPolicies, Events, leader hand-over.
 mod network_policy_controller;
 /// Shared plane: NetworkPolicy and NamespaceNetworkPolicy endpoints.
