@@ -185,7 +185,7 @@ pki() {
   new_cert apiserver "/CN=kube-apiserver" "basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,DNS:localhost
+subjectAltName=IP:127.0.0.1,IP:198.51.100.1,DNS:localhost
 authorityKeyIdentifier=keyid" ca
   # Front proxy (aggregated APIs): the CA that kube-apiserver trusts for request headers, and its client cert.
   new_cert front-proxy-ca "/CN=ksnet-front-proxy-ca" "$CA_EXT"
@@ -277,6 +277,7 @@ exec_apiserver() {
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --proxy-client-cert-file="$DIR/front-proxy-client.crt" \
     --proxy-client-key-file="$DIR/front-proxy-client.key" \
+    --enable-aggregator-routing=true \
     --allow-privileged=true
 }
 

@@ -268,7 +268,8 @@ pub async fn create_migration(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let media_type = content_type.split(';').next().unwrap_or_default().trim();
-    if !media_type.eq_ignore_ascii_case("application/json") {
+    // Like kube-apiserver, a body without a content type is read as JSON (`kubectl create --raw` sends none).
+    if !media_type.is_empty() && !media_type.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::UnsupportedMediaType(format!(
             "unsupported media type {content_type:?}: send application/json"
         )));

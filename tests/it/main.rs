@@ -10,6 +10,8 @@ mod support;
 
 /// Exclusive plane: the aggregated surface on F-A and F-M; shared plane: 403 without RBAC.
 mod aggregated_api;
+/// Exclusive plane, own network namespace: the APIService and the webhook behind kube-apiserver, with kubectl.
+mod aggregation;
 /// Shared plane: TokenReview and SubjectAccessReview against kube-apiserver, watch caches, CRD schema.
 mod api_basics;
 /// Exclusive plane: kube-apiserver down or restarted, optional CRDs missing, the harness's restarts.

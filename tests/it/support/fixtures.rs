@@ -26,17 +26,21 @@ const CLUSTER_SCOPED: &[&str] = &[
     "ClusterRole",
     "ClusterRoleBinding",
     "Node",
+    "APIService",
+    "ValidatingWebhookConfiguration",
 ];
 
 /// Kinds whose `status` is written through the status subresource after the create.
 const STATUS_THROUGH_SUBRESOURCE: &[&str] = &["Pod", "IPPool"];
 
-/// The resource of `apiVersion` + `kind`: plural = lowercase kind + `s` (`ies` for a trailing `y`).
+/// The resource of `apiVersion` + `kind`: plural = lowercase kind + `s` (`ies` for a trailing `y`, none
+/// after a trailing `s`: `endpoints`).
 pub fn api_resource(api_version: &str, kind: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let lower = kind.to_ascii_lowercase();
     let plural = match lower.strip_suffix('y') {
         Some(stem) => format!("{stem}ies"),
+        None if lower.ends_with('s') => lower,
         None => format!("{lower}s"),
     };
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural)

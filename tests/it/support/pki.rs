@@ -81,8 +81,9 @@ impl Ca {
         ca
     }
 
-    /// A certificate for `cn` (with `ips` as IP SANs for a server) in `dir` as `<file>.crt`/`<file>.key`.
-    pub fn issue(&self, dir: &Path, file: &str, cn: &str, ips: &[&str], usage: Usage) -> Issued {
+    /// A certificate for `cn` (with `sans`, IP addresses or DNS names, for a server) in `dir` as
+    /// `<file>.crt`/`<file>.key`.
+    pub fn issue(&self, dir: &Path, file: &str, cn: &str, sans: &[&str], usage: Usage) -> Issued {
         let issued = Issued {
             cert: dir.join(format!("{file}.crt")),
             key: dir.join(format!("{file}.key")),
@@ -110,8 +111,14 @@ impl Ca {
         let mut extensions = format!(
             "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage={usage}\n"
         );
-        if !ips.is_empty() {
-            let sans: Vec<String> = ips.iter().map(|ip| format!("IP:{ip}")).collect();
+        if !sans.is_empty() {
+            let sans: Vec<String> = sans
+                .iter()
+                .map(|san| match san.parse::<std::net::IpAddr>() {
+                    Ok(_) => format!("IP:{san}"),
+                    Err(_) => format!("DNS:{san}"),
+                })
+                .collect();
             extensions.push_str(&format!("subjectAltName={}\n", sans.join(",")));
         }
         let ext = dir.join(format!("{file}.ext"));
