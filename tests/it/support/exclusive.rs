@@ -81,11 +81,6 @@ impl Exclusive {
         fixtures::create(&self.admin, object).await
     }
 
-    /// Removes `object`, created another way (e.g. with kubectl), when the next turn starts.
-    pub fn track(&mut self, object: Value) {
-        self.turns.created.push(object);
-    }
-
     /// [`Exclusive::create`] for each object, in order; returns the stored objects.
     pub async fn create_all(&mut self, objects: Vec<Value>) -> Vec<Value> {
         let mut created = Vec::with_capacity(objects.len());
