@@ -136,6 +136,7 @@ impl Drop for Registered<'_> {
             ("validatingwebhookconfiguration", "ks-network-e2e"),
             ("apiservice", "v1alpha2.network.kubesphere.io"),
             ("ippools.crd.projectcalico.org", "e2e-free"),
+            ("ippools.crd.projectcalico.org", "e2e-small"),
         ] {
             let _ = self
                 .plane

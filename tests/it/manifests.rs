@@ -1,5 +1,6 @@
 //! The installation manifests (`config/deploy`): kube-apiserver accepts every object (server-side dry run), and
-//! the RBAC they grant is enough for the real binary in mode `all`, run as their ServiceAccount.
+//! the RBAC they grant is enough for the real binary in mode `all` (HTTPS, front-proxy settings read), run as
+//! their ServiceAccount.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 use crate::support::api::{SYNC, V2};
 use crate::support::exclusive::Exclusive;
 use crate::support::fixtures::{self, eventually};
+use crate::support::pki::{Ca, Usage};
 use crate::support::{ControlPlane, CrdSet, User, free_ports, unique_name};
 
 /// The namespace the manifests install into; tests rename it to a unique one.
@@ -200,6 +202,13 @@ async fn the_service_account_may_do_everything_mode_all_does() {
         .await;
 
     let [port] = free_ports::<1>();
+    let serving = Ca::cluster(plane).issue(
+        dir.path(),
+        "serving",
+        "ks-network-apiserver",
+        &["127.0.0.1"],
+        Usage::Server,
+    );
     let log = dir.path().join("server.log");
     let child = Command::new(env!("CARGO_BIN_EXE_ks-network-apiserver"))
         .arg("all")
@@ -208,12 +217,14 @@ async fn the_service_account_may_do_everything_mode_all_does() {
         .arg("--kubeconfig")
         .arg(&kubeconfig_path)
         .args(["--bind-address", &format!("127.0.0.1:{port}")])
-        // No certificate here: plain HTTP (the TLS settings are the only ones not taken from the manifests).
+        // The manifests' certificate paths are a Secret mount; here, a certificate of the plane's CA.
         .args([
             "--set",
-            "server.tls.certFile=",
+            &format!("server.tls.certFile={}", serving.cert.display()),
+        ])
+        .args([
             "--set",
-            "server.tls.keyFile=",
+            &format!("server.tls.keyFile={}", serving.key.display()),
         ])
         .env_remove("KUBECONFIG")
         .env("POD_NAMESPACE", &namespace)
@@ -223,8 +234,13 @@ async fn the_service_account_may_do_everything_mode_all_does() {
         .spawn()
         .expect("start ks-network-apiserver");
     let server = Server { child, log };
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let base = format!("https://127.0.0.1:{port}");
+    let ca = std::fs::read(&Ca::cluster(plane).cert).unwrap();
+    let http = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .build()
+        .unwrap();
 
     eventually(SYNC, "/readyz 200 as the ServiceAccount", || async {
         let response = http
@@ -237,6 +253,15 @@ async fn the_service_account_may_do_everything_mode_all_does() {
         (status == 200)
             .then_some(())
             .ok_or_else(|| format!("{status} {body}\nlog:\n{}", server.log()))
+    })
+    .await;
+
+    // The front-proxy settings are readable (RoleBinding in kube-system).
+    eventually(SYNC, "the front-proxy settings loaded", || async {
+        let log = server.log();
+        log.contains("front-proxy settings loaded")
+            .then_some(())
+            .ok_or(log)
     })
     .await;
 
