@@ -30,15 +30,7 @@ impl CallerClient {
         identity: WriteIdentity,
     ) -> Result<Self, kube::Error> {
         let mut config = base.clone();
-        config.auth_info = match (&caller.credential, identity) {
-            (Credential::BearerToken(token), WriteIdentity::Auto) => AuthInfo {
-                token: Some(token.clone().into()),
-                ..AuthInfo::default()
-            },
-            (Credential::BearerToken(_) | Credential::FrontProxy, _) => {
-                impersonating(base.auth_info.clone(), caller)
-            }
-        };
+        config.auth_info = presenting(&base.auth_info, caller, identity);
         Ok(Self {
             client: Client::try_from(config)?,
         })
@@ -104,6 +96,19 @@ impl CallerClient {
     }
 }
 
+/// The credentials a write as `caller` carries, given the server's `own`.
+fn presenting(own: &AuthInfo, caller: &Caller, identity: WriteIdentity) -> AuthInfo {
+    match (&caller.credential, identity) {
+        (Credential::BearerToken(token), WriteIdentity::Auto) => AuthInfo {
+            token: Some(token.clone().into()),
+            ..AuthInfo::default()
+        },
+        (Credential::BearerToken(_) | Credential::FrontProxy, _) => {
+            impersonating(own.clone(), caller)
+        }
+    }
+}
+
 /// `own` (the server's credentials) asking kube-apiserver to act as `caller`. `system:authenticated` is left
 /// out: kube-apiserver adds it to every impersonated user itself.
 fn impersonating(mut own: AuthInfo, caller: &Caller) -> AuthInfo {
@@ -131,5 +136,69 @@ fn patch_params() -> PatchParams {
     PatchParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::auth::Identity;
+
+    fn caller(credential: Credential) -> Caller {
+        Caller {
+            identity: Identity {
+                user: "alice".into(),
+                uid: Some("42".into()),
+                groups: vec!["dev".into(), AUTHENTICATED_GROUP.into()],
+                extra: BTreeMap::from([("scopes".to_owned(), vec!["a".to_owned()])]),
+            },
+            credential,
+        }
+    }
+
+    fn own() -> AuthInfo {
+        AuthInfo {
+            token: Some("server-token".to_owned().into()),
+            ..AuthInfo::default()
+        }
+    }
+
+    fn token_of(info: &AuthInfo) -> Option<String> {
+        use secrecy::ExposeSecret;
+        info.token.as_ref().map(|t| t.expose_secret().to_owned())
+    }
+
+    #[test]
+    fn bearer_callers_write_with_their_own_token() {
+        let info = presenting(
+            &own(),
+            &caller(Credential::BearerToken("alice-token".into())),
+            WriteIdentity::Auto,
+        );
+        assert_eq!(token_of(&info).as_deref(), Some("alice-token"));
+        assert_eq!(info.impersonate, None);
+    }
+
+    #[test]
+    fn front_proxy_callers_and_impersonate_mode_use_impersonation() {
+        for (credential, mode) in [
+            (Credential::FrontProxy, WriteIdentity::Auto),
+            (Credential::FrontProxy, WriteIdentity::Impersonate),
+            (
+                Credential::BearerToken("alice-token".into()),
+                WriteIdentity::Impersonate,
+            ),
+        ] {
+            let info = presenting(&own(), &caller(credential), mode);
+            assert_eq!(token_of(&info).as_deref(), Some("server-token"));
+            assert_eq!(info.impersonate.as_deref(), Some("alice"));
+            assert_eq!(info.impersonate_uid.as_deref(), Some("42"));
+            // kube-apiserver adds system:authenticated itself.
+            assert_eq!(info.impersonate_groups, Some(vec!["dev".to_owned()]));
+            let extra = info.impersonate_user_extra.unwrap();
+            assert_eq!(extra.get("scopes"), Some(&vec!["a".to_owned()]));
+        }
     }
 }
