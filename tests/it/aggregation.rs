@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,7 +20,7 @@ use crate::support::api::{IPV4POOLS, SYNC};
 use crate::support::exclusive::Exclusive;
 use crate::support::fixtures::{eventually, get, pool};
 use crate::support::pki::{Ca, Usage};
-use crate::support::{ControlPlane, CrdSet, User};
+use crate::support::{ControlPlane, CrdSet, ServerProcess, User};
 
 const NETNS: &str = "ksnet-e2e";
 const HOST_LINK: &str = "ksnet-e2e-h";
@@ -147,27 +147,8 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// The server process inside the namespace, killed on drop.
-struct Server {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `serve` in the namespace with TLS, front-proxy authentication and the webhook.
-fn start_server(plane: &ControlPlane, dir: &Path, forwarder: u16) -> Server {
+fn start_server(plane: &ControlPlane, dir: &Path, forwarder: u16) -> ServerProcess {
     let service_host = format!("{SERVICE}.{SERVICE_NAMESPACE}.svc");
     let serving = Ca::cluster(plane).issue(
         dir,
@@ -204,7 +185,7 @@ fn start_server(plane: &ControlPlane, dir: &Path, forwarder: u16) -> Server {
         .stderr(File::create(&log).unwrap())
         .spawn()
         .expect("start ks-network-apiserver in the network namespace");
-    Server { child, log }
+    ServerProcess { child, log }
 }
 
 /// The Service (manual Endpoints) and APIService that send `/apis/network.kubesphere.io/v1alpha2` to the

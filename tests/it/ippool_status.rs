@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::support::api::{SYNC, V2 as BASE};
 use crate::support::exclusive::Exclusive;
 use crate::support::fixtures::{
-    Checks, Sample, allocations, block, delete, eventually, get, json_of, merge_patch, metric,
+    Checks, Sample, allocations, block, delete, eventually, f_a, get, json_of, merge_patch, metric,
     names, namespace, parse_metrics, patch_status, pod, pod_attribute, pool, replace, same, settle,
     status_body, tunnel_attribute,
 };
@@ -92,70 +92,8 @@ fn seed() -> Vec<Value> {
     objects.push(pool("alpha", json!({"cidr": "10.150.0.0/16"})));
     objects.push(pool("mid", json!({"cidr": "10.151.0.0/16"})));
 
-    // F-A.
-    objects.push(pool(
-        "default-ipv4-ippool",
-        json!({"cidr": "10.233.64.0/18", "blockSize": 26, "ipipMode": "Always", "natOutgoing": true}),
-    ));
-    objects.push(block(
-        "10-233-64-0-26",
-        "10.233.64.0/26",
-        allocations(64, &[(0, 0), (1, 1), (2, 2), (3, 3), (4, 4)]),
-        vec![
-            tunnel_attribute("ipip-tunnel-addr-node1", "ipipTunnelAddress"),
-            pod_attribute("a1", "demo", "nginx-a"),
-            pod_attribute("a2", "demo", "nginx-b"),
-            pod_attribute("a3", "kube-system", "coredns-x"),
-            pod_attribute("a4", "demo", "gone-pod"),
-        ],
-        false,
-    ));
-    objects.push(block(
-        "10-233-64-64-26",
-        "10.233.64.64/26",
-        allocations(64, &[(0, 0), (1, 0), (2, 0), (63, 0), (3, 1), (4, 2)]),
-        vec![
-            json!({"handle_id": "windows-reserved-ipam-handle", "secondary": {"note": "windows host rsvd"}}),
-            json!({"handle_id": "k8s-pod-network.b1", "secondary": {"namespace": "win", "pod": "iis-0", "node": "win1"}}),
-            json!({}),
-        ],
-        false,
-    ));
-    objects.push(block(
-        "10-233-65-0-26",
-        "10.233.65.0/26",
-        allocations(64, &(0..10).map(|o| (o, 0)).collect::<Vec<_>>()),
-        vec![json!({"handle_id": "k8s-pod-network.c1", "secondary": {"namespace": "demo", "pod": "old-1"}})],
-        true,
-    ));
-    objects.push(pod(
-        "demo",
-        "nginx-a",
-        &["10.233.64.1"],
-        "Running",
-        "2026-03-02T10:00:00Z",
-    ));
-    objects.push(pod(
-        "demo",
-        "nginx-b",
-        &["10.233.64.2"],
-        "Running",
-        "2026-03-02T10:01:00Z",
-    ));
-    objects.push(pod(
-        "kube-system",
-        "coredns-x",
-        &["10.233.64.3"],
-        "Running",
-        "2026-03-02T09:00:00Z",
-    ));
-    objects.push(pod(
-        "win",
-        "iis-0",
-        &["10.233.64.67"],
-        "Running",
-        "2026-03-02T10:02:00Z",
-    ));
+    // F-A (its namespaces are above).
+    objects.extend(f_a().into_iter().filter(|o| o["kind"] != "Namespace"));
 
     // Case 6 (and 21).
     objects.push(pool(

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
@@ -16,7 +16,7 @@ use crate::support::api::{SYNC, V2};
 use crate::support::exclusive::Exclusive;
 use crate::support::fixtures::{self, eventually};
 use crate::support::pki::{Ca, Usage};
-use crate::support::{ControlPlane, CrdSet, User, free_ports, unique_name};
+use crate::support::{ControlPlane, CrdSet, ServerProcess, User, free_ports, unique_name};
 
 /// The namespace the manifests install into; tests rename it to a unique one.
 const NAMESPACE: &str = "ks-network-system";
@@ -117,25 +117,6 @@ async fn every_manifest_passes_a_server_side_dry_run() {
     }
 }
 
-/// The binary, killed when dropped (also when the test panics).
-struct Server {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Server {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Creates the manifests' RBAC for real, then runs `all` with the manifests' configuration, as the
 /// ServiceAccount (kubeconfig `as:`, impersonated by admin): it becomes ready, answers a user, takes the
 /// Lease and writes what the controller writes. The exclusive plane: the controller acts on every namespace.
@@ -233,7 +214,7 @@ async fn the_service_account_may_do_everything_mode_all_does() {
         .stderr(File::create(&log).unwrap())
         .spawn()
         .expect("start ks-network-apiserver");
-    let server = Server { child, log };
+    let server = ServerProcess { child, log };
     let base = format!("https://127.0.0.1:{port}");
     let ca = std::fs::read(&Ca::cluster(plane).cert).unwrap();
     let http = reqwest::Client::builder()

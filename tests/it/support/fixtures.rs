@@ -733,3 +733,74 @@ pub fn binding_labels(namespace: &Value) -> BTreeMap<String, Value> {
         })
         .unwrap_or_default()
 }
+
+/// F-A: the pool, its three blocks, the four live pods and their namespaces (kube-system exists).
+pub fn f_a() -> Vec<Value> {
+    vec![
+        namespace("demo", json!({}), json!({})),
+        namespace("win", json!({}), json!({})),
+        pool(
+            "default-ipv4-ippool",
+            json!({"cidr": "10.233.64.0/18", "blockSize": 26, "ipipMode": "Always", "natOutgoing": true}),
+        ),
+        block(
+            "10-233-64-0-26",
+            "10.233.64.0/26",
+            allocations(64, &[(0, 0), (1, 1), (2, 2), (3, 3), (4, 4)]),
+            vec![
+                tunnel_attribute("ipip-tunnel-addr-node1", "ipipTunnelAddress"),
+                pod_attribute("a1", "demo", "nginx-a"),
+                pod_attribute("a2", "demo", "nginx-b"),
+                pod_attribute("a3", "kube-system", "coredns-x"),
+                pod_attribute("a4", "demo", "gone-pod"),
+            ],
+            false,
+        ),
+        block(
+            "10-233-64-64-26",
+            "10.233.64.64/26",
+            allocations(64, &[(0, 0), (1, 0), (2, 0), (63, 0), (3, 1), (4, 2)]),
+            vec![
+                json!({"handle_id": "windows-reserved-ipam-handle", "secondary": {"note": "windows host rsvd"}}),
+                pod_attribute("b1", "win", "iis-0"),
+                json!({}),
+            ],
+            false,
+        ),
+        block(
+            "10-233-65-0-26",
+            "10.233.65.0/26",
+            allocations(64, &(0..10).map(|o| (o, 0)).collect::<Vec<_>>()),
+            vec![pod_attribute("c1", "demo", "old-1")],
+            true,
+        ),
+        pod(
+            "demo",
+            "nginx-a",
+            &["10.233.64.1"],
+            "Running",
+            "2026-03-02T10:00:00Z",
+        ),
+        pod(
+            "demo",
+            "nginx-b",
+            &["10.233.64.2"],
+            "Running",
+            "2026-03-02T10:01:00Z",
+        ),
+        pod(
+            "kube-system",
+            "coredns-x",
+            &["10.233.64.3"],
+            "Running",
+            "2026-03-02T09:00:00Z",
+        ),
+        pod(
+            "win",
+            "iis-0",
+            &["10.233.64.67"],
+            "Running",
+            "2026-03-02T10:02:00Z",
+        ),
+    ]
+}

@@ -24,7 +24,7 @@ mod process;
 pub mod routes;
 mod server;
 
-pub use process::free_ports;
+pub use process::{ServerProcess, free_ports};
 pub use server::{Env, TestServer, test_config};
 
 use std::collections::HashSet;

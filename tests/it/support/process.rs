@@ -128,3 +128,23 @@ pub fn process_exists(pid: u32) -> bool {
     let status = unsafe { libc::kill(pid as libc::pid_t, 0) };
     status == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
+
+/// The server binary started by a test, killed when dropped (also when the test panics).
+pub struct ServerProcess {
+    pub child: Child,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+}
+
+impl ServerProcess {
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        kill_and_reap(&mut self.child);
+    }
+}
