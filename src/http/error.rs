@@ -32,6 +32,9 @@ pub struct Status {
     pub code: u16,
 }
 
+/// How long a shed request should wait before it is retried (`Retry-After` and `details.retryAfterSeconds`).
+const RETRY_AFTER_SECONDS: u32 = 1;
+
 /// `Status.details`.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct StatusDetails {
@@ -44,6 +47,9 @@ pub struct StatusDetails {
     /// Field errors of an `Invalid` status.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<StatusCause>,
+    /// Seconds a client should wait before retrying (429, as kube-apiserver sends).
+    #[serde(rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u32>,
 }
 
 /// One field error of an `Invalid` status.
@@ -105,8 +111,8 @@ pub enum ApiError {
     Invalid {
         /// Kubernetes-style message naming the object and every field error.
         message: String,
-        /// The object and its field errors.
-        details: StatusDetails,
+        /// The object and its field errors (boxed: keeps every `Result<_, ApiError>` small).
+        details: Box<StatusDetails>,
     },
     /// kube-apiserver's own answer to a forwarded request, passed through unchanged.
     #[error("kube-apiserver answered {code}")]
@@ -172,9 +178,17 @@ impl ApiError {
                     group: group.to_owned(),
                     kind: kind.to_owned(),
                     causes: Vec::new(),
+                    retry_after_seconds: None,
                 })
             }
-            ApiError::Invalid { details, .. } => Some(details.clone()),
+            ApiError::Invalid { details, .. } => Some(StatusDetails::clone(details)),
+            ApiError::TooManyRequests => Some(StatusDetails {
+                name: String::new(),
+                group: String::new(),
+                kind: String::new(),
+                causes: Vec::new(),
+                retry_after_seconds: Some(RETRY_AFTER_SECONDS),
+            }),
             _ => None,
         };
         Status {
@@ -208,7 +222,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests => {
                 response
                     .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
             }
             _ => {}
         }
@@ -228,7 +242,7 @@ impl From<service::Error> for ApiError {
             E::UnsupportedMediaType(message) => ApiError::UnsupportedMediaType(message),
             E::Invalid(object) => ApiError::Invalid {
                 message: object.invalid.message(),
-                details: StatusDetails {
+                details: Box::new(StatusDetails {
                     name: object.invalid.name,
                     group: object.group,
                     kind: object.kind,
@@ -242,7 +256,8 @@ impl From<service::Error> for ApiError {
                             message: cause.message,
                         })
                         .collect(),
-                },
+                    retry_after_seconds: None,
+                }),
             },
             E::Upstream { code, body } => ApiError::Upstream { code, body },
             E::Unavailable(message) => ApiError::ServiceUnavailable(message),

@@ -268,6 +268,7 @@ mod tests {
             "too many requests, please try again later"
         );
         assert_eq!(status["code"], 429);
+        assert_eq!(status["details"]["retryAfterSeconds"], 1);
         for path in ["/healthz", "/readyz"] {
             assert_eq!(
                 send(&router, Method::GET, path).await.status(),

@@ -190,8 +190,11 @@ pub async fn write(
         code: result.as_ref().map(|(code, _)| code.as_u16()).unwrap_or(0),
         started,
     });
-    let (code, bytes) =
-        result.map_err(|e| Error::Unavailable(format!("cannot reach kube-apiserver: {e}")))?;
+    let (code, bytes) = result.map_err(|error| {
+        // The cause is for operators, not callers.
+        tracing::warn!(%error, "forwarded write failed");
+        Error::Unavailable("cannot reach kube-apiserver".into())
+    })?;
     let mut body: Value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {

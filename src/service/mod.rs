@@ -73,7 +73,11 @@ impl Context {
         self.authorizer
             .allowed(&caller.identity, access)
             .await
-            .map_err(|error| Error::Unavailable(format!("cannot check permissions: {error}")))
+            .map_err(|error| {
+                // The cause is for operators, not callers.
+                tracing::warn!(%error, "SubjectAccessReview failed");
+                Error::Unavailable("cannot check permissions: kube-apiserver did not answer".into())
+            })
     }
 
     /// A client that writes as `caller` (api §0.4).
