@@ -19,8 +19,9 @@ use crate::config::{Config, ConfigError};
 use crate::controller::{self, ControllerTriggers, metrics::ControllerMetrics};
 use crate::http::{self, AppState, Limits, Surface};
 use crate::service;
+use crate::serving::{self, PlainListener};
 use crate::telemetry;
-use crate::tls::{self, CertificateFiles, Peer, ReloadingCertificate, TlsListener};
+use crate::tls::{self, CertificateFiles, ReloadingCertificate, TlsListener};
 
 /// Failures that stop the process.
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +148,7 @@ pub struct Server {
     address: SocketAddr,
     state: AppState,
     stop: CancellationToken,
-    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+    serving: tokio::task::JoinHandle<()>,
     tasks: JoinSet<()>,
     /// Closes the listener (axum's graceful shutdown).
     closing: CancellationToken,
@@ -262,23 +263,24 @@ impl Server {
         };
         let router = http::router(state.clone(), limits, surface);
         let closing = CancellationToken::new();
-        let closed = closing.clone();
-        let router = router.into_make_service_with_connect_info::<Peer>();
+        let header_read_timeout = Duration::from_secs(config.server.header_read_timeout_seconds);
         let https = tls.is_some();
         let serving = match tls {
             Some(tls) => {
                 let listener = TlsListener::new(listener, tls).map_err(AppError::Io)?;
-                tokio::spawn(async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(async move { closed.cancelled().await })
-                        .await
-                })
+                tokio::spawn(serving::serve(
+                    listener,
+                    router,
+                    header_read_timeout,
+                    closing.clone(),
+                ))
             }
-            None => tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { closed.cancelled().await })
-                    .await
-            }),
+            None => tokio::spawn(serving::serve(
+                PlainListener(listener),
+                router,
+                header_read_timeout,
+                closing.clone(),
+            )),
         };
         info!(%address, ?mode, https, "listening");
         Ok(Self {
@@ -317,7 +319,7 @@ impl Server {
         info!("drain delay over; closing the listener");
         self.closing.cancel();
         let result = match tokio::time::timeout(self.grace, &mut self.serving).await {
-            Ok(Ok(result)) => result.map_err(AppError::Io),
+            Ok(Ok(())) => Ok(()),
             Ok(Err(join)) => Err(AppError::Io(std::io::Error::other(join))),
             Err(_) => {
                 warn!(grace = ?self.grace, "in-flight requests did not finish in time; aborting them");

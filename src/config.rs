@@ -193,6 +193,8 @@ pub struct ServerConfig {
     pub shutdown_grace_seconds: u64,
     /// Whether `/metrics` needs authentication and a `get /metrics` permission.
     pub metrics_require_auth: bool,
+    /// How long a client may take to send a request's headers before the connection is closed, seconds.
+    pub header_read_timeout_seconds: u64,
     /// The serving certificate; unset: plain HTTP.
     pub tls: TlsConfig,
 }
@@ -289,6 +291,7 @@ impl Default for ServerConfig {
             shutdown_delay_seconds: 5,
             shutdown_grace_seconds: 30,
             metrics_require_auth: true,
+            header_read_timeout_seconds: 10,
             tls: TlsConfig::default(),
         }
     }
@@ -336,6 +339,7 @@ pub const KEYS: &[&str] = &[
     "server.shutdownDelaySeconds",
     "server.shutdownGraceSeconds",
     "server.metricsRequireAuth",
+    "server.headerReadTimeoutSeconds",
     "server.tls.certFile",
     "server.tls.keyFile",
     "auth.tokenReview.audiences",
@@ -450,6 +454,9 @@ impl Config {
             "server.metricsRequireAuth" => {
                 self.server.metrics_require_auth = parse_bool(key, value)?
             }
+            "server.headerReadTimeoutSeconds" => {
+                self.server.header_read_timeout_seconds = parse_number(key, value)?
+            }
             "server.tls.certFile" => self.server.tls.cert_file = parse_path(value),
             "server.tls.keyFile" => self.server.tls.key_file = parse_path(value),
             "auth.tokenReview.audiences" => self.auth.token_review.audiences = parse_list(value),
@@ -525,6 +532,12 @@ impl Config {
         if self.server.long_request_timeout_seconds == 0 {
             return Err(invalid(
                 "server.longRequestTimeoutSeconds",
+                "must be at least 1",
+            ));
+        }
+        if self.server.header_read_timeout_seconds == 0 {
+            return Err(invalid(
+                "server.headerReadTimeoutSeconds",
                 "must be at least 1",
             ));
         }

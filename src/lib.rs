@@ -16,5 +16,6 @@ pub use ks_network_domain as domain;
 pub mod http;
 pub mod query;
 pub mod service;
+pub mod serving;
 pub mod telemetry;
 pub mod tls;

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -57,28 +56,13 @@ pub enum TlsError {
     },
 }
 
-/// The connection a request arrived on: handed to handlers as axum's `ConnectInfo`.
+/// The connection a request arrived on: handed to handlers as axum's `ConnectInfo` ([`crate::serving`]).
 #[derive(Clone, Debug)]
 pub struct Peer {
     /// The client's address.
     pub remote: SocketAddr,
     /// The certificate chain the client presented over TLS, leaf first; empty for plain HTTP or none.
     pub client_certificates: Arc<[CertificateDer<'static>]>,
-}
-
-impl Connected<IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Peer {
-            remote: *stream.remote_addr(),
-            client_certificates: Arc::new([]),
-        }
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        stream.remote_addr().clone()
-    }
 }
 
 /// The certificate and key files of `server.tls`.

@@ -26,6 +26,8 @@ mod control_plane;
 mod demo;
 /// Shared plane: HTTPS, front-proxy certificates, forged headers, impersonated writes, certificate rotation.
 mod front_proxy;
+/// Shared plane: slow clients, huge headers, deeply nested JSON against the real listener.
+mod hostile_clients;
 /// Exclusive plane: pools in the generic lists.
 mod ippool_lists;
 /// Exclusive plane: migration targets, usable pools and migrations.
