@@ -1,14 +1,18 @@
 //! Clients that misbehave on purpose, against the real listener (shared plane): a client trickling its
-//! headers is cut off, huge headers are refused, deeply nested JSON is a 400, and the server keeps serving.
+//! headers is cut off, huge headers are refused, deeply nested JSON is a 400, 10,000 bad tokens leave memory
+//! bounded, and the server keeps serving.
 
+use std::fs::File;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::api::{APIS, nsnps};
-use crate::support::fixtures::json_of;
-use crate::support::{ControlPlane, TestServer, User, test_config};
+use crate::support::api::{APIS, SYNC, V2, nsnps};
+use crate::support::fixtures::{eventually, json_of};
+use crate::support::{ControlPlane, ServerProcess, TestServer, User, free_ports, test_config};
 
 /// The server's `host:port`.
 fn address(server: &TestServer<'_>) -> String {
@@ -103,4 +107,80 @@ async fn huge_headers_are_refused_and_deep_json_is_a_400() {
     }
     still_serving(&server).await;
     server.stop().await;
+}
+
+/// Resident memory of `pid`, bytes.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS");
+    kib * 1024
+}
+
+/// Sends `count` distinct random bearer tokens, 32 at a time; every answer must be 401.
+async fn bad_tokens(http: &reqwest::Client, base: &str, count: usize) {
+    let path = format!("{base}{V2}/ippools");
+    futures::stream::iter(0..count)
+        .map(|_| {
+            let request = http
+                .get(&path)
+                .bearer_auth(uuid::Uuid::new_v4().simple().to_string());
+            async move { request.send().await.map(|r| r.status().as_u16()) }
+        })
+        .buffer_unordered(32)
+        .for_each(|code| async move { assert_eq!(code.ok(), Some(401)) })
+        .await;
+}
+
+/// 10,000 distinct bad tokens (each a TokenReview at kube-apiserver) through the real binary: every one is
+/// 401, and resident memory stays bounded (the answer cache holds at most `auth.cacheMaxEntries`).
+#[tokio::test]
+async fn ten_thousand_bad_tokens_leave_memory_bounded() {
+    let plane = ControlPlane::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let [port] = free_ports::<1>();
+    let log = dir.path().join("server.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_ks-network-apiserver"))
+        .args(["serve", "--kubeconfig"])
+        .arg(plane.kubeconfig_path(User::Admin))
+        .args(["--bind-address", &format!("127.0.0.1:{port}")])
+        .args([
+            "--set",
+            "auth.cacheMaxEntries=1000",
+            "--set",
+            "log.level=warn",
+        ])
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).unwrap())
+        .spawn()
+        .expect("start ks-network-apiserver");
+    let server = ServerProcess { child, log };
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually(SYNC, "the server ready", || async {
+        let response = http.get(format!("{base}/readyz")).send().await;
+        match response {
+            Ok(r) if r.status() == 200 => Ok(()),
+            other => Err(format!("{other:?}\n{}", server.log())),
+        }
+    })
+    .await;
+    // Warm up (connection pools, allocator arenas, a full answer cache), then measure.
+    bad_tokens(&http, &base, 2_000).await;
+    let before = resident_bytes(server.child.id());
+    bad_tokens(&http, &base, 10_000).await;
+    let after = resident_bytes(server.child.id());
+    let growth = after.saturating_sub(before);
+    eprintln!(
+        "10,000 bad tokens: resident {:.1} MiB -> {:.1} MiB (+{:.1} MiB)",
+        before as f64 / 1048576.0,
+        after as f64 / 1048576.0,
+        growth as f64 / 1048576.0
+    );
+    assert!(growth < 16 * 1024 * 1024, "grew {growth} bytes");
 }
