@@ -38,6 +38,8 @@ mod ippool_status;
 mod ippool_unbind;
 /// Shared plane: `config/deploy` passes a server-side dry run; exclusive plane: its RBAC suffices for mode `all`.
 mod manifests;
+/// Exclusive plane: a migration killed midway (SIGKILL) and completed by running it again.
+mod migration_crash;
 /// Exclusive plane: NSNPs and isolation rendered into NetworkPolicies, Events, leader hand-over.
 mod network_policy_controller;
 /// Shared plane: NetworkPolicy and NamespaceNetworkPolicy endpoints.
