@@ -2,7 +2,7 @@
 //! CRDs. These stop kube-apiserver and start from a plane without the upstream CRDs, so they run on the
 //! exclusive plane, as one test, in order: the harness's restart, then the server without the Calico
 //! and Workspace APIs (which installs the IPPool CRD), then the server across restarts, then readiness
-//! and answers while kube-apiserver is down (docs/reliability.md). The drain on shutdown runs on the
+//! and answers while kube-apiserver is down, then writes while etcd is down (docs/reliability.md). The drain on shutdown runs on the
 //! shared plane.
 
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use ks_network_apiserver::cluster::cache::SyncState;
 use kube::Api;
 use serde_json::json;
 
-use crate::support::api::{SYNC, V2, V3};
+use crate::support::api::{SYNC, V2, V3, nsnps};
 use crate::support::crds::crd_names;
 use crate::support::exclusive::Exclusive;
 use crate::support::fixtures::{eventually, item_names, json_of};
@@ -27,6 +27,7 @@ async fn restarts_and_missing_optional_crds() {
     missing_optional_crds_are_empty_collections_until_installed(plane).await;
     readiness_waits_for_the_apiserver_and_the_caches_survive_its_restart(plane).await;
     an_outage_fails_readiness_and_requests_answer_503_until_the_apiserver_is_back(plane).await;
+    an_etcd_outage_fails_writes_within_the_timeout_and_recovers(plane).await;
 }
 
 fn namespace_cached(server: &TestServer<'_>, name: &str) -> bool {
@@ -227,6 +228,74 @@ async fn an_outage_fails_readiness_and_requests_answer_503_until_the_apiserver_i
             let (code, body) = server
                 .get_json(&format!("{V3}/namespaces?name={after}"), &token)
                 .await;
+            if code == 200 && item_names(&body).contains(&after) {
+                Ok(())
+            } else {
+                Err(format!("{code} {body}"))
+            }
+        },
+    )
+    .await;
+    server.stop().await;
+}
+
+/// etcd down under kube-apiserver: kube-apiserver still serves its watch cache, so the server's watches stay
+/// open and reads from its caches keep answering (nothing can change while nothing can be written); a write
+/// fails with a 5xx `Status` within the request timeout, never hangs; once etcd is back, writes go through and
+/// reach the caches without a restart of the server.
+async fn an_etcd_outage_fails_writes_within_the_timeout_and_recovers(plane: &ControlPlane) {
+    let mut config = test_config();
+    config.server.request_timeout_seconds = 3;
+    let server = TestServer::start_with(plane, config.clone()).await;
+    server.wait_ready().await;
+    let token = plane.token(User::Admin);
+    let nsnp = |name: &str| {
+        json!({"apiVersion": "network.kubesphere.io/v1alpha1", "kind": "NamespaceNetworkPolicy",
+               "metadata": {"name": name}, "spec": {"ingress": []}})
+    };
+    let create = |name: String| {
+        let body = nsnp(&name).to_string();
+        let server = &server;
+        let token = &token;
+        async move {
+            server
+                .post(&nsnps("default"), token, Some("application/json"), body)
+                .await
+        }
+    };
+
+    plane.stop_etcd();
+    let started = Instant::now();
+    let (code, body) = create(unique_name("during-outage")).await;
+    let took = started.elapsed();
+    eprintln!("etcd outage: write answered {code} after {took:?}");
+    assert!(code >= 500, "{code} {body}");
+    assert_eq!(body["kind"], "Status", "{body}");
+    assert!(
+        took < config.request_timeout() + Duration::from_secs(2),
+        "{took:?}"
+    );
+    // Reads are served from the caches.
+    assert_eq!(
+        server.get_json(&format!("{V3}/namespaces"), &token).await.0,
+        200
+    );
+    assert_eq!(server.get("/readyz", None).await.status(), 200);
+
+    plane.start_etcd();
+    let after = unique_name("after-outage");
+    eventually(SYNC, "a write after etcd is back", || async {
+        let (code, body) = create(after.clone()).await;
+        (code == 201 || code == 409)
+            .then_some(())
+            .ok_or(format!("{code} {body}"))
+    })
+    .await;
+    eventually(
+        SYNC,
+        "the policy written after the outage in the cache",
+        || async {
+            let (code, body) = server.get_json(&nsnps("default"), &token).await;
             if code == 200 && item_names(&body).contains(&after) {
                 Ok(())
             } else {

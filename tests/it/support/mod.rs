@@ -220,6 +220,21 @@ impl ControlPlane {
         }
     }
 
+    /// Kills etcd and waits for it to exit; kube-apiserver keeps running (its writes fail until etcd is back).
+    pub fn stop_etcd(&self) {
+        if let Some(mut etcd) = lock(&self.etcd).take() {
+            process::kill_and_reap(&mut etcd);
+        }
+    }
+
+    /// Starts etcd again (unless it runs), on its data; kube-apiserver reconnects by itself.
+    pub fn start_etcd(&self) {
+        let mut etcd = lock(&self.etcd);
+        if etcd.is_none() {
+            *etcd = Some(self.spawn("etcd", "etcd.log"));
+        }
+    }
+
     /// Starts kube-apiserver (unless it runs) and waits until `/readyz` is ok and the `default`
     /// namespace exists; panics with the end of its log after 60 s.
     pub fn start_apiserver(&self) {
@@ -310,9 +325,7 @@ impl ControlPlane {
     /// Kills kube-apiserver, then etcd, and reaps them.
     fn shutdown(&self) {
         self.stop_apiserver();
-        if let Some(mut etcd) = lock(&self.etcd).take() {
-            process::kill_and_reap(&mut etcd);
-        }
+        self.stop_etcd();
     }
 }
 
