@@ -94,8 +94,9 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let public =
-        PUBLIC_PATHS.contains(&path) || (path == "/metrics" && !state.metrics_require_auth);
+    let public = PUBLIC_PATHS.contains(&path)
+        || super::docs::is_docs_path(path)
+        || (path == "/metrics" && !state.metrics_require_auth);
     let authenticated = if public {
         None
     } else {

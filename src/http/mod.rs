@@ -2,6 +2,7 @@
 //! cache or service, serialise.
 
 pub mod aggregated;
+pub mod docs;
 pub mod dynamic;
 pub mod error;
 mod extract;
@@ -86,6 +87,7 @@ pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::document))
+        .merge(docs::routes())
         .route("/metrics", get(metrics::metrics));
     if surface == Surface::Api {
         routes = routes

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{aggregated, error, health, ippools, metrics, migration, resources};
+use super::{aggregated, docs, error, health, ippools, metrics, migration, resources};
 use crate::service::dynamic::PolicyResource;
 
 /// The annotated routes; [`document_model`] adds the generated NetworkPolicy and NSNP ones.
@@ -11,7 +11,7 @@ use crate::service::dynamic::PolicyResource;
 #[openapi(
     info(title = "ks-network-apiserver", description = "KubeSphere's network API on Calico and Kubernetes."),
     paths(
-        health::healthz, health::livez, health::readyz, document, metrics::metrics,
+        health::healthz, health::livez, health::readyz, document, docs::redirect, docs::page, metrics::metrics,
         ippools::list, ippools::get_one, ippools::migration_targets, ippools::namespace_pools,
         migration::migrate, migration::unbind,
         resources::list_cluster, resources::get_cluster, resources::list_namespaced, resources::get_namespaced,
@@ -19,6 +19,7 @@ use crate::service::dynamic::PolicyResource;
         aggregated::get_one, aggregated::create_migration,
     ),
     components(schemas(error::Status, error::StatusDetails)),
+    modifiers(&BearerToken),
     tags(
         (name = "operations", description = "Health, readiness and documentation"),
         (name = "ippools", description = "Calico IP pools: occupancy, usable pools, migration"),
@@ -28,6 +29,27 @@ use crate::service::dynamic::PolicyResource;
     )
 )]
 pub struct ApiDoc;
+
+/// Every request but the public ones (api §0.2) carries `Authorization: Bearer <token>`: declared once, so
+/// clients and the `/docs` page know how to authenticate.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        doc.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
 
 /// The whole document: the annotated handlers plus the dynamic NetworkPolicy/NSNP routes, which are generated
 /// per resource and so are described here.
@@ -122,7 +144,7 @@ pub fn pretty_json() -> String {
 }
 
 /// `GET /openapi.json`: this document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(document_model())

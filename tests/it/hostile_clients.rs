@@ -2,17 +2,15 @@
 //! headers is cut off, huge headers are refused, deeply nested JSON is a 400, 10,000 bad tokens leave memory
 //! bounded, and the server keeps serving.
 
-use std::fs::File;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::api::{APIS, SYNC, V2, nsnps};
-use crate::support::fixtures::{eventually, json_of};
-use crate::support::{ControlPlane, ServerProcess, TestServer, User, free_ports, test_config};
+use crate::support::api::{APIS, V2, nsnps};
+use crate::support::fixtures::json_of;
+use crate::support::{ControlPlane, TestServer, User, serve_binary, test_config};
 
 /// The server's `host:port`.
 fn address(server: &TestServer<'_>) -> String {
@@ -142,34 +140,9 @@ async fn bad_tokens(http: &reqwest::Client, base: &str, count: usize) {
 async fn ten_thousand_bad_tokens_leave_memory_bounded() {
     let plane = ControlPlane::shared();
     let dir = tempfile::tempdir().unwrap();
-    let [port] = free_ports::<1>();
-    let log = dir.path().join("server.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_ks-network-apiserver"))
-        .args(["serve", "--kubeconfig"])
-        .arg(plane.kubeconfig_path(User::Admin))
-        .args(["--bind-address", &format!("127.0.0.1:{port}")])
-        .args([
-            "--set",
-            "auth.cacheMaxEntries=1000",
-            "--set",
-            "log.level=warn",
-        ])
-        .env_remove("KUBECONFIG")
-        .stdout(Stdio::null())
-        .stderr(File::create(&log).unwrap())
-        .spawn()
-        .expect("start ks-network-apiserver");
-    let server = ServerProcess { child, log };
-    let base = format!("http://127.0.0.1:{port}");
+    let settings = ["auth.cacheMaxEntries=1000", "log.level=warn"];
+    let (server, base) = serve_binary(plane, dir.path(), "server", &settings).await;
     let http = reqwest::Client::new();
-    eventually(SYNC, "the server ready", || async {
-        let response = http.get(format!("{base}/readyz")).send().await;
-        match response {
-            Ok(r) if r.status() == 200 => Ok(()),
-            other => Err(format!("{other:?}\n{}", server.log())),
-        }
-    })
-    .await;
     // Warm up (connection pools, allocator arenas, a full answer cache), then measure.
     bad_tokens(&http, &base, 2_000).await;
     let before = resident_bytes(server.child.id());

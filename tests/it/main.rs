@@ -24,6 +24,8 @@ mod cli;
 mod control_plane;
 /// The demo script's own plane.
 mod demo;
+/// Shared plane: the /docs page rendered by headless Chromium.
+mod docs_page;
 /// Shared plane: HTTPS, front-proxy certificates, forged headers, impersonated writes, certificate rotation.
 mod front_proxy;
 /// Shared plane: slow clients, huge headers, deeply nested JSON against the real listener.

@@ -2,50 +2,20 @@
 //! writes exactly what the first left undone and reports it (algorithms §7.6), and every namespace ends bound
 //! to the new pool, read back from kube-apiserver.
 
-use std::fs::File;
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 use crate::support::api::{IPV4POOLS, MARKER, MIGRATIONS, SYNC};
 use crate::support::exclusive::Exclusive;
-use crate::support::fixtures::{eventually, namespace, pool};
-use crate::support::{ControlPlane, CrdSet, ServerProcess, User, free_ports, wait_for};
+use crate::support::fixtures::{namespace, pool};
+use crate::support::{ControlPlane, CrdSet, User, serve_binary, wait_for};
 
 /// Namespaces bound to the old pool: enough that a migration takes seconds, so it can be cut short.
 const NAMESPACES: usize = 600;
 const OLD: &str = "crash-old";
 const NEW: &str = "crash-new";
 const GROUP_LABEL: &str = "ksnet-test/crash";
-
-/// `serve` as the admin on a free port; returns the process and its base URL once ready.
-async fn start(plane: &ControlPlane, dir: &Path, name: &str) -> (ServerProcess, String) {
-    let [port] = free_ports::<1>();
-    let log = dir.join(format!("{name}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_ks-network-apiserver"))
-        .args(["serve", "--kubeconfig"])
-        .arg(plane.kubeconfig_path(User::Admin))
-        .args(["--bind-address", &format!("127.0.0.1:{port}")])
-        .env_remove("KUBECONFIG")
-        .stdout(Stdio::null())
-        .stderr(File::create(&log).unwrap())
-        .spawn()
-        .expect("start ks-network-apiserver");
-    let server = ServerProcess { child, log };
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    eventually(SYNC, "the server ready", || async {
-        match http.get(format!("{base}/readyz")).send().await {
-            Ok(r) if r.status() == 200 => Ok(()),
-            other => Err(format!("{other:?}\n{}", server.log())),
-        }
-    })
-    .await;
-    (server, base)
-}
 
 /// POST the migration OLD → NEW as the admin.
 async fn migrate(plane: &ControlPlane, base: &str) -> reqwest::Result<(u16, Value)> {
@@ -100,7 +70,7 @@ async fn a_migration_killed_midway_is_completed_by_running_it_again() {
     let dir = tempfile::tempdir().unwrap();
 
     // The first server starts the migration and is killed once part of it is written.
-    let (mut first, base) = start(plane, dir.path(), "first").await;
+    let (mut first, base) = serve_binary(plane, dir.path(), "first", &[]).await;
     let running = tokio::spawn({
         let base = base.clone();
         async move { migrate(plane, &base).await }
@@ -126,7 +96,7 @@ async fn a_migration_killed_midway_is_completed_by_running_it_again() {
     assert!(done_at_kill.len() >= done_before_kill.len());
 
     // A new server runs the same migration: it writes exactly the rest, and says so.
-    let (_second, base) = start(plane, dir.path(), "second").await;
+    let (_second, base) = serve_binary(plane, dir.path(), "second", &[]).await;
     let (code, summary) = migrate(plane, &base)
         .await
         .expect("the second server answers");

@@ -1224,3 +1224,86 @@ async fn aggregated_migration_bodies_are_checked_before_any_write() {
     );
     checks.finish();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The docs page (api §5; cases.md O 178)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_docs_page_and_its_files_need_no_credentials() {
+    let app = App::start().await;
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    let mut checks = Checks::default();
+
+    let (code, document) = app.get_as("/openapi.json", None).await;
+    checks.eq(
+        "178 /openapi.json",
+        &(
+            code,
+            document["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3.1")),
+        ),
+        &(200, true),
+    );
+    checks.that(
+        "178 the document declares the bearer scheme",
+        document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer",
+        || document["components"].to_string(),
+    );
+    let redirect = app.request(get("/docs")).await;
+    checks.eq(
+        "178 /docs → 308 /docs/",
+        &(
+            redirect.status().as_u16(),
+            redirect
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        ),
+        &(308, Some("/docs/".to_owned())),
+    );
+    let page = app.request(get("/docs/")).await;
+    let content_type = page.headers()[http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (code, html) = body_of(page).await;
+    let html = html.as_str().unwrap_or_default().to_owned();
+    checks.eq(
+        "178 /docs/ is the Swagger UI page over /openapi.json",
+        &(
+            code,
+            content_type.starts_with("text/html"),
+            html.contains("swagger-ui-bundle.js"),
+            html.contains("\"/openapi.json\""),
+        ),
+        &(200, true, true, true),
+    );
+    for (file, content_type) in [
+        ("swagger-ui-bundle.js", "text/javascript"),
+        ("swagger-ui.css", "text/css"),
+        ("LICENSE", "text/plain"),
+    ] {
+        let response = app.request(get(&format!("/docs/{file}"))).await;
+        let served = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        checks.that(
+            &format!("/docs/{file} served as {content_type}"),
+            response.status() == 200
+                && served
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with(content_type)),
+            || format!("{} {served:?}", response.status()),
+        );
+    }
+    let (code, missing) = app.get_as("/docs/nope.js", None).await;
+    checks.eq(
+        "an unknown file is a 404 Status",
+        &(code, &missing["kind"]),
+        &(404, &json!("Status")),
+    );
+    checks.finish();
+}

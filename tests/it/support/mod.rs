@@ -25,7 +25,7 @@ pub mod routes;
 mod server;
 
 pub use process::{ServerProcess, free_ports};
-pub use server::{Env, TestServer, test_config};
+pub use server::{Env, TestServer, serve_binary, test_config};
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};

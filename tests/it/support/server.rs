@@ -299,3 +299,40 @@ impl Env {
         self.server.stop().await;
     }
 }
+
+/// The server binary in `serve` mode as the admin on a free loopback port, with `settings` (`KEY=VALUE`, as
+/// `--set`), logging to `dir/<name>.log`; returns once `/readyz` is 200, with its base URL.
+pub async fn serve_binary(
+    plane: &ControlPlane,
+    dir: &std::path::Path,
+    name: &str,
+    settings: &[&str],
+) -> (super::ServerProcess, String) {
+    let [port] = super::free_ports::<1>();
+    let log = dir.join(format!("{name}.log"));
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ks-network-apiserver"));
+    command
+        .args(["serve", "--kubeconfig"])
+        .arg(plane.kubeconfig_path(User::Admin))
+        .args(["--bind-address", &format!("127.0.0.1:{port}")]);
+    for setting in settings {
+        command.args(["--set", setting]);
+    }
+    let child = command
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("create the log"))
+        .spawn()
+        .expect("start ks-network-apiserver");
+    let server = super::ServerProcess { child, log };
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually(SYNC, "the server ready", || async {
+        match http.get(format!("{base}/readyz")).send().await {
+            Ok(r) if r.status() == 200 => Ok(()),
+            other => Err(format!("{other:?}\n{}", server.log())),
+        }
+    })
+    .await;
+    (server, base)
+}
