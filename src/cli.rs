@@ -6,9 +6,17 @@ use clap::{Parser, Subcommand};
 
 use crate::config::LogFormat;
 
+/// `--version`: the package version and the commit built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KSNET_COMMIT"),
+    ")"
+);
+
 /// KubeSphere's network API server on Calico and Kubernetes.
 #[derive(Debug, Parser)]
-#[command(name = "ks-network-apiserver", version, about)]
+#[command(name = "ks-network-apiserver", version = VERSION, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub mode: Mode,

@@ -790,6 +790,106 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// One key of the documented file: path, default as written, and the comment lines above it.
+    struct DocumentedKey {
+        path: String,
+        default: String,
+        comment: String,
+    }
+
+    /// The keys of `config/ks-network-apiserver.yaml` in file order, with their comments (the file's own
+    /// header comment is left out).
+    fn documented_keys(text: &str) -> Vec<DocumentedKey> {
+        let mut keys = Vec::new();
+        let mut parents: Vec<(usize, String)> = Vec::new();
+        let mut comment: Vec<String> = Vec::new();
+        let mut header = true;
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            let indent = line.len() - trimmed.len();
+            if trimmed.is_empty() {
+                if header {
+                    header = false;
+                    comment.clear();
+                }
+                continue;
+            }
+            if let Some(text) = trimmed.strip_prefix('#') {
+                comment.push(text.trim().to_owned());
+                continue;
+            }
+            header = false;
+            let (key, value) = trimmed.split_once(':').expect("key: value");
+            parents.retain(|(level, _)| *level < indent);
+            let path: Vec<&str> = parents
+                .iter()
+                .map(|(_, k)| k.as_str())
+                .chain([key])
+                .collect();
+            let value = value.trim();
+            if value.is_empty() {
+                parents.push((indent, key.to_owned()));
+            } else {
+                keys.push(DocumentedKey {
+                    path: path.join("."),
+                    default: value.to_owned(),
+                    comment: comment.join(" "),
+                });
+            }
+            comment.clear();
+        }
+        keys
+    }
+
+    /// docs/configuration.md, made from the documented file.
+    fn configuration_doc(keys: &[DocumentedKey]) -> String {
+        let mut doc = String::from(
+            "# Configuration\n\n\
+             Generated from `config/ks-network-apiserver.yaml` by `src/config.rs` (a unit test fails when it \
+             drifts; `KSNET_WRITE_DOCS=1 cargo test --lib config::` rewrites it).\n\n\
+             Precedence: defaults < the file given with `--config` < environment < flags. Every key can be set with \
+             `--set KEY=VALUE`; lists are comma-separated in the environment and in `--set`. Dedicated flags: \
+             `--kubeconfig`, `--bind-address`, `--log-format`, `--log-level`. An invalid value stops the process \
+             with one line naming the key (exit code 2).\n\n\
+             | key | default | environment | meaning |\n|---|---|---|---|\n",
+        );
+        for key in keys {
+            doc.push_str(&format!(
+                "| `{}` | `{}` | `{}` | {} |\n",
+                key.path,
+                key.default,
+                env_var(&key.path),
+                key.comment.replace('|', "\\|")
+            ));
+        }
+        doc
+    }
+
+    #[test]
+    fn every_key_is_documented_and_the_configuration_doc_is_current() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("config/ks-network-apiserver.yaml")).unwrap();
+        let keys = documented_keys(&text);
+        let documented: Vec<&str> = keys.iter().map(|k| k.path.as_str()).collect();
+        assert_eq!(
+            documented, KEYS,
+            "config/ks-network-apiserver.yaml and KEYS differ"
+        );
+        for key in &keys {
+            assert!(!key.comment.is_empty(), "{} has no comment", key.path);
+        }
+        let doc = configuration_doc(&keys);
+        let path = root.join("docs/configuration.md");
+        if std::env::var_os("KSNET_WRITE_DOCS").is_some() {
+            std::fs::write(&path, &doc).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == doc,
+            "docs/configuration.md is stale; run `KSNET_WRITE_DOCS=1 cargo test --lib config::`"
+        );
+    }
+
     #[test]
     fn the_documented_file_holds_the_defaults() {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ks-network-apiserver.yaml");

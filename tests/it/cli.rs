@@ -24,6 +24,26 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
+fn version_names_the_package_version_and_the_commit() {
+    let (code, stdout, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    let expected = format!(
+        "ks-network-apiserver {} (commit ",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(stdout.starts_with(&expected), "{stdout}");
+    let commit = stdout
+        .trim()
+        .trim_start_matches(&expected)
+        .trim_end_matches(')');
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn invalid_configuration_exits_2_with_one_line_naming_the_key() {
     let (code, _, stderr) = run(&["serve", "--bind-address", "nowhere"]);
     assert_eq!(code, 2, "{stderr}");
