@@ -19,7 +19,7 @@
 use serde_json::{Value, json};
 
 use crate::support::api::{MIGRATIONS, NP, NSNP, SYNC, V2, V3};
-use crate::support::fixtures::{Checks, api, eventually, item_names, names, namespace, pool};
+use crate::support::fixtures::{Checks, api, eventually, item_names, names, namespace, pod, pool};
 use crate::support::{Env, unique_name};
 
 /// A random /24 in 100.64.0.0/10 (shared address space no other test uses), so that this module's
@@ -213,17 +213,40 @@ async fn console_ippool_requests_get_the_shapes_the_console_reads() {
         &json!(1),
     );
 
-    // Pool detail tab "pods" (base `fetchList`, `limit: 6`, `sortBy: startTime`): reads `items`
-    // and `totalItems`; no pod uses these pools.
-    let (code, body) = env
-        .get(&format!(
-            "{V3}/pods?limit=6&labelSelector=ippool.network.kubesphere.io%2Fname%3D{pc}&sortBy=startTime"
-        ))
+    // Pool detail tab "pods" (`4.49e1…js` pods card of the pool detail, base `fetchList` with
+    // `limit: 6`, the pool's `selector` and `sortBy: startTime`): reads `items` and `totalItems`.
+    // A pod whose IP lies in the pool carries the virtual pool label (algorithms §3).
+    let ip = cidr_c.replace(".0/24", ".7");
+    env.create(pod(&ns, "web-0", &[&ip], "Running", "2026-03-02T10:00:00Z"))
         .await;
+    let path = format!(
+        "{V3}/pods?limit=6&labelSelector=ippool.network.kubesphere.io%2Fname%3D{pc}&sortBy=startTime"
+    );
+    let body = poll(&env, &path, |code, body| {
+        code == 200 && body["items"].is_array() && item_names(body) == ["web-0"]
+    })
+    .await;
+    checks.eq("pods of a pool: totalItems", &body["totalItems"], &json!(1));
+    // Page 2 of the same card (`&page=2` appended by the pagination).
+    let (code, body) = env.get(&format!("{path}&page=2")).await;
     checks.eq(
-        "pods of a pool",
+        "pods of a pool, page 2",
         &(code, &body["items"], &body["totalItems"]),
-        &(200, &json!([]), &json!(0)),
+        &(200, &json!([]), &json!(1)),
+    );
+
+    // 3.x pools page (`release-3.4` `src/pages/clusters/containers/Network/IPPools/index.jsx`,
+    // `withList` → base `fetchList({cluster, name})` on `kapis/resources.kubesphere.io/v1alpha3/ippools`,
+    // the search box adds `name`): reads `items` and `totalItems`.
+    let path = format!("{V3}/ippools?name={pa}&sortBy=createTime&limit=10");
+    let body = poll(&env, &path, |code, body| {
+        code == 200 && body["items"].is_array() && item_names(body) == [pa.clone()]
+    })
+    .await;
+    checks.eq(
+        "3.x pools page",
+        &(&body["totalItems"], pool_fields(&body["items"][0])),
+        &(&json!(1), expected_pool_fields(&pa, &cidr_a)),
     );
 
     // Project picker of the bind dialog: base `fetchList` with `labelSelector: "!kubesphere.io/devopsproject"`.
@@ -346,6 +369,18 @@ async fn console_project_policy_requests_get_the_shapes_the_console_reads() {
         &(code, &body["items"], &body["totalItems"]),
         &(200, &json!([]), &json!(0)),
     );
+    // 3.x allowlist dialog (`release-3.4` `src/pages/projects/containers/Network/Policies/RuleInfo/index.jsx`
+    // `componentDidMount`): the same services request, and `stores/project.js` `fetchList({cluster, limit: -1})`.
+    let path = format!("{V3}/namespaces?limit=-1&sortBy=createTime&page=1");
+    let body = poll(&env, &path, |code, body| {
+        code == 200 && body["items"].is_array() && item_names(body).contains(&ns)
+    })
+    .await;
+    checks.that(
+        "3.x projects: totalItems counts the items",
+        body["totalItems"].as_u64() == body["items"].as_array().map(|i| i.len() as u64),
+        || format!("{}", body["totalItems"]),
+    );
     checks.finish();
     env.stop().await;
 }
@@ -354,13 +389,14 @@ async fn console_project_policy_requests_get_the_shapes_the_console_reads() {
 async fn console_networkpolicy_requests_get_the_shapes_the_console_reads() {
     let env = Env::start().await;
     let ns = env.namespace("cc-np").await;
+    let web = unique_name("cc-web");
     let list = format!("{NP}/namespaces/{ns}/networkpolicies");
     let mut checks = Checks::default();
 
     // Create: base store `create` → `POST …/namespaces/{ns}/networkpolicies`, JSON, with the
     // creator annotation that `request` adds to every POST body with `metadata`.
     let policy = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "web", "namespace": ns,
+        "metadata": {"name": web, "namespace": ns,
                      "annotations": {"kubesphere.io/creator": "admin"}},
         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}});
     let (code, body) = env.post(&list, &policy).await;
@@ -377,7 +413,7 @@ async fn console_networkpolicy_requests_get_the_shapes_the_console_reads() {
     // `GET /kapis/networking.k8s.io/v1[/namespaces/{ns}]/networkpolicies?limit=10&page=1`; reads
     // `items.map`, `metadata.continue || ""` and, on page 1, `items.length + remainingItemCount`.
     let body = poll(&env, &format!("{list}?limit=10&page=1"), |code, body| {
-        code == 200 && body["items"].is_array() && item_names(body) == ["web"]
+        code == 200 && body["items"].is_array() && item_names(body) == [web.clone()]
     })
     .await;
     checks.eq(
@@ -407,7 +443,20 @@ async fn console_networkpolicy_requests_get_the_shapes_the_console_reads() {
     );
 
     // Edit: base store `update` → `GET` the object, copy `metadata.resourceVersion`, `PUT` it.
-    let detail = format!("{list}/web");
+    // 3.x cluster page (`release-3.4` `src/pages/clusters/containers/Network/Policies/index.jsx`,
+    // `withList` → base `fetchList({cluster, name})` on v1alpha3 `networkpolicies`): `items`, `totalItems`.
+    let (code, body) = env
+        .get(&format!(
+            "{V3}/networkpolicies?name={web}&sortBy=createTime&limit=10"
+        ))
+        .await;
+    checks.eq(
+        "3.x cluster page",
+        &(code, item_names(&body), &body["totalItems"]),
+        &(200, vec![web.clone()], &json!(1)),
+    );
+
+    let detail = format!("{list}/{web}");
     let current = env.wait_get(&detail).await;
     let mut edited = policy.clone();
     edited["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
@@ -438,7 +487,7 @@ async fn console_networkpolicy_requests_get_the_shapes_the_console_reads() {
         .await;
     checks.that("delete", code == 200 || code == 202, || format!("{code}"));
     let stored = api(&env.admin, "networking.k8s.io/v1", "NetworkPolicy", &ns)
-        .get_opt("web")
+        .get_opt(&web)
         .await
         .unwrap();
     checks.that("deleted from kube-apiserver", stored.is_none(), || {
