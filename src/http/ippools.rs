@@ -68,13 +68,13 @@ pub async fn migration_targets(
 /// api §1.5: pools a namespace may use.
 #[utoipa::path(get, path = "/kapis/network.kubesphere.io/v1alpha2/namespaces/{namespace}/ippools", tag = "ippools",
     params(("namespace" = String, Path, description = "Namespace")),
-    responses((status = 200, description = "An IPPoolList: the namespace's bound usable pools, else every usable pool"),
+    responses((status = 200, description = "A JSON array of IPPools with status, sorted by name: the namespace's bound usable pools, else every usable pool (the console's workload form maps over the response)"),
               (status = 404, body = super::error::Status)))]
 pub async fn namespace_pools(
     State(state): State<AppState>,
     caller: Caller,
     Path(namespace): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<Value>>, ApiError> {
     Ok(Json(
         pools::usable_by_namespace(&state.services, &caller, &namespace).await?,
     ))

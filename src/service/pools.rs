@@ -151,21 +151,19 @@ pub async fn migration_targets(
     ))
 }
 
-/// api §1.5: the pools namespace `namespace` may use, as an `IPPoolList`.
+/// api §1.5: the pools namespace `namespace` may use, as a bare array (the console's workload form maps over it).
 pub async fn usable_by_namespace(
     context: &Context,
     caller: &Caller,
     namespace: &str,
-) -> Result<Value, Error> {
+) -> Result<Vec<Value>, Error> {
     let (pools, usable) = usable_pools(context, caller, namespace).await?;
     let usable: Vec<&Pool> = pools
         .facts
         .iter()
         .filter(|p| usable.contains(&p.name))
         .collect();
-    Ok(pool_list(
-        pools.objects_of(&context.caches.occupancy, &usable),
-    ))
+    Ok(pools.objects_of(&context.caches.occupancy, &usable))
 }
 
 /// Every cached pool, and the names of those `namespace` may use (403 unless the caller may get it).

@@ -153,7 +153,8 @@ async fn binding_labels_drive_the_calico_annotations() {
             &token,
         )
         .await;
-    assert_eq!(body["items"].as_array().map(Vec::len), Some(3), "{body}");
+    // api §1.5: a bare array (the console's workload form maps over it).
+    assert_eq!(body.as_array().map(Vec::len), Some(3), "{body}");
     let n3 = api.get("n3").await.unwrap();
     assert_eq!(annotation(&n3, V4), None);
 

@@ -20,6 +20,8 @@ mod apiserver_lifecycle;
 mod binding_controller;
 /// The binary: modes, configuration errors, SIGTERM (shared plane for `serve`).
 mod cli;
+/// Shared plane: the KubeSphere console's own requests, as it sends them, answered in the shapes it reads.
+mod console_contracts;
 /// Shared plane: smoke tests of the harness.
 mod control_plane;
 /// The demo script's own plane.
