@@ -43,7 +43,7 @@ curl -s $API/readyz; echo
 curl -s -H "Authorization: Bearer \$TOKEN" $API/kapis/network.kubesphere.io/v1alpha2/ippools | jq .
 curl -s -H "Authorization: Bearer \$TOKEN" $API/kapis/network.kubesphere.io/v1alpha2/ippools/default-ipv4-ippool | jq .status
 # pools namespace shop may use; pools that pool-disabled can be migrated to
-curl -s -H "Authorization: Bearer \$TOKEN" $API/kapis/network.kubesphere.io/v1alpha2/namespaces/shop/ippools | jq '.items[].metadata.name'
+curl -s -H "Authorization: Bearer \$TOKEN" $API/kapis/network.kubesphere.io/v1alpha2/namespaces/shop/ippools | jq '.[].metadata.name'
 curl -s -H "Authorization: Bearer \$TOKEN" $API/kapis/network.kubesphere.io/v1alpha2/ippools/pool-disabled/migrate | jq '.items[].metadata.name'
 # migration plan pool-disabled -> pool-b, dry run (writes nothing)
 curl -s -H "Authorization: Bearer \$TOKEN" -X POST -d 'oldippool=pool-disabled&newippool=pool-b&dryRun=true' $API/kapis/network.kubesphere.io/v1alpha2/ippoolmigrations | jq .
