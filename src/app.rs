@@ -248,6 +248,7 @@ impl Server {
             webhook_enabled: config.webhook.enabled,
             controller_metrics,
             shutdown: CancellationToken::new(),
+            request_metrics: Default::default(),
         };
         let limits = Limits {
             request_timeout: config.request_timeout(),

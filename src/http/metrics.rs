@@ -49,6 +49,7 @@ pub async fn metrics(
     if let Some(controller) = &state.controller_metrics {
         text.push_str(&controller.render());
     }
+    text.push_str(&state.request_metrics.render());
     Ok((
         [(
             header::CONTENT_TYPE,

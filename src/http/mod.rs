@@ -14,6 +14,7 @@ pub mod metrics;
 mod middleware;
 pub mod migration;
 pub mod openapi;
+pub mod request_metrics;
 pub mod resources;
 pub mod webhook;
 
@@ -52,6 +53,8 @@ pub struct AppState {
     pub webhook_enabled: bool,
     /// Cancelled when the server starts draining (SIGTERM/SIGINT).
     pub shutdown: CancellationToken,
+    /// Requests served, by route template, for `/metrics`.
+    pub request_metrics: Arc<request_metrics::RequestMetrics>,
 }
 
 /// Request limits applied by the middleware.
@@ -82,6 +85,7 @@ pub enum Surface {
 
 /// The whole application router with its middleware.
 pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
+    let request_metrics = state.request_metrics.clone();
     let mut routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
@@ -116,6 +120,10 @@ pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
     let in_flight = middleware::InFlight::new(&limits);
     routes.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                request_metrics,
+                request_metrics::record,
+            ))
             .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -1307,3 +1307,55 @@ async fn the_docs_page_and_its_files_need_no_credentials() {
     );
     checks.finish();
 }
+
+#[tokio::test]
+async fn request_metrics_count_by_route_template_never_by_raw_path() {
+    let app = App::start().await;
+    let (code, _) = app.get(&format!("{V2}/ippools/no-such-pool")).await;
+    let (unmatched, _) = app.get("/no/such/route/abc123").await;
+    let (_, _) = app.get_as("/healthz", None).await;
+    let response = app
+        .request(
+            Request::get("/metrics")
+                .header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let text = String::from_utf8(
+        axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    let mut checks = Checks::default();
+    let pool_route = format!("{V2}/ippools/{{name}}");
+    checks.that(
+        "a pool GET counted under its template and code",
+        text.contains(&format!(
+            "ks_network_http_requests_total{{method=\"GET\",route=\"{pool_route}\",code=\"{code}\"}} 1"
+        )),
+        || text.clone(),
+    );
+    checks.that(
+        "an unknown path counted as unmatched",
+        text.contains(&format!(
+            "ks_network_http_requests_total{{method=\"GET\",route=\"unmatched\",code=\"{unmatched}\"}} 1"
+        )),
+        || text.clone(),
+    );
+    checks.that(
+        "no raw path becomes a label",
+        !text.contains("no-such-pool") && !text.contains("abc123"),
+        || text.clone(),
+    );
+    checks.that(
+        "durations and the in-flight gauge are exposed",
+        text.contains(
+            "ks_network_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 1",
+        ) && text.contains("ks_network_http_requests_in_flight "),
+        || text.clone(),
+    );
+    checks.finish();
+}

@@ -80,6 +80,7 @@ impl App {
             metrics_require_auth: config.server.metrics_require_auth,
             webhook_enabled: config.webhook.enabled,
             shutdown: CancellationToken::new(),
+            request_metrics: Default::default(),
         };
         let limits = Limits {
             request_timeout: config.request_timeout(),
