@@ -7,8 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Upper bounds of the duration histogram's buckets, seconds.
-const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+use crate::histogram::Histogram;
 
 /// A reconciler, as metrics name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -47,13 +46,6 @@ impl Outcome {
     }
 }
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
 /// Counters of the reconcilers.
 #[derive(Default)]
 pub struct ControllerMetrics {
@@ -78,14 +70,7 @@ impl ControllerMetrics {
             .or_default() += 1;
         let seconds = took.as_secs_f64();
         let mut durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        let histogram = durations.entry(reconciler).or_default();
-        for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
-        histogram.count += 1;
-        histogram.sum += seconds;
+        durations.entry(reconciler).or_default().observe(seconds);
     }
 
     /// The exposition text of these metrics.
@@ -123,18 +108,8 @@ impl ControllerMetrics {
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            let name = reconciler.as_str();
-            for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {
-                let _ = writeln!(
-                    out,
-                    "controller_reconcile_duration_seconds_bucket{{controller=\"{name}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "controller_reconcile_duration_seconds_bucket{{controller=\"{name}\",le=\"+Inf\"}} {}\ncontroller_reconcile_duration_seconds_sum{{controller=\"{name}\"}} {}\ncontroller_reconcile_duration_seconds_count{{controller=\"{name}\"}} {}",
-                histogram.count, histogram.sum, histogram.count
-            );
+            let labels = format!("controller=\"{}\"", reconciler.as_str());
+            histogram.render(&mut out, "controller_reconcile_duration_seconds", &labels);
         }
         out
     }

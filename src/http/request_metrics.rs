@@ -14,21 +14,10 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Upper bounds of the duration histogram's buckets, seconds.
-const BUCKETS: [f64; 12] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
-];
+use crate::histogram::Histogram;
 
 /// The route label of requests that matched no route.
 const UNMATCHED: &str = "unmatched";
-
-#[derive(Default)]
-struct Histogram {
-    /// Observations at or below each bound of [`BUCKETS`].
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
 
 /// `(method, route)`.
 type Route = (&'static str, String);
@@ -48,14 +37,10 @@ impl RequestMetrics {
         *requests.entry((method, route.clone(), code)).or_default() += 1;
         drop(requests);
         let mut durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        let histogram = durations.entry((method, route)).or_default();
-        for (bucket, bound) in histogram.buckets.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
-        histogram.count += 1;
-        histogram.sum += seconds;
+        durations
+            .entry((method, route))
+            .or_default()
+            .observe(seconds);
     }
 
     /// The three families in Prometheus text format.
@@ -84,26 +69,10 @@ impl RequestMetrics {
         let durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
         for ((method, route), histogram) in durations.iter() {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
-            for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {
-                let _ = writeln!(
-                    out,
-                    "ks_network_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "ks_network_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                histogram.count
-            );
-            let _ = writeln!(
-                out,
-                "ks_network_http_request_duration_seconds_sum{{{labels}}} {}",
-                histogram.sum
-            );
-            let _ = writeln!(
-                out,
-                "ks_network_http_request_duration_seconds_count{{{labels}}} {}",
-                histogram.count
+            histogram.render(
+                &mut out,
+                "ks_network_http_request_duration_seconds",
+                &labels,
             );
         }
         out
