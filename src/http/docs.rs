@@ -76,11 +76,6 @@ pub fn routes() -> Router<AppState> {
         .route("/docs/{file}", get(asset))
 }
 
-/// Whether `path` is part of the docs page (served without authentication).
-pub fn is_docs_path(path: &str) -> bool {
-    path == "/docs" || path.starts_with("/docs/")
-}
-
 /// `GET /docs`: to the page.
 #[utoipa::path(get, path = "/docs", tag = "operations", security(()),
     responses((status = 308, description = "Redirect to /docs/")))]

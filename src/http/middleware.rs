@@ -24,7 +24,16 @@ const PUBLIC_PATHS: &[&str] = &[
     super::webhook::PATH,
     "/openapi/v2",
     "/openapi/v3",
+    "/docs",
 ];
+
+/// Prefixes of paths served without authentication: the docs page's files.
+const PUBLIC_PREFIXES: &[&str] = &["/docs/"];
+
+/// Whether `path` is served without authentication.
+fn is_public(path: &str) -> bool {
+    PUBLIC_PATHS.contains(&path) || PUBLIC_PREFIXES.iter().any(|p| path.starts_with(p))
+}
 
 /// Paths never shed by the in-flight limits, so probes keep answering under load.
 const HEALTH_PATHS: &[&str] = &["/healthz", "/livez", "/readyz"];
@@ -94,9 +103,7 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let public = PUBLIC_PATHS.contains(&path)
-        || super::docs::is_docs_path(path)
-        || (path == "/metrics" && !state.metrics_require_auth);
+    let public = is_public(path) || (path == "/metrics" && !state.metrics_require_auth);
     let authenticated = if public {
         None
     } else {

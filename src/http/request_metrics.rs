@@ -19,28 +19,32 @@ use crate::histogram::Histogram;
 /// The route label of requests that matched no route.
 const UNMATCHED: &str = "unmatched";
 
-/// `(method, route)`.
-type Route = (&'static str, String);
+/// What is known of one method on one route.
+#[derive(Default)]
+struct Series {
+    /// Status code → requests.
+    codes: BTreeMap<u16, u64>,
+    durations: Histogram,
+}
 
 /// The counters, histograms and gauge of every request served.
 #[derive(Default)]
 pub struct RequestMetrics {
     in_flight: AtomicI64,
-    /// `(method, route, code)` → requests.
-    requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
-    durations: Mutex<BTreeMap<Route, Histogram>>,
+    /// Route template → method → series: one lock per request, and the route is copied only the first time.
+    routes: Mutex<BTreeMap<String, BTreeMap<&'static str, Series>>>,
 }
 
 impl RequestMetrics {
-    fn observe(&self, (method, route): Route, code: u16, seconds: f64) {
-        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *requests.entry((method, route.clone(), code)).or_default() += 1;
-        drop(requests);
-        let mut durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        durations
-            .entry((method, route))
-            .or_default()
-            .observe(seconds);
+    fn observe(&self, method: &'static str, route: &str, code: u16, seconds: f64) {
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        let methods = match routes.get_mut(route) {
+            Some(methods) => methods,
+            None => routes.entry(route.to_owned()).or_default(),
+        };
+        let series = methods.entry(method).or_default();
+        *series.codes.entry(code).or_default() += 1;
+        series.durations.observe(seconds);
     }
 
     /// The three families in Prometheus text format.
@@ -53,23 +57,31 @@ impl RequestMetrics {
             "ks_network_http_requests_in_flight {}",
             self.in_flight.load(Ordering::Relaxed)
         );
+        let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        let series = || {
+            routes.iter().flat_map(|(route, methods)| {
+                methods.iter().map(move |(method, series)| {
+                    (
+                        format!("method=\"{method}\",route=\"{}\"", escape(route)),
+                        series,
+                    )
+                })
+            })
+        };
         out.push_str("# HELP ks_network_http_requests_total Requests served, by method, route template and code.\n");
         out.push_str("# TYPE ks_network_http_requests_total counter\n");
-        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        for ((method, route, code), count) in requests.iter() {
-            let _ = writeln!(
-                out,
-                "ks_network_http_requests_total{{method=\"{method}\",route=\"{}\",code=\"{code}\"}} {count}",
-                escape(route)
-            );
+        for (labels, series) in series() {
+            for (code, count) in &series.codes {
+                let _ = writeln!(
+                    out,
+                    "ks_network_http_requests_total{{{labels},code=\"{code}\"}} {count}"
+                );
+            }
         }
-        drop(requests);
         out.push_str("# HELP ks_network_http_request_duration_seconds Time to the response head, by method and route template.\n");
         out.push_str("# TYPE ks_network_http_request_duration_seconds histogram\n");
-        let durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        for ((method, route), histogram) in durations.iter() {
-            let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
-            histogram.render(
+        for (labels, series) in series() {
+            series.durations.render(
                 &mut out,
                 "ks_network_http_request_duration_seconds",
                 &labels,
@@ -102,17 +114,16 @@ pub async fn record(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
+    // MatchedPath holds its template in an Arc: cloning it does not copy the string.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     metrics.in_flight.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let response = next.run(request).await;
     metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
     let code = response.status().as_u16();
-    metrics.observe((method, route), code, started.elapsed().as_secs_f64());
+    let route = matched.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+    metrics.observe(method, route, code, started.elapsed().as_secs_f64());
     response
 }
 
@@ -124,8 +135,8 @@ mod tests {
     fn histograms_are_cumulative_and_series_are_by_template() {
         let metrics = RequestMetrics::default();
         let route = "/kapis/network.kubesphere.io/v1alpha2/ippools/{name}".to_owned();
-        metrics.observe(("GET", route.clone()), 200, 0.003);
-        metrics.observe(("GET", route.clone()), 404, 0.2);
+        metrics.observe("GET", &route, 200, 0.003);
+        metrics.observe("GET", &route, 404, 0.2);
         let text = metrics.render();
         let series = format!("method=\"GET\",route=\"{route}\"");
         assert!(

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use crate::support::api::{SYNC, V2 as BASE};
 use crate::support::exclusive::Exclusive;
 use crate::support::fixtures::{
-    Checks, Sample, allocations, block, delete, eventually, f_a, get, json_of, merge_patch, metric,
-    names, namespace, parse_metrics, patch_status, pod, pod_attribute, pool, replace, same, settle,
-    status_body, tunnel_attribute,
+    Checks, Sample, allocations, block, case7_tunnel_pool, delete, eventually, f_a, get, json_of,
+    merge_patch, metric, names, namespace, parse_metrics, patch_status, pod, pod_attribute, pool,
+    replace, same, settle, status_body, tunnel_attribute,
 };
 use crate::support::{ControlPlane, CrdSet, Env, TestServer, User, test_config};
 
@@ -110,18 +110,7 @@ fn seed() -> Vec<Value> {
     objects.push(pod("ns1", "p1", &["192.168.0.0"], "Running", T0));
 
     // Case 7.
-    objects.push(pool("tun", json!({"cidr": "10.50.0.0/24"})));
-    objects.push(block(
-        "10-50-0-0-26",
-        "10.50.0.0/26",
-        allocations(64, &[(0, 0), (1, 1), (2, 2)]),
-        vec![
-            tunnel_attribute("ipip-tunnel-addr-n1", "ipipTunnelAddress"),
-            tunnel_attribute("vxlan-tunnel-addr-n1", "vxlanTunnelAddress"),
-            tunnel_attribute("wireguard-tunnel-addr-n1", "wireguardTunnelAddress"),
-        ],
-        false,
-    ));
+    objects.extend(case7_tunnel_pool());
 
     // Case 8.
     objects.push(pool("legacy", json!({"cidr": "10.60.0.0/24"})));

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use crate::support::api::{BINDING, IPV4POOLS, SYNC, WEBHOOK};
 use crate::support::exclusive::Exclusive;
 use crate::support::fixtures::{
-    Checks, admission_allowed, admission_denied, admission_review, allocations, block, get,
-    json_of, namespace, pod_attribute, pool, replace, same, settle, tunnel_attribute,
+    Checks, admission_allowed, admission_denied, admission_review, allocations, block,
+    case7_tunnel_pool, get, json_of, namespace, pod_attribute, pool, replace, same, settle,
+    tunnel_attribute,
 };
 use crate::support::{CrdSet, TestServer, test_config};
 
@@ -31,18 +32,6 @@ fn fixture() -> Vec<Value> {
             ],
             false,
         ),
-        pool("tun", json!({"cidr": "10.50.0.0/24"})),
-        block(
-            "10-50-0-0-26",
-            "10.50.0.0/26",
-            allocations(64, &[(0, 0), (1, 1), (2, 2)]),
-            vec![
-                tunnel_attribute("ipip-tunnel-addr-n1", "ipipTunnelAddress"),
-                tunnel_attribute("vxlan-tunnel-addr-n1", "vxlanTunnelAddress"),
-                tunnel_attribute("wireguard-tunnel-addr-n1", "wireguardTunnelAddress"),
-            ],
-            false,
-        ),
         pool("pa", json!({"cidr": "10.11.0.0/16"})),
     ];
     for n in 1..=6 {
@@ -50,6 +39,7 @@ fn fixture() -> Vec<Value> {
         objects.push(namespace(&format!("b{n}"), labels, json!({})));
     }
     objects.push(namespace("b7", json!({}), json!({IPV4POOLS: "[\"pa\"]"})));
+    objects.extend(case7_tunnel_pool());
     objects
 }
 

@@ -242,7 +242,7 @@ fn delete(usage: Usage, bound_namespaces: &[String]) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pool::default_allowed_uses;
+    use crate::fixtures::pool as existing;
 
     /// A defaulted spec: `block_size` `None` means absent (default by family).
     fn spec(name: &str, cidr: &str, block_size: Option<i64>) -> PoolSpec {
@@ -261,16 +261,6 @@ mod tests {
         pool.ipip_mode = ipip.into();
         pool.vxlan_mode = vxlan.into();
         pool
-    }
-
-    fn existing(name: &str, cidr: &str) -> Pool {
-        Pool {
-            name: name.into(),
-            cidr: Cidr::parse(cidr),
-            disabled: false,
-            deleting: false,
-            allowed_uses: default_allowed_uses(),
-        }
     }
 
     fn create(pool: &PoolSpec, pools: &[Pool]) -> Decision {

@@ -804,3 +804,21 @@ pub fn f_a() -> Vec<Value> {
         ),
     ]
 }
+
+/// Case 7: pool `tun` 10.50.0.0/24 whose one block holds only its three tunnel addresses (IPIP, VXLAN, WireGuard).
+pub fn case7_tunnel_pool() -> Vec<Value> {
+    vec![
+        pool("tun", json!({"cidr": "10.50.0.0/24"})),
+        block(
+            "10-50-0-0-26",
+            "10.50.0.0/26",
+            allocations(64, &[(0, 0), (1, 1), (2, 2)]),
+            vec![
+                tunnel_attribute("ipip-tunnel-addr-n1", "ipipTunnelAddress"),
+                tunnel_attribute("vxlan-tunnel-addr-n1", "vxlanTunnelAddress"),
+                tunnel_attribute("wireguard-tunnel-addr-n1", "wireguardTunnelAddress"),
+            ],
+            false,
+        ),
+    ]
+}
