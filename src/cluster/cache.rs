@@ -107,23 +107,14 @@ impl SharedWatchHealth {
 }
 
 impl<K: Cached> Cache<K> {
-    /// A cache that holds nothing, counts as synced and is fed by no watch: what a cluster without such
-    /// objects looks like, for serving reads without kube-apiserver.
-    pub fn empty() -> Self {
-        Cache {
-            resource: ApiResource::erase::<K>(&()),
-            store: Writer::default().as_reader(),
-            state: Arc::new(AtomicU8::new(SyncState::Synced as u8)),
-            watch: SharedWatchHealth::default(),
-        }
-    }
-
     /// A cache whose first list never arrives: a server still starting.
     #[cfg(test)]
     pub fn syncing() -> Self {
         Cache {
+            resource: ApiResource::erase::<K>(&()),
+            store: Writer::default().as_reader(),
             state: Arc::new(AtomicU8::new(SyncState::Syncing as u8)),
-            ..Cache::empty()
+            watch: SharedWatchHealth::default(),
         }
     }
 
@@ -218,12 +209,35 @@ struct Feed<K: Cached> {
 }
 
 impl<K: Cached> Feed<K> {
+    /// An empty cache of `resource`, still syncing, and the feed that fills it for `observers`.
+    fn new(resource: &ApiResource, observers: Vec<Arc<dyn Observer<K>>>) -> (Cache<K>, Self) {
+        let writer: Writer<K> = Writer::default();
+        let cache = Cache {
+            resource: resource.clone(),
+            store: writer.as_reader(),
+            state: Arc::new(AtomicU8::new(SyncState::Syncing as u8)),
+            watch: SharedWatchHealth::default(),
+        };
+        let feed = Feed {
+            name: resource_name(resource),
+            writer,
+            state: cache.state.clone(),
+            watch: cache.watch.clone(),
+            observers,
+        };
+        (cache, feed)
+    }
+
     /// Applies one raw watch event: parse, store, notify.
     fn apply(&mut self, event: watcher::Event<DynamicObject>) {
+        if let Some(event) = parse_event::<K>(&self.name, &self.writer.as_reader(), event) {
+            self.apply_parsed(event);
+        }
+    }
+
+    /// Applies one watch event: store, notify.
+    fn apply_parsed(&mut self, event: watcher::Event<K>) {
         let done = matches!(event, watcher::Event::InitDone);
-        let Some(event) = parse_event::<K>(&self.name, &self.writer.as_reader(), event) else {
-            return;
-        };
         self.writer.apply_watcher_event(&event);
         match &event {
             watcher::Event::Apply(object) => self.observers.iter().for_each(|o| o.applied(object)),
@@ -250,6 +264,30 @@ impl<K: Cached> Feed<K> {
     }
 }
 
+/// Fixed content for caches: raw objects as kube-apiserver serves them.
+pub struct Content<'a>(pub &'a [serde_json::Value]);
+
+impl Content<'_> {
+    /// A synced cache of the objects of `K`'s `apiVersion` and `kind`, applied as one list through the watches'
+    /// parsing (unparsable objects are skipped), then shown to `observers`.
+    pub fn cache<K: Cached>(&self, observers: Vec<Arc<dyn Observer<K>>>) -> Cache<K> {
+        let resource = ApiResource::erase::<K>(&());
+        let (cache, mut feed) = Feed::new(&resource, observers);
+        feed.apply(watcher::Event::Init);
+        let objects = self.0.iter().filter(|o| {
+            o["apiVersion"] == resource.api_version.as_str() && o["kind"] == resource.kind.as_str()
+        });
+        for object in objects {
+            match serde_json::from_value::<DynamicObject>(object.clone()) {
+                Ok(raw) => feed.apply(watcher::Event::InitApply(raw)),
+                Err(error) => warn!(resource = %feed.name, %error, "skipping malformed object"),
+            }
+        }
+        feed.apply(watcher::Event::InitDone);
+        cache
+    }
+}
+
 /// Whether a cache's API is always served (core Kubernetes) or may be missing (CRDs of other products).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Presence {
@@ -271,25 +309,12 @@ pub fn start<K: Cached>(
 ) -> Cache<K> {
     let (client, stop) = (client.clone(), stop.clone());
     let resource = ApiResource::erase::<K>(&());
-    let writer: Writer<K> = Writer::default();
-    let cache = Cache {
-        resource: resource.clone(),
-        store: writer.as_reader(),
-        state: Arc::new(AtomicU8::new(SyncState::Syncing as u8)),
-        watch: SharedWatchHealth::default(),
-    };
-    let mut feed = Feed {
-        name: resource_name(&resource),
-        writer,
-        state: cache.state.clone(),
-        watch: cache.watch.clone(),
-        observers,
-    };
+    let (cache, mut feed) = Feed::new(&resource, observers);
     match presence {
         Presence::Required => tasks.spawn(async move {
             tokio::select! {
                 _ = stop.cancelled() => {}
-                _ = run_watch(client, resource, &mut feed) => {}
+                _ = run_watch(client, resource, presence, &mut feed) => {}
             }
         }),
         Presence::Optional => tasks.spawn(supervise_optional(
@@ -305,11 +330,35 @@ pub fn start<K: Cached>(
 
 /// Watches forever, feeding parsed events to the store. After an error the watch is restarted with a
 /// re-list, after kube-runtime's default backoff (0.8 s doubling to 30 s, reset by a completed re-list).
-async fn run_watch<K: Cached>(client: Client, resource: ApiResource, feed: &mut Feed<K>) {
-    let api: Api<DynamicObject> = Api::all_with(client, &resource);
+///
+/// Lists are served from kube-apiserver's watch cache (`resourceVersion=0`, as client-go's informers do), not
+/// paged out of etcd. Objects of APIs that may be absent (other products' CRDs, which kube-apiserver does not
+/// validate) are parsed one by one, so that a malformed one is skipped; built-in kinds are decoded straight into
+/// `K`, so a large list never exists as JSON trees.
+async fn run_watch<K: Cached>(
+    client: Client,
+    resource: ApiResource,
+    presence: Presence,
+    feed: &mut Feed<K>,
+) {
     let mut backoff = watcher::DefaultBackoff::default();
+    let config = watcher::Config::default().any_semantic();
     loop {
-        let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+        let mut events = match presence {
+            Presence::Required => watcher(Api::<K>::all(client.clone()), config.clone()).boxed(),
+            Presence::Optional => {
+                let (name, cached) = (feed.name.clone(), feed.writer.as_reader());
+                let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+                watcher(api, config.clone())
+                    .filter_map(move |event| {
+                        std::future::ready(match event {
+                            Ok(event) => parse_event::<K>(&name, &cached, event).map(Ok),
+                            Err(error) => Some(Err(error)),
+                        })
+                    })
+                    .boxed()
+            }
+        };
         while let Some(event) = events.next().await {
             match event {
                 Ok(event) => {
@@ -317,7 +366,7 @@ async fn run_watch<K: Cached>(client: Client, resource: ApiResource, feed: &mut 
                     // A re-list only proves the watch works once it is complete.
                     let works =
                         !matches!(event, watcher::Event::Init | watcher::Event::InitApply(_));
-                    feed.apply(event);
+                    feed.apply_parsed(event);
                     if listed {
                         backoff.reset();
                     }
@@ -415,7 +464,7 @@ async fn supervise_optional<K: Cached>(
                     let task = tokio::spawn(async move {
                         tokio::select! {
                             _ = t.cancelled() => {}
-                            _ = run_watch(c, r, &mut feed) => {}
+                            _ = run_watch(c, r, Presence::Optional, &mut feed) => {}
                         }
                         feed
                     });

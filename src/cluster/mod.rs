@@ -9,7 +9,9 @@ pub mod generation;
 pub mod kubesphere;
 pub mod label_index;
 pub mod legacy;
+pub mod object_json;
 pub mod occupancy;
+pub mod pod;
 pub mod served;
 
 use std::sync::Arc;
@@ -17,25 +19,26 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use cache::Observer;
-use cache::{Cache, CacheInfo, Presence, SyncState, start};
+use cache::{Cache, CacheInfo, Cached, Presence, SyncState, start};
 use calico::{IPAMBlock, IPPool};
 use generation::Generation;
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
 use label_index::LabelIndex;
 use legacy::CronJobV1Beta1;
 use occupancy::OccupancyIndex;
+use pod::CachedPod;
 
 /// The watch caches of every resource a read endpoint needs.
 pub struct Caches {
     /// Pods (all namespaces).
-    pub pods: Cache<Pod>,
+    pub pods: Cache<CachedPod>,
     pub namespaces: Cache<Namespace>,
     /// Services (all namespaces).
     pub services: Cache<Service>,
@@ -66,9 +69,11 @@ pub struct Caches {
     /// Pool occupancy, fed by the pool, block and pod caches.
     pub occupancy: Arc<OccupancyIndex>,
     /// Pods by stored label, for selective lists.
-    pub pod_labels: Arc<LabelIndex<Pod>>,
+    pub pod_labels: Arc<LabelIndex<CachedPod>>,
     /// Moves on every change of pods, pools, services and ReplicaSets (what pod lists depend on).
     pub pod_list_generation: Arc<Generation>,
+    /// Moves on every change of namespaces and pools (what namespace lists depend on).
+    pub namespace_list_generation: Arc<Generation>,
     /// `cache.maxWatchFailureSeconds`: how long a synced cache's watch may fail before `/readyz` fails.
     max_watch_failure: Duration,
 }
@@ -113,6 +118,47 @@ pub struct CacheReadiness {
     pub watch_failing_for: Option<Duration>,
 }
 
+/// Where caches come from: watches of a live cluster, or (tests) fixed content.
+trait CacheSource {
+    /// A cache of `K` whose changes `observers` see.
+    fn cache<K: Cached>(
+        &mut self,
+        presence: Presence,
+        observers: Vec<Arc<dyn Observer<K>>>,
+    ) -> Cache<K>;
+}
+
+impl CacheSource for cache::Content<'_> {
+    fn cache<K: Cached>(&mut self, _: Presence, observers: Vec<Arc<dyn Observer<K>>>) -> Cache<K> {
+        cache::Content::cache(self, observers)
+    }
+}
+
+/// Watches of a live cluster, their tasks collected in `tasks`.
+struct Watches<'a> {
+    client: &'a Client,
+    discovery_interval: Duration,
+    stop: &'a CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl CacheSource for Watches<'_> {
+    fn cache<K: Cached>(
+        &mut self,
+        presence: Presence,
+        observers: Vec<Arc<dyn Observer<K>>>,
+    ) -> Cache<K> {
+        start(
+            self.client,
+            presence,
+            self.discovery_interval,
+            self.stop,
+            &mut self.tasks,
+            observers,
+        )
+    }
+}
+
 impl Caches {
     /// Starts every cache; the watch tasks run until `stop` is cancelled. `extra` observers see the changes
     /// too; the node cache starts only when `extra.nodes` is given.
@@ -123,91 +169,84 @@ impl Caches {
         stop: &CancellationToken,
         extra: ExtraObservers,
     ) -> (Self, JoinSet<()>) {
-        let mut tasks = JoinSet::new();
+        let mut watches = Watches {
+            client,
+            discovery_interval,
+            stop,
+            tasks: JoinSet::new(),
+        };
+        let caches = Self::assemble(&mut watches, max_watch_failure, extra);
+        (caches, watches.tasks)
+    }
+
+    /// Caches holding `objects` (as kube-apiserver serves them; each goes to the cache of its `apiVersion` and
+    /// `kind`), fed through the watches' parsing and observers: a cluster's state without kube-apiserver. No
+    /// watch feeds them, so none fails.
+    pub fn holding(objects: &[serde_json::Value]) -> Self {
+        Self::assemble(
+            &mut cache::Content(objects),
+            Duration::MAX,
+            ExtraObservers::default(),
+        )
+    }
+
+    /// Every cache from `source`, with the indexes the reads need as observers.
+    fn assemble(
+        source: &mut impl CacheSource,
+        max_watch_failure: Duration,
+        extra: ExtraObservers,
+    ) -> Self {
         let occupancy = Arc::new(OccupancyIndex::default());
-        let pod_labels = Arc::new(LabelIndex::<Pod>::default());
+        let pod_labels = Arc::new(LabelIndex::<CachedPod>::default());
         let generation = Arc::new(Generation::default());
-        let (c, i, s, t) = (client, discovery_interval, stop, &mut tasks);
+        let namespace_generation = Arc::new(Generation::default());
         use Presence::{Optional, Required};
-        let caches = Self {
-            pods: start(
-                c,
+        Self {
+            pods: source.cache(
                 Required,
-                i,
-                s,
-                t,
                 vec![occupancy.clone(), pod_labels.clone(), generation.clone()],
             ),
-            namespaces: start(c, Required, i, s, t, extra.namespaces),
-            services: start(
-                c,
+            namespaces: source.cache(
                 Required,
-                i,
-                s,
-                t,
-                with(vec![generation.clone()], extra.services),
+                with(vec![namespace_generation.clone()], extra.namespaces),
             ),
-            network_policies: start(c, Required, i, s, t, extra.network_policies),
-            ippools: start(
-                c,
+            services: source.cache(Required, with(vec![generation.clone()], extra.services)),
+            network_policies: source.cache(Required, extra.network_policies),
+            ippools: source.cache(
                 Optional,
-                i,
-                s,
-                t,
-                with(vec![occupancy.clone(), generation.clone()], extra.ippools),
+                with(
+                    vec![
+                        occupancy.clone(),
+                        generation.clone(),
+                        namespace_generation.clone(),
+                    ],
+                    extra.ippools,
+                ),
             ),
-            ipam_blocks: start(c, Optional, i, s, t, vec![occupancy.clone()]),
-            namespace_network_policies: start(
-                c,
-                Optional,
-                i,
-                s,
-                t,
-                extra.namespace_network_policies,
-            ),
-            workspaces: start(c, Optional, i, s, t, extra.workspaces),
-            replica_sets: start(c, Required, i, s, t, vec![generation.clone()]),
-            deployments: start(c, Required, i, s, t, vec![]),
-            stateful_sets: start(c, Required, i, s, t, vec![]),
-            daemon_sets: start(c, Required, i, s, t, vec![]),
-            cron_jobs: start(c, Optional, i, s, t, vec![]),
-            cron_jobs_v1beta1: start(c, Optional, i, s, t, vec![]),
+            ipam_blocks: source.cache(Optional, vec![occupancy.clone()]),
+            namespace_network_policies: source.cache(Optional, extra.namespace_network_policies),
+            workspaces: source.cache(Optional, extra.workspaces),
+            replica_sets: source.cache(Required, vec![generation.clone()]),
+            deployments: source.cache(Required, vec![]),
+            stateful_sets: source.cache(Required, vec![]),
+            daemon_sets: source.cache(Required, vec![]),
+            cron_jobs: source.cache(Optional, vec![]),
+            cron_jobs_v1beta1: source.cache(Optional, vec![]),
             nodes: extra
                 .nodes
-                .map(|observers| start(c, Required, i, s, t, observers)),
+                .map(|observers| source.cache(Required, observers)),
             occupancy,
             pod_labels,
             pod_list_generation: generation,
+            namespace_list_generation: namespace_generation,
             max_watch_failure,
-        };
-        (caches, tasks)
+        }
     }
 
     /// Caches that hold nothing and count as synced, fed by no watch: the state of an empty cluster, for
     /// serving the HTTP layer without kube-apiserver (the route tests do).
     pub fn empty() -> Self {
-        Self {
-            pods: Cache::empty(),
-            namespaces: Cache::empty(),
-            services: Cache::empty(),
-            network_policies: Cache::empty(),
-            ippools: Cache::empty(),
-            ipam_blocks: Cache::empty(),
-            namespace_network_policies: Cache::empty(),
-            workspaces: Cache::empty(),
-            replica_sets: Cache::empty(),
-            deployments: Cache::empty(),
-            stateful_sets: Cache::empty(),
-            daemon_sets: Cache::empty(),
-            cron_jobs: Cache::empty(),
-            cron_jobs_v1beta1: Cache::empty(),
-            nodes: None,
-            occupancy: Arc::default(),
-            pod_labels: Arc::default(),
-            pod_list_generation: Arc::default(),
-            // No watch feeds them, so none fails.
-            max_watch_failure: Duration::MAX,
-        }
+        Self::holding(&[])
     }
 
     /// Every started cache, type-erased, in a fixed order.

@@ -3,10 +3,9 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use k8s_openapi::api::core::v1::Pod;
-
 use super::cache::Observer;
 use super::calico::{IPAMBlock, IPPool};
+use super::pod::CachedPod;
 use crate::domain::binding::NamespaceInput;
 use crate::domain::cidr::Cidr;
 use crate::domain::occupancy::{AttributeInput, BlockInput, Occupancy, PodInput};
@@ -70,36 +69,13 @@ pub fn namespace_input_of(namespace: &k8s_openapi::api::core::v1::Namespace) -> 
     }
 }
 
-/// The pod's addresses: `status.podIPs[*].ip`, or `[status.podIP]` when `podIPs` is empty.
-pub fn pod_ips(pod: &Pod) -> Vec<String> {
-    let Some(status) = &pod.status else {
-        return Vec::new();
-    };
-    let listed: Vec<String> = status
-        .pod_ips
-        .iter()
-        .flatten()
-        .map(|p| p.ip.clone())
-        .filter(|ip| !ip.is_empty())
-        .collect();
-    if !listed.is_empty() {
-        return listed;
-    }
-    status
-        .pod_ip
-        .iter()
-        .filter(|ip| !ip.is_empty())
-        .cloned()
-        .collect()
-}
-
-fn pod_input(pod: &Pod) -> PodInput {
+fn pod_input(pod: &CachedPod) -> PodInput {
     PodInput {
         namespace: pod.metadata.namespace.clone().unwrap_or_default(),
         name: pod.metadata.name.clone().unwrap_or_default(),
-        phase: pod.status.as_ref().and_then(|s| s.phase.clone()),
-        host_network: pod.spec.as_ref().and_then(|s| s.host_network) == Some(true),
-        ips: pod_ips(pod),
+        phase: pod.phase.clone(),
+        host_network: pod.host_network,
+        ips: pod.ips.clone(),
     }
 }
 
@@ -137,16 +113,16 @@ impl Observer<IPAMBlock> for OccupancyIndex {
     }
 }
 
-impl Observer<Pod> for OccupancyIndex {
-    fn applied(&self, pod: &Pod) {
+impl Observer<CachedPod> for OccupancyIndex {
+    fn applied(&self, pod: &CachedPod) {
         let input = pod_input(pod);
         self.write().upsert_pod(input);
     }
-    fn deleted(&self, pod: &Pod) {
+    fn deleted(&self, pod: &CachedPod) {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         self.write().remove_pod(&namespace, &name_of(pod));
     }
-    fn replaced(&self, pods: &[Arc<Pod>]) {
+    fn replaced(&self, pods: &[Arc<CachedPod>]) {
         let inputs: Vec<_> = pods.iter().map(|p| pod_input(p)).collect();
         self.write().replace_pods(inputs);
     }

@@ -43,7 +43,7 @@ fn cluster_collection(resource: PolicyResource) -> MethodRouter<AppState> {
     get(
         move |State(state): State<AppState>, caller: Caller, QueryPairs(query): QueryPairs| async move {
             let list = lists::dynamic_list(&state.services, &caller, resource, None, &query).await?;
-            Ok::<_, ApiError>(Json(list))
+            Ok::<_, ApiError>(list)
         },
     )
     .delete(deletecollection)
@@ -58,7 +58,7 @@ fn collection(resource: PolicyResource) -> MethodRouter<AppState> {
             let namespace = Some(namespace.as_str());
             let list =
                 lists::dynamic_list(&state.services, &caller, resource, namespace, &query).await?;
-            Ok::<_, ApiError>(Json(list))
+            Ok::<_, ApiError>(list)
         },
     )
     .post(

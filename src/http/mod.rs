@@ -144,3 +144,17 @@ pub fn router(state: AppState, limits: Limits, surface: Surface) -> Router {
             .layer(RequestBodyLimitLayer::new(max_body)),
     )
 }
+
+impl axum::response::IntoResponse for service::lists::JsonText {
+    /// 200 with the text as an `application/json` body, as `Json` would send it.
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            self.into_bytes(),
+        )
+            .into_response()
+    }
+}

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::extract::QueryPairs;
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::service::lists::{self, ResourceList};
+use crate::service::lists::{self, JsonText, ResourceList};
 
 const BASE: &str = "/kapis/resources.kubesphere.io/v1alpha3";
 
@@ -42,10 +42,11 @@ pub async fn list_cluster(
     caller: Caller,
     Path(resources): Path<String>,
     QueryPairs(query): QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<JsonText, ApiError> {
     let resource = ResourceList::from_path(&resources)?;
-    let list = lists::v1alpha3_list(&state.services, &caller, resource, None, &query).await?;
-    Ok(Json(list))
+    lists::v1alpha3_list(&state.services, &caller, resource, None, &query)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// R2: one cluster-scoped object.
@@ -72,11 +73,12 @@ pub async fn list_namespaced(
     caller: Caller,
     Path((namespace, resources)): Path<(String, String)>,
     QueryPairs(query): QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<JsonText, ApiError> {
     let resource = ResourceList::from_path(&resources)?;
     let namespace = Some(namespace.as_str());
-    let list = lists::v1alpha3_list(&state.services, &caller, resource, namespace, &query).await?;
-    Ok(Json(list))
+    lists::v1alpha3_list(&state.services, &caller, resource, namespace, &query)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// R4: one object in a namespace.

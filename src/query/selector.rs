@@ -1052,27 +1052,7 @@ mod tests {
     // -----------------------------------------------------------------------------------------------------------
     // Property-style tests with a seeded PRNG.
 
-    /// xorshift64*: deterministic, no dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            self.0 = x;
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-            items[self.below(items.len())]
-        }
-    }
+    use crate::domain::random::SplitMix64 as Rng;
 
     const PIECES: &[&str] = &[
         "a",
@@ -1111,7 +1091,7 @@ mod tests {
         ];
         for _ in 0..20_000 {
             let len = rng.below(24);
-            let bytes: Vec<u8> = (0..len).map(|_| (rng.next() & 0xFF) as u8).collect();
+            let bytes: Vec<u8> = (0..len).map(|_| (rng.next_u64() & 0xFF) as u8).collect();
             let text = String::from_utf8_lossy(&bytes);
             if let Ok(s) = Selector::parse(&text) {
                 for map in &maps {
@@ -1119,7 +1099,7 @@ mod tests {
                 }
             }
             // Token soup exercises the parser far more than raw bytes.
-            let soup: String = (0..rng.below(12)).map(|_| rng.pick(PIECES)).collect();
+            let soup: String = (0..rng.below(12)).map(|_| *rng.pick(PIECES)).collect();
             if let Ok(s) = Selector::parse(&soup) {
                 assert_eq!(sel(&s.to_string()), s, "{soup:?}");
                 for map in &maps {
@@ -1132,10 +1112,10 @@ mod tests {
     fn random_name(rng: &mut Rng) -> String {
         const FIRST: &[&str] = &["a", "Z", "0", "k", "in", "notin"];
         const MIDDLE: &[&str] = &["", "-", "_", ".", "b", "9"];
-        let mut s = rng.pick(FIRST).to_owned();
+        let mut s = (*rng.pick(FIRST)).to_owned();
         if rng.below(2) == 0 {
-            s.push_str(rng.pick(MIDDLE));
-            s.push_str(rng.pick(&["c", "1", "Q"]));
+            s.push_str(rng.pick::<&str>(MIDDLE));
+            s.push_str(rng.pick::<&str>(&["c", "1", "Q"]));
         }
         s
     }
@@ -1143,7 +1123,7 @@ mod tests {
     fn random_requirement(rng: &mut Rng) -> String {
         let mut key = random_name(rng);
         if rng.below(3) == 0 {
-            key = format!("{}.io/{key}", rng.pick(&["ex", "a-b", "x1"]));
+            key = format!("{}.io/{key}", *rng.pick(&["ex", "a-b", "x1"]));
         }
         let value = |rng: &mut Rng| {
             if rng.below(5) == 0 {
@@ -1152,7 +1132,7 @@ mod tests {
                 random_name(rng)
             }
         };
-        let sp = |rng: &mut Rng| rng.pick(&["", " ", "  "]).to_owned();
+        let sp = |rng: &mut Rng| (*rng.pick(&["", " ", "  "])).to_owned();
         match rng.below(9) {
             0 => key,
             1 => format!("!{}{key}", sp(rng)),
@@ -1180,7 +1160,7 @@ mod tests {
         for _ in 0..5_000 {
             let n = 1 + rng.below(4);
             let parts: Vec<String> = (0..n).map(|_| random_requirement(&mut rng)).collect();
-            let text = parts.join(rng.pick(&[",", " , ", ", "]));
+            let text = parts.join(*rng.pick(&[",", " , ", ", "]));
             let s = sel(&text);
             assert_eq!(s.requirements().len(), n, "{text}");
             let shown = s.to_string();

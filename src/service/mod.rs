@@ -22,7 +22,7 @@ use crate::cluster::Caches;
 use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::caller::CallerClient;
 use crate::config::WriteIdentity;
-use lists::PodListMemo;
+use lists::{NamespaceListMemo, PodListMemo};
 
 /// What the services read and write through: the caches, the authorizer, and the cluster connection that
 /// writes on a caller's behalf start from.
@@ -37,6 +37,8 @@ pub struct Context {
     write_identity: WriteIdentity,
     /// Sorted pod lists remembered between cache changes.
     pod_lists: PodListMemo,
+    /// Sorted namespace lists remembered between cache changes.
+    namespace_lists: NamespaceListMemo,
 }
 
 impl Context {
@@ -54,6 +56,7 @@ impl Context {
             kube_config,
             write_identity,
             pod_lists: PodListMemo::default(),
+            namespace_lists: NamespaceListMemo::default(),
         }
     }
 

@@ -18,5 +18,6 @@ pub mod occupancy;
 pub mod ownership;
 pub mod pool;
 pub mod pool_admission;
+pub mod random;
 pub mod unbind;
 pub mod write_body;

@@ -3,6 +3,10 @@
 //!
 //! Objects are filtered and sorted as references; only the page is serialised.
 
+#[cfg(test)]
+mod differential_tests;
+mod memo;
+mod namespaces;
 mod pods;
 mod view;
 mod visibility;
@@ -17,7 +21,46 @@ use kube::runtime::reflector::ObjectRef;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+pub use namespaces::NamespaceListMemo;
 pub use pods::PodListMemo;
+
+/// JSON this server wrote (a response body, or one item of a list): sent as it is, never parsed back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonText(Vec<u8>);
+
+impl JsonText {
+    /// `value` serialised.
+    fn of<T: Serialize + ?Sized>(value: &T) -> Self {
+        JsonText(serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec()))
+    }
+
+    /// The text, as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The text, as owned bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+/// Appends `[item,item,…]`.
+fn write_array(items: &[JsonText], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item.0);
+    }
+    out.push(b']');
+}
+
+/// Bytes a body of `items` needs besides its envelope.
+fn items_size(items: &[JsonText]) -> usize {
+    items.iter().map(|i| i.0.len() + 1).sum()
+}
 
 use super::dynamic::PolicyResource;
 use super::pools::{self, PoolSet};
@@ -100,13 +143,17 @@ pub async fn v1alpha3_list(
     resource: ResourceList,
     namespace: Option<&str>,
     pairs: &[(String, String)],
-) -> Result<Value, Error> {
+) -> Result<JsonText, Error> {
     if namespace.is_some() && !resource.namespaced() && resource != ResourceList::IpPools {
         return Err(Error::NoSuchPath);
     }
     let query = ListQuery::parse_v1alpha3(pairs).map_err(|e| Error::BadRequest(e.to_string()))?;
     let page = list(context, caller, resource, namespace, &query).await?;
-    Ok(json!({"items": page.items, "totalItems": page.total}))
+    let mut out = Vec::with_capacity(items_size(&page.items) + 40);
+    out.extend_from_slice(b"{\"items\":");
+    write_array(&page.items, &mut out);
+    out.extend_from_slice(format!(",\"totalItems\":{}}}", page.total).as_bytes());
+    Ok(JsonText(out))
 }
 
 /// api §2 L1/L2: a Kubernetes list with `continue` and `remainingItemCount` (algorithms §9.11).
@@ -116,16 +163,23 @@ pub async fn dynamic_list(
     resource: PolicyResource,
     namespace: Option<&str>,
     pairs: &[(String, String)],
-) -> Result<Value, Error> {
+) -> Result<JsonText, Error> {
     let query = ListQuery::parse(pairs).map_err(|e| Error::BadRequest(e.to_string()))?;
     let page = list(context, caller, resource.into(), namespace, &query).await?;
     let api = resource.api_resource();
-    Ok(json!({
+    let envelope = json!({
         "apiVersion": api.api_version,
         "kind": format!("{}List", api.kind),
         "metadata": {"continue": page.total.to_string(), "remainingItemCount": page.remaining()},
-        "items": page.items,
-    }))
+    });
+    let mut out = JsonText::of(&envelope).0;
+    out.reserve(items_size(&page.items) + 12);
+    // Reopen the envelope object to append the items.
+    out.pop();
+    out.extend_from_slice(b",\"items\":");
+    write_array(&page.items, &mut out);
+    out.push(b'}');
+    Ok(JsonText(out))
 }
 
 /// api §2 G: one object from the cache.
@@ -205,7 +259,8 @@ async fn get_one(
         ResourceList::Pods => lookup(&caches.pods, name, ns)?.map(|p| {
             let pod = [p];
             let pools = PodPools::of(&caches.occupancy, &pod);
-            View::pod(&*pod[0], pools.of_pod(&pod[0])).to_json()
+            let text = pods::pod_json(&pod[0], pools.of_pod(&pod[0]));
+            serde_json::from_slice(text.as_bytes()).unwrap_or(Value::Null)
         }),
         ResourceList::Services => {
             lookup(&caches.services, name, ns)?.map(|s| View::plain(&*s).to_json())
@@ -230,24 +285,12 @@ async fn list(
     resource: ResourceList,
     namespace: Option<&str>,
     query: &ListQuery,
-) -> Result<Page<Value>, Error> {
+) -> Result<Page<JsonText>, Error> {
     let caches = &context.caches;
     let api = resource.api_resource();
     match resource {
         ResourceList::IpPools => return list_pools(context, caller, namespace, query).await,
-        ResourceList::Namespaces => {
-            let pools = PoolSet::load(context).map(|p| p.facts).unwrap_or_default();
-            let objects = synced(&caches.namespaces)?.state();
-            let visible = visible_objects(context, caller, &api, objects).await?;
-            let views = visible.iter().map(|n| namespace_view(n, &pools)).collect();
-            let page = select(views, query, |view, key, value| match key {
-                "status" => Some(
-                    view.object.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(value),
-                ),
-                _ => None,
-            });
-            return Ok(serialised(page));
-        }
+        ResourceList::Namespaces => return namespaces::page(context, caller, query).await,
         ResourceList::Workspaces => {
             let objects = synced(&caches.workspaces)?.state();
             let visible = visible_objects(context, caller, &api, objects).await?;
@@ -306,9 +349,13 @@ fn select<'a, K: Resource + Serialize>(
 }
 
 /// The page as returned: only its items are serialised.
-fn serialised<K: Resource + Serialize>(page: Page<View<'_, K>>) -> Page<Value> {
+fn serialised<K: Resource + Serialize>(page: Page<View<'_, K>>) -> Page<JsonText> {
     Page {
-        items: page.items.iter().map(View::to_json).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|v| JsonText::of(&v.to_json()))
+            .collect(),
         total: page.total,
         end: page.end,
     }
@@ -322,7 +369,7 @@ fn namespaced_page<'a, K: Cached + Serialize>(
     objects: &'a [Arc<K>],
     scope: &Scope<'_>,
     view: impl Fn(&'a K) -> View<'a, K>,
-) -> Page<Value> {
+) -> Page<JsonText> {
     let views = objects
         .iter()
         .filter(|o| scope.covers(o.meta().namespace.as_deref().unwrap_or_default()))
@@ -337,7 +384,7 @@ async fn list_pools(
     caller: &Caller,
     namespace: Option<&str>,
     query: &ListQuery,
-) -> Result<Page<Value>, Error> {
+) -> Result<Page<JsonText>, Error> {
     let (pools, chosen): (PoolSet, Vec<String>) = match namespace {
         Some(namespace) => pools::usable_pools(context, caller, namespace).await?,
         None => {
@@ -367,7 +414,7 @@ async fn list_pools(
         .items
         .iter()
         .zip(statuses)
-        .map(|(view, status)| pools::pool_object(view.object, status))
+        .map(|(view, status)| JsonText::of(&pools::pool_object(view.object, status)))
         .collect();
     Ok(Page {
         items,

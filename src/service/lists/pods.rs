@@ -1,67 +1,31 @@
 //! Pod lists: narrowed by the label and pods-by-pool indexes, filtered by the pod filters of
 //! algorithms §9.5, sorted, and remembered between cache changes.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use kube::runtime::reflector::{ObjectRef, Store};
-use serde_json::Value;
 
+use super::JsonText;
+use super::memo::{ListKey, ListMemo};
 use super::view::{POOL_LABEL, PodPools, View, owners};
 use super::visibility::Scope;
-use crate::query::pod_status::derived_status;
+use crate::cluster::pod::CachedPod;
 use crate::query::selector::Operator;
 use crate::query::{ListQuery, Page, SortBy, SortKey, matches_query, page_bounds, sort_and_page};
 use crate::service::{Context, Error, synced};
 
-/// What a sorted pod list depends on besides the caches: the scope and the query without its paging.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct PodListKey {
-    namespace: Option<String>,
-    visible: Option<BTreeSet<String>>,
-    query: ListQuery,
-}
-
-impl PodListKey {
-    fn of(scope: &Scope<'_>) -> Self {
-        let mut query = scope.query.clone();
-        query.page = 1;
-        query.limit = -1;
-        PodListKey {
-            namespace: scope.namespace.map(str::to_owned),
-            visible: scope.visible.clone(),
-            query,
-        }
-    }
-}
-
-/// A query's sorted pods and the cache generation they were computed at.
-struct Remembered {
-    generation: u64,
-    pods: Arc<Vec<Arc<Pod>>>,
-}
-
-/// Sorted pod lists by query, valid while the caches they were computed from have not changed.
-#[derive(Default)]
-pub struct PodListMemo {
-    entries: Mutex<HashMap<PodListKey, Remembered>>,
-}
-
-/// Distinct queries remembered at most; beyond, the memo starts over.
-const MEMO_ENTRIES: usize = 64;
+/// Sorted pod lists remembered between changes of the pods, pools, services and ReplicaSets.
+pub type PodListMemo = ListMemo<Arc<CachedPod>>;
 
 /// The page of pods for `scope`.
-pub fn page(context: &Context, scope: &Scope<'_>) -> Result<Page<Value>, Error> {
+pub fn page(context: &Context, scope: &Scope<'_>) -> Result<Page<JsonText>, Error> {
     let sorted = sorted_pods(context, scope)?;
     let (start, end) = page_bounds(sorted.len(), scope.query.page, scope.query.limit);
     let shown = sorted.get(start..end).unwrap_or_default();
     let pools = PodPools::of(&context.caches.occupancy, shown);
-    let items = shown
-        .iter()
-        .map(|p| View::pod(&**p, pools.of_pod(p)).to_json())
-        .collect();
+    let items = shown.iter().map(|p| pod_json(p, pools.of_pod(p))).collect();
     Ok(Page {
         items,
         total: sorted.len(),
@@ -71,43 +35,25 @@ pub fn page(context: &Context, scope: &Scope<'_>) -> Result<Page<Value>, Error> 
 
 /// Every pod the query keeps, in its order (before paging). Repeated queries between cache changes reuse the
 /// previous answer, so a page costs O(page) while the cluster is quiet and one evaluation per change otherwise.
-fn sorted_pods(context: &Context, scope: &Scope<'_>) -> Result<Arc<Vec<Arc<Pod>>>, Error> {
+fn sorted_pods(context: &Context, scope: &Scope<'_>) -> Result<Arc<Vec<Arc<CachedPod>>>, Error> {
     let generation = context.caches.pod_list_generation.current();
-    let key = PodListKey::of(scope);
-    let memo = &context.pod_lists;
-    if let Some(remembered) = memo
-        .entries
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-        && remembered.generation == generation
-    {
-        return Ok(remembered.pods.clone());
-    }
-    let pods = Arc::new(evaluate(context, scope)?);
-    let mut entries = memo.entries.lock().unwrap_or_else(|e| e.into_inner());
-    if entries.len() >= MEMO_ENTRIES {
-        entries.clear();
-    }
-    let remembered = Remembered {
-        generation,
-        pods: pods.clone(),
-    };
-    entries.insert(key, remembered);
-    Ok(pods)
+    let key = ListKey::new(scope.namespace, scope.visible.as_ref(), scope.query);
+    context
+        .pod_lists
+        .get_or_evaluate(generation, key, || evaluate(context, scope))
 }
 
 /// Filters and sorts the pods for `scope` (no paging).
-fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<Pod>>, Error> {
+fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<CachedPod>>, Error> {
     let caches = &context.caches;
     let store = synced(&caches.pods)?;
     // An equality requirement narrows the scan to its exact matches from the indexes: pods with the stored
     // label, plus (for the virtual pool label) pods in the pool without a stored one. When it is the selector's
     // only requirement the selector needs no re-check; otherwise the whole selector still runs below.
     let mut query = scope.query.clone();
-    let pods: Vec<Arc<Pod>> = match indexed_requirement(scope.query) {
+    let pods: Vec<Arc<CachedPod>> = match indexed_requirement(scope.query) {
         Some((key, values)) => {
-            let mut pods: Vec<Arc<Pod>> = caches
+            let mut pods: Vec<Arc<CachedPod>> = caches
                 .pod_labels
                 .lookup(key, values)
                 .iter()
@@ -154,7 +100,7 @@ fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<Pod>>, Error
         replica_sets: synced(&caches.replica_sets)?,
     };
     let pools = PodPools::of(&caches.occupancy, &pods);
-    let kept: Vec<Arc<Pod>> = pods
+    let kept: Vec<Arc<CachedPod>> = pods
         .iter()
         .filter(|p| {
             scope.covers(p.metadata.namespace.as_deref().unwrap_or_default()) && {
@@ -167,9 +113,9 @@ fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<Pod>>, Error
     query.page = 1;
     query.limit = -1;
     let start_time = query.sort_by == SortBy::StartTime;
-    let page = sort_and_page(kept, &query, |pod: &Arc<Pod>| SortKey {
+    let page = sort_and_page(kept, &query, |pod: &Arc<CachedPod>| SortKey {
         time: if start_time {
-            started(pod).or_else(|| super::created(&**pod))
+            pod.started.or_else(|| super::created(&**pod))
         } else {
             super::created(&**pod)
         },
@@ -177,10 +123,6 @@ fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<Pod>>, Error
         namespace: pod.metadata.namespace.as_deref().unwrap_or_default(),
     });
     Ok(page.items)
-}
-
-fn started(pod: &Pod) -> Option<jiff::Timestamp> {
-    pod.status.as_ref()?.start_time.as_ref().map(|t| t.0)
 }
 
 /// The first `key=v`, `key==v` or `key in (…)` requirement of the label selector, for the indexes (stored
@@ -208,22 +150,14 @@ struct Related<'a> {
 
 impl Related<'_> {
     /// The pod filters of algorithms §9.5 (`None` for keys that are not pod filters).
-    fn filter(&self, pod: &Pod, key: &str, value: &str) -> Option<bool> {
+    fn filter(&self, pod: &CachedPod, key: &str, value: &str) -> Option<bool> {
         let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
         Some(match key {
-            "nodeName" => pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(value),
-            "pvcName" => pod.spec.as_ref().is_some_and(|s| {
-                s.volumes.iter().flatten().any(|v| {
-                    v.persistent_volume_claim
-                        .as_ref()
-                        .is_some_and(|c| c.claim_name == value)
-                })
-            }),
-            "phase" => pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(value),
-            "podIP" => crate::cluster::occupancy::pod_ips(pod)
-                .iter()
-                .any(|ip| ip.contains(value)),
-            "status" => derived_status(pod) == value,
+            "nodeName" => pod.node_name.as_deref() == Some(value),
+            "pvcName" => pod.claim_names.iter().any(|claim| claim == value),
+            "phase" => pod.phase.as_deref() == Some(value),
+            "podIP" => pod.ips.iter().any(|ip| ip.contains(value)),
+            "status" => pod.status == value,
             "serviceName" => self
                 .services
                 .get(&ObjectRef::new(value).within(namespace))
@@ -248,4 +182,24 @@ impl Related<'_> {
             _ => return None,
         })
     }
+}
+
+/// A pod as returned: its stored JSON with its effective labels, the stored ones plus the virtual pool label
+/// (algorithms §3) when it has no stored one.
+pub fn pod_json(pod: &CachedPod, pools: &[String]) -> JsonText {
+    let mut labels: Vec<(&str, &str)> = pod
+        .metadata
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if let Some(first) = pools.first()
+        && let Err(at) = labels.binary_search_by(|(k, _)| (*k).cmp(POOL_LABEL))
+    {
+        labels.insert(at, (POOL_LABEL, first));
+    }
+    let mut out = Vec::with_capacity(pod.json.len() + 64 * (labels.len() + 1));
+    pod.json.write_with_labels(labels, &mut out);
+    JsonText(out)
 }

@@ -1,9 +1,10 @@
 //! A cached object as a list sees it: the object plus its effective labels (stored, virtual and derived).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 use serde::Serialize;
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::kubesphere::NamespaceNetworkPolicy;
 use crate::cluster::occupancy::{OccupancyIndex, namespace_input_of};
+use crate::cluster::pod::CachedPod;
 use crate::domain::binding::virtual_binding_labels;
 use crate::domain::nsnp;
 use crate::domain::pool::Pool;
@@ -25,7 +27,7 @@ pub struct PodPools<'p>(HashMap<&'p str, HashMap<&'p str, Vec<String>>>);
 
 impl<'p> PodPools<'p> {
     /// The pools of `pods`; pods in no pool are left out.
-    pub fn of(index: &OccupancyIndex, pods: &'p [Arc<Pod>]) -> Self {
+    pub fn of(index: &OccupancyIndex, pods: &'p [Arc<CachedPod>]) -> Self {
         let occupancy = index.read();
         let mut pools: HashMap<&str, HashMap<&str, Vec<String>>> = HashMap::new();
         for pod in pods {
@@ -42,7 +44,7 @@ impl<'p> PodPools<'p> {
     }
 
     /// The pools of `pod`: empty when it is in none or was not copied.
-    pub fn of_pod(&self, pod: &Pod) -> &[String] {
+    pub fn of_pod(&self, pod: &CachedPod) -> &[String] {
         let (namespace, name) = pod_key(pod);
         self.0
             .get(namespace)
@@ -51,7 +53,7 @@ impl<'p> PodPools<'p> {
     }
 }
 
-fn pod_key(pod: &Pod) -> (&str, &str) {
+fn pod_key(pod: &CachedPod) -> (&str, &str) {
     let meta = &pod.metadata;
     (
         meta.namespace.as_deref().unwrap_or_default(),
@@ -62,7 +64,7 @@ fn pod_key(pod: &Pod) -> (&str, &str) {
 /// A cached object with the labels a list matches and shows.
 pub struct View<'a, K> {
     pub(super) object: &'a K,
-    extra_labels: BTreeMap<String, String>,
+    extra_labels: Cow<'a, BTreeMap<String, String>>,
     /// Pods: `pools(pod)`; empty for other kinds.
     pools: &'a [String],
 }
@@ -70,15 +72,24 @@ pub struct View<'a, K> {
 impl<'a, K: Resource> View<'a, K> {
     /// An object whose only labels are its stored ones.
     pub fn plain(object: &'a K) -> Self {
-        Self::new(object, BTreeMap::new(), &[])
+        Self::new(object, Cow::Owned(BTreeMap::new()), &[])
     }
 
     /// A pod in `pools` (its virtual pool label shows the first), from [`PodPools::of_pod`].
     pub fn pod(object: &'a K, pools: &'a [String]) -> Self {
-        Self::new(object, BTreeMap::new(), pools)
+        Self::new(object, Cow::Owned(BTreeMap::new()), pools)
     }
 
-    fn new(object: &'a K, extra_labels: BTreeMap<String, String>, pools: &'a [String]) -> Self {
+    /// An object with labels added to its stored ones (a stored label wins).
+    pub fn with_labels(object: &'a K, extra_labels: &'a BTreeMap<String, String>) -> Self {
+        Self::new(object, Cow::Borrowed(extra_labels), &[])
+    }
+
+    fn new(
+        object: &'a K,
+        extra_labels: Cow<'a, BTreeMap<String, String>>,
+        pools: &'a [String],
+    ) -> Self {
         View {
             object,
             extra_labels,
@@ -98,7 +109,7 @@ impl<'a, K: Resource> View<'a, K> {
     /// Stored labels plus the virtual and derived ones (a pod's pool label shows its first pool).
     fn effective_labels(&self) -> BTreeMap<String, String> {
         let mut labels = self.stored_labels().cloned().unwrap_or_default();
-        for (k, v) in &self.extra_labels {
+        for (k, v) in self.extra_labels.iter() {
             labels.entry(k.clone()).or_insert_with(|| v.clone());
         }
         if let Some(first) = self.pools().first() {
@@ -114,7 +125,10 @@ impl<'a, K: Resource> View<'a, K> {
 pub fn namespace_view<'a>(namespace: &'a Namespace, pools: &[Pool]) -> View<'a, Namespace> {
     View::new(
         namespace,
-        virtual_binding_labels(&namespace_input_of(namespace), pools),
+        Cow::Owned(virtual_binding_labels(
+            &namespace_input_of(namespace),
+            pools,
+        )),
         &[],
     )
 }
@@ -123,7 +137,11 @@ pub fn namespace_view<'a>(namespace: &'a Namespace, pools: &[Pool]) -> View<'a, 
 pub fn nsnp_view(policy: &NamespaceNetworkPolicy) -> View<'_, NamespaceNetworkPolicy> {
     let spec = serde_json::to_value(&policy.spec).unwrap_or(Value::Null);
     let labels = policy.metadata.labels.clone().unwrap_or_default();
-    View::new(policy, nsnp::derived_labels(&labels, &spec), &[])
+    View::new(
+        policy,
+        Cow::Owned(nsnp::derived_labels(&labels, &spec)),
+        &[],
+    )
 }
 
 impl<K: Resource> LabelLookup for View<'_, K> {

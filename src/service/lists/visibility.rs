@@ -71,35 +71,52 @@ impl<'q> Scope<'q> {
     }
 }
 
-/// Cluster-scoped objects the caller may see: all with `list`, else those it may `get`; none → 403.
+/// Which of a cluster-scoped resource's objects the caller may see: `None` (all) with a cluster-wide `list`, else
+/// the `names` they may `get`; none → 403. `names` is only called when it is needed.
+pub async fn visible_names(
+    context: &Context,
+    caller: &Caller,
+    resource: &ApiResource,
+    names: impl FnOnce() -> Vec<String>,
+) -> Result<Option<BTreeSet<String>>, Error> {
+    let list = Access::to(Verb::List, resource);
+    if context.is_allowed(caller, &list).await? {
+        return Ok(None);
+    }
+    let allowed = allowed_among(context, caller, names(), |name| {
+        Access::to(Verb::Get, resource).named(name)
+    })
+    .await?;
+    if allowed.is_empty() {
+        return Err(Error::Forbidden(
+            list.forbidden_message(&caller.identity.user),
+        ));
+    }
+    Ok(Some(allowed))
+}
+
+/// Cluster-scoped objects the caller may see (see [`visible_names`]).
 pub async fn visible_objects<K: Cached>(
     context: &Context,
     caller: &Caller,
     resource: &ApiResource,
     objects: Vec<Arc<K>>,
 ) -> Result<Vec<Arc<K>>, Error> {
-    let list = Access::to(Verb::List, resource);
-    if context.is_allowed(caller, &list).await? {
-        return Ok(objects);
-    }
-    let names = objects
-        .iter()
-        .filter_map(|o| o.meta().name.clone())
-        .collect();
-    let allowed = allowed_among(context, caller, names, |name| {
-        Access::to(Verb::Get, resource).named(name)
-    })
-    .await?;
-    let visible: Vec<Arc<K>> = objects
-        .into_iter()
-        .filter(|o| o.meta().name.as_ref().is_some_and(|n| allowed.contains(n)))
-        .collect();
-    if visible.is_empty() {
-        return Err(Error::Forbidden(
-            list.forbidden_message(&caller.identity.user),
-        ));
-    }
-    Ok(visible)
+    let names = || {
+        objects
+            .iter()
+            .filter_map(|o| o.meta().name.clone())
+            .collect()
+    };
+    Ok(
+        match visible_names(context, caller, resource, names).await? {
+            None => objects,
+            Some(allowed) => objects
+                .into_iter()
+                .filter(|o| o.meta().name.as_ref().is_some_and(|n| allowed.contains(n)))
+                .collect(),
+        },
+    )
 }
 
 /// SubjectAccessReviews in flight at once for one request: enough that a user with rights in 1,000 namespaces is

@@ -111,9 +111,9 @@ impl MigrationInputs {
                 PodInput {
                     pools,
                     owner: controller_of(&pod.metadata),
-                    phase: pod.status.as_ref().and_then(|s| s.phase.clone()),
+                    phase: pod.phase.clone(),
                     deleting: pod.metadata.deletion_timestamp.is_some(),
-                    host_network: pod.spec.as_ref().and_then(|s| s.host_network) == Some(true),
+                    host_network: pod.host_network,
                     namespace,
                     name,
                 }

@@ -1,0 +1,186 @@
+//! Pods as the cache keeps them: metadata, the handful of spec and status fields that filters, sort keys,
+//! occupancy and migration read, and the response JSON serialised once. A full `Pod` (about 10 KB in memory
+//! for a small pod) lives only while a watch event is decoded.
+
+use std::borrow::Cow;
+
+use jiff::Timestamp;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+use serde::{Deserialize, Deserializer};
+
+use super::object_json::ObjectJson;
+use crate::query::derived_status;
+
+/// A cached pod.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedPod {
+    /// The pod's metadata without `managedFields`.
+    pub metadata: ObjectMeta,
+    /// `spec.nodeName`.
+    pub node_name: Option<String>,
+    /// The `claimName`s of its `persistentVolumeClaim` volumes.
+    pub claim_names: Vec<String>,
+    /// `spec.hostNetwork`.
+    pub host_network: bool,
+    /// `status.phase`.
+    pub phase: Option<String>,
+    /// Its addresses: `status.podIPs`, else `status.podIP` (empty entries dropped).
+    pub ips: Vec<String>,
+    /// `status.startTime`.
+    pub started: Option<Timestamp>,
+    /// Running, Waiting, Error or Completed (algorithms §9.5), derived when the pod changed.
+    pub status: &'static str,
+    /// The pod as returned, without labels.
+    pub json: ObjectJson,
+}
+
+impl From<Pod> for CachedPod {
+    fn from(mut pod: Pod) -> Self {
+        let spec = pod.spec.as_ref();
+        let status = pod.status.as_ref();
+        let node_name = spec.and_then(|s| s.node_name.clone());
+        let claim_names = spec
+            .into_iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .filter_map(|v| Some(v.persistent_volume_claim.as_ref()?.claim_name.clone()))
+            .collect();
+        let host_network = spec.and_then(|s| s.host_network) == Some(true);
+        let phase = status.and_then(|s| s.phase.clone());
+        let ips = addresses(&pod);
+        let started = status.and_then(|s| s.start_time.as_ref()).map(|t| t.0);
+        let derived = derived_status(&pod);
+        pod.metadata.managed_fields = None;
+        let labels = pod.metadata.labels.take();
+        let json = ObjectJson::of(&pod);
+        let mut metadata = pod.metadata;
+        metadata.labels = labels;
+        CachedPod {
+            metadata,
+            node_name,
+            claim_names,
+            host_network,
+            phase,
+            ips,
+            started,
+            status: derived,
+            json,
+        }
+    }
+}
+
+/// `status.podIPs`, else `status.podIP`, without empty entries.
+fn addresses(pod: &Pod) -> Vec<String> {
+    let Some(status) = &pod.status else {
+        return Vec::new();
+    };
+    let listed: Vec<String> = status
+        .pod_ips
+        .iter()
+        .flatten()
+        .map(|p| p.ip.clone())
+        .filter(|ip| !ip.is_empty())
+        .collect();
+    if !listed.is_empty() {
+        return listed;
+    }
+    status
+        .pod_ip
+        .iter()
+        .filter(|ip| !ip.is_empty())
+        .cloned()
+        .collect()
+}
+
+impl<'de> Deserialize<'de> for CachedPod {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Pod::deserialize(deserializer).map(CachedPod::from)
+    }
+}
+
+impl Resource for CachedPod {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        Pod::kind(&())
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        Pod::group(&())
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        Pod::version(&())
+    }
+    fn api_version(_: &()) -> Cow<'_, str> {
+        Pod::api_version(&())
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        Pod::plural(&())
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keeps_what_reads_need_and_the_response_without_managed_fields() {
+        let wire = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "n", "labels": {"app": "web"},
+                         "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"nodeName": "node-1", "hostNetwork": true, "containers": [{"name": "c", "image": "pause"}],
+                     "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}, {"name": "e", "emptyDir": {}}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}, {"ip": "fd00::1"}],
+                       "startTime": "2026-03-02T10:00:00Z",
+                       "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "image": "pause", "imageID": "",
+                                              "state": {"running": {}}}]}
+        });
+        let pod: CachedPod = serde_json::from_value(wire.clone()).unwrap();
+        assert_eq!(pod.node_name.as_deref(), Some("node-1"));
+        assert_eq!(pod.claim_names, ["data"]);
+        assert!(pod.host_network);
+        assert_eq!(pod.phase.as_deref(), Some("Running"));
+        assert_eq!(pod.ips, ["10.0.0.1", "fd00::1"]);
+        assert_eq!(pod.started, Some("2026-03-02T10:00:00Z".parse().unwrap()));
+        assert_eq!(pod.status, "Running");
+        assert!(pod.metadata.managed_fields.is_none());
+        assert_eq!(pod.metadata.labels.as_ref().unwrap()["app"], "web");
+
+        let mut out = Vec::new();
+        pod.json.write_with_labels([("app", "web")], &mut out);
+        let mut expected = wire;
+        expected["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn the_single_address_is_used_when_no_list_is_given() {
+        let pod: CachedPod = serde_json::from_value(json!({
+            "metadata": {"name": "p"}, "status": {"podIP": "10.0.0.2", "podIPs": [{"ip": ""}]}
+        }))
+        .unwrap();
+        assert_eq!(pod.ips, ["10.0.0.2"]);
+        assert_eq!(
+            serde_json::from_value::<CachedPod>(json!({"metadata": {"name": "q"}}))
+                .unwrap()
+                .ips,
+            Vec::<String>::new()
+        );
+    }
+}
