@@ -13,6 +13,7 @@ pub mod object_json;
 pub mod occupancy;
 pub mod pod;
 pub mod served;
+pub mod workload;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +35,7 @@ use label_index::LabelIndex;
 use legacy::CronJobV1Beta1;
 use occupancy::OccupancyIndex;
 use pod::CachedPod;
+use workload::Workload;
 
 /// The watch caches of every resource a read endpoint needs.
 pub struct Caches {
@@ -53,17 +55,17 @@ pub struct Caches {
     /// KubeSphere workspaces (optional API).
     pub workspaces: Cache<Workspace>,
     /// ReplicaSets (owners of Deployment pods).
-    pub replica_sets: Cache<ReplicaSet>,
+    pub replica_sets: Cache<Workload<ReplicaSet>>,
     /// Deployments (migration targets).
-    pub deployments: Cache<Deployment>,
+    pub deployments: Cache<Workload<Deployment>>,
     /// StatefulSets (migration targets).
-    pub stateful_sets: Cache<StatefulSet>,
+    pub stateful_sets: Cache<Workload<StatefulSet>>,
     /// DaemonSets (migration targets).
-    pub daemon_sets: Cache<DaemonSet>,
+    pub daemon_sets: Cache<Workload<DaemonSet>>,
     /// `batch/v1` CronJobs (Kubernetes ≥ 1.21).
-    pub cron_jobs: Cache<CronJob>,
+    pub cron_jobs: Cache<Workload<CronJob>>,
     /// `batch/v1beta1` CronJobs (Kubernetes ≤ 1.24); read only when `batch/v1` is absent.
-    pub cron_jobs_v1beta1: Cache<CronJobV1Beta1>,
+    pub cron_jobs_v1beta1: Cache<Workload<CronJobV1Beta1>>,
     /// Nodes, for their SNAT addresses; only where the controller runs.
     pub nodes: Option<Cache<Node>>,
     /// Pool occupancy, fed by the pool, block and pod caches.

@@ -12,6 +12,7 @@ use super::memo::{ListKey, ListMemo};
 use super::view::{POOL_LABEL, PodPools, View, owners};
 use super::visibility::Scope;
 use crate::cluster::pod::CachedPod;
+use crate::cluster::workload::Workload;
 use crate::query::selector::Operator;
 use crate::query::{ListQuery, Page, SortBy, SortKey, matches_query, page_bounds, sort_and_page};
 use crate::service::{Context, Error, synced};
@@ -145,7 +146,7 @@ fn indexed_requirement(query: &ListQuery) -> Option<(&str, &[String])> {
 /// The caches the pod filters look into besides the pods.
 struct Related<'a> {
     services: &'a Store<Service>,
-    replica_sets: &'a Store<ReplicaSet>,
+    replica_sets: &'a Store<Workload<ReplicaSet>>,
 }
 
 impl Related<'_> {

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
 
 use crate::cluster::cache::SyncState;
 use crate::cluster::occupancy::namespace_input_of;
@@ -27,58 +26,44 @@ impl MigrationInputs {
     pub fn load(context: &Context) -> Result<Self, Error> {
         let caches = &context.caches;
         let mut workloads = Vec::new();
-        let mut add = |kind: WorkloadKind,
-                       meta: &ObjectMeta,
-                       annotations: Option<&BTreeMap<String, String>>| {
-            workloads.push(WorkloadInput {
-                kind,
-                namespace: meta.namespace.clone().unwrap_or_default(),
-                name: meta.name.clone().unwrap_or_default(),
-                template_annotations: annotations.cloned().unwrap_or_default(),
-            })
-        };
+        let mut add =
+            |kind: WorkloadKind, meta: &ObjectMeta, annotations: &BTreeMap<String, String>| {
+                workloads.push(WorkloadInput {
+                    kind,
+                    namespace: meta.namespace.clone().unwrap_or_default(),
+                    name: meta.name.clone().unwrap_or_default(),
+                    template_annotations: annotations.clone(),
+                })
+            };
         for d in synced(&caches.deployments)?.state() {
-            let annotations = d
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.metadata.as_ref()?.annotations.as_ref());
-            add(WorkloadKind::Deployment, d.meta(), annotations);
+            add(
+                WorkloadKind::Deployment,
+                &d.metadata,
+                &d.template_annotations,
+            );
         }
         for s in synced(&caches.stateful_sets)?.state() {
-            let annotations = s
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.metadata.as_ref()?.annotations.as_ref());
-            add(WorkloadKind::StatefulSet, s.meta(), annotations);
+            add(
+                WorkloadKind::StatefulSet,
+                &s.metadata,
+                &s.template_annotations,
+            );
         }
         for d in synced(&caches.daemon_sets)?.state() {
-            let annotations = d
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.metadata.as_ref()?.annotations.as_ref());
-            add(WorkloadKind::DaemonSet, d.meta(), annotations);
+            add(
+                WorkloadKind::DaemonSet,
+                &d.metadata,
+                &d.template_annotations,
+            );
         }
+        // batch/v1 where served (Kubernetes ≥ 1.21), else batch/v1beta1.
         if caches.cron_jobs.state() == SyncState::Synced {
             for c in caches.cron_jobs.store().state() {
-                let annotations = c.spec.as_ref().and_then(|s| {
-                    s.job_template
-                        .spec
-                        .as_ref()?
-                        .template
-                        .metadata
-                        .as_ref()?
-                        .annotations
-                        .as_ref()
-                });
-                add(WorkloadKind::CronJob, c.meta(), annotations);
+                add(WorkloadKind::CronJob, &c.metadata, &c.template_annotations);
             }
         } else {
             for c in synced(&caches.cron_jobs_v1beta1)?.state() {
-                add(
-                    WorkloadKind::CronJob,
-                    c.meta(),
-                    Some(&c.template_annotations()),
-                );
+                add(WorkloadKind::CronJob, &c.metadata, &c.template_annotations);
             }
         }
         let replica_sets = synced(&caches.replica_sets)?

@@ -1,0 +1,185 @@
+//! Workloads as the caches keep them: metadata and the pod template's annotations, which is all that migration and
+//! the pod filters read. A ReplicaSet, Deployment, StatefulSet, DaemonSet or CronJob carries a whole pod template
+//! (kilobytes per object, and clusters keep ten old ReplicaSets per Deployment); only this much of it is kept.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use super::legacy::CronJobV1Beta1;
+
+/// A kind whose objects carry a pod template.
+pub trait PodTemplateOwner: Resource<DynamicType = ()> + DeserializeOwned + 'static {
+    /// The object's metadata and its pod template's annotations, taken out of it.
+    fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>);
+}
+
+/// The annotations of a template, when there is one.
+fn annotations_of(template: Option<PodTemplateSpec>) -> BTreeMap<String, String> {
+    template
+        .and_then(|t| t.metadata?.annotations)
+        .unwrap_or_default()
+}
+
+impl PodTemplateOwner for ReplicaSet {
+    fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
+        (
+            self.metadata,
+            annotations_of(self.spec.and_then(|s| s.template)),
+        )
+    }
+}
+
+impl PodTemplateOwner for Deployment {
+    fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
+        (self.metadata, annotations_of(self.spec.map(|s| s.template)))
+    }
+}
+
+impl PodTemplateOwner for StatefulSet {
+    fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
+        (self.metadata, annotations_of(self.spec.map(|s| s.template)))
+    }
+}
+
+impl PodTemplateOwner for DaemonSet {
+    fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
+        (self.metadata, annotations_of(self.spec.map(|s| s.template)))
+    }
+}
+
+impl PodTemplateOwner for CronJob {
+    fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
+        let template = self
+            .spec
+            .and_then(|s| s.job_template.spec)
+            .map(|s| s.template);
+        (self.metadata, annotations_of(template))
+    }
+}
+
+impl PodTemplateOwner for CronJobV1Beta1 {
+    fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
+        let annotations = self.template_annotations();
+        (self.metadata, annotations)
+    }
+}
+
+/// A cached workload of kind `K`.
+pub struct Workload<K> {
+    /// Its metadata without `managedFields`.
+    pub metadata: ObjectMeta,
+    /// Its pod template's annotations.
+    pub template_annotations: BTreeMap<String, String>,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K: PodTemplateOwner> From<K> for Workload<K> {
+    fn from(object: K) -> Self {
+        let (mut metadata, template_annotations) = object.into_parts();
+        metadata.managed_fields = None;
+        Workload {
+            metadata,
+            template_annotations,
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> Clone for Workload<K> {
+    fn clone(&self) -> Self {
+        Workload {
+            metadata: self.metadata.clone(),
+            template_annotations: self.template_annotations.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K: PodTemplateOwner> fmt::Debug for Workload<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(&K::kind(&()))
+            .field("metadata", &self.metadata)
+            .field("template_annotations", &self.template_annotations)
+            .finish()
+    }
+}
+
+impl<'de, K: PodTemplateOwner> Deserialize<'de> for Workload<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        K::deserialize(deserializer).map(Workload::from)
+    }
+}
+
+impl<K: PodTemplateOwner> Resource for Workload<K> {
+    type DynamicType = ();
+    type Scope = K::Scope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        K::kind(&())
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        K::group(&())
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        K::version(&())
+    }
+    fn api_version(_: &()) -> Cow<'_, str> {
+        K::api_version(&())
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        K::plural(&())
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keeps_metadata_and_template_annotations_only() {
+        let deployment: Workload<Deployment> = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "demo", "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"annotations": {"cni.projectcalico.org/ipv4pools": "[\"a\"]"}},
+                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+        }))
+        .unwrap();
+        assert_eq!(deployment.metadata.name.as_deref(), Some("web"));
+        assert!(deployment.metadata.managed_fields.is_none());
+        assert_eq!(
+            deployment.template_annotations["cni.projectcalico.org/ipv4pools"],
+            "[\"a\"]"
+        );
+        assert_eq!(Workload::<Deployment>::plural(&()), "deployments");
+
+        let cron_job: Workload<CronJob> = serde_json::from_value(json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {
+                "metadata": {"annotations": {"x": "y"}}, "spec": {"containers": []}}}}}
+        }))
+        .unwrap();
+        assert_eq!(cron_job.template_annotations["x"], "y");
+
+        let bare: Workload<ReplicaSet> =
+            serde_json::from_value(json!({"metadata": {"name": "rs"}})).unwrap();
+        assert!(bare.template_annotations.is_empty());
+    }
+}
