@@ -1,6 +1,39 @@
 //! Everything that touches the Kubernetes API: resource types, the CRDs the product generates, and the
 //! watch caches every read is served from.
 
+/// `kube::Resource` for a compact cached form of `$full` that keeps its metadata in a `metadata` field: the same
+/// kind, group, version, plural and scope.
+macro_rules! resource_like {
+    ([$($generics:tt)*] $compact:ty, $full:ty) => {
+        impl<$($generics)*> kube::Resource for $compact {
+            type DynamicType = ();
+            type Scope = <$full as kube::Resource>::Scope;
+
+            fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+                <$full as kube::Resource>::kind(&())
+            }
+            fn group(_: &()) -> std::borrow::Cow<'_, str> {
+                <$full as kube::Resource>::group(&())
+            }
+            fn version(_: &()) -> std::borrow::Cow<'_, str> {
+                <$full as kube::Resource>::version(&())
+            }
+            fn api_version(_: &()) -> std::borrow::Cow<'_, str> {
+                <$full as kube::Resource>::api_version(&())
+            }
+            fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+                <$full as kube::Resource>::plural(&())
+            }
+            fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
 pub mod cache;
 pub mod calico;
 pub mod caller;

@@ -2,13 +2,9 @@
 //! occupancy and migration read, and the response JSON serialised once. A full `Pod` (about 10 KB in memory
 //! for a small pod) lives only while a watch event is decoded.
 
-use std::borrow::Cow;
-
 use jiff::Timestamp;
-use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
 use serde::{Deserialize, Deserializer};
 
 use super::object_json::ObjectJson;
@@ -100,32 +96,7 @@ impl<'de> Deserialize<'de> for CachedPod {
     }
 }
 
-impl Resource for CachedPod {
-    type DynamicType = ();
-    type Scope = NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Pod::kind(&())
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Pod::group(&())
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Pod::version(&())
-    }
-    fn api_version(_: &()) -> Cow<'_, str> {
-        Pod::api_version(&())
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Pod::plural(&())
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+resource_like!([] CachedPod, Pod);
 
 #[cfg(test)]
 mod tests {

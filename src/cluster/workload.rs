@@ -2,7 +2,6 @@
 //! the pod filters read. A ReplicaSet, Deployment, StatefulSet, DaemonSet or CronJob carries a whole pod template
 //! (kilobytes per object, and clusters keep ten old ReplicaSets per Deployment); only this much of it is kept.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
@@ -120,32 +119,7 @@ impl<'de, K: PodTemplateOwner> Deserialize<'de> for Workload<K> {
     }
 }
 
-impl<K: PodTemplateOwner> Resource for Workload<K> {
-    type DynamicType = ();
-    type Scope = K::Scope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        K::kind(&())
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        K::group(&())
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        K::version(&())
-    }
-    fn api_version(_: &()) -> Cow<'_, str> {
-        K::api_version(&())
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        K::plural(&())
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+resource_like!([K: PodTemplateOwner] Workload<K>, K);
 
 #[cfg(test)]
 mod tests {
