@@ -191,8 +191,8 @@ pub fn resource_name(resource: &ApiResource) -> String {
 
 /// Receives a cache's changes right after they reach its store: the way indexes stay current without scans.
 pub trait Observer<K>: Send + Sync + 'static {
-    /// An object was added or changed.
-    fn applied(&self, object: &K);
+    /// An object was added or changed; `object` is the copy in the store.
+    fn applied(&self, object: &Arc<K>);
     /// An object was deleted.
     fn deleted(&self, object: &K);
     /// The whole content was replaced: after a (re)list, or emptied because the API went away.
@@ -240,7 +240,13 @@ impl<K: Cached> Feed<K> {
         let done = matches!(event, watcher::Event::InitDone);
         self.writer.apply_watcher_event(&event);
         match &event {
-            watcher::Event::Apply(object) => self.observers.iter().for_each(|o| o.applied(object)),
+            watcher::Event::Apply(object) => {
+                // The stored copy, so that observers can keep it without copying the object.
+                let stored = self.writer.as_reader().get(&ObjectRef::from_obj(object));
+                if let Some(stored) = stored {
+                    self.observers.iter().for_each(|o| o.applied(&stored));
+                }
+            }
             watcher::Event::Delete(object) => self.observers.iter().for_each(|o| o.deleted(object)),
             watcher::Event::InitDone => {
                 let all = self.writer.as_reader().state();
@@ -593,7 +599,7 @@ mod tests {
     struct Replaced(Mutex<Vec<Vec<String>>>);
 
     impl Observer<Namespace> for Replaced {
-        fn applied(&self, _: &Namespace) {}
+        fn applied(&self, _: &Arc<Namespace>) {}
         fn deleted(&self, _: &Namespace) {}
         fn replaced(&self, objects: &[Arc<Namespace>]) {
             let mut names: Vec<String> = objects

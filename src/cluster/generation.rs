@@ -22,7 +22,7 @@ impl Generation {
 }
 
 impl<K: Cached> Observer<K> for Generation {
-    fn applied(&self, _: &K) {
+    fn applied(&self, _: &Arc<K>) {
         self.bump();
     }
     fn deleted(&self, _: &K) {
@@ -42,7 +42,7 @@ mod tests {
     fn every_change_moves_it() {
         let generation = Generation::default();
         let before = generation.current();
-        Observer::<Pod>::applied(&generation, &Pod::default());
+        Observer::<Pod>::applied(&generation, &Arc::new(Pod::default()));
         Observer::<Pod>::deleted(&generation, &Pod::default());
         Observer::<Pod>::replaced(&generation, &[]);
         assert_eq!(generation.current(), before + 3);

@@ -40,11 +40,11 @@ pub mod caller;
 pub mod crds;
 pub mod generation;
 pub mod kubesphere;
-pub mod label_index;
 pub mod legacy;
 pub mod object_json;
 pub mod occupancy;
 pub mod pod;
+pub mod selection_index;
 pub mod served;
 pub mod workload;
 
@@ -64,10 +64,10 @@ use cache::{Cache, CacheInfo, Cached, Presence, SyncState, start};
 use calico::{IPAMBlock, IPPool};
 use generation::Generation;
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
-use label_index::LabelIndex;
 use legacy::CronJobV1Beta1;
 use occupancy::OccupancyIndex;
 use pod::CachedPod;
+use selection_index::SelectionIndex;
 use workload::Workload;
 
 /// The watch caches of every resource a read endpoint needs.
@@ -103,8 +103,8 @@ pub struct Caches {
     pub nodes: Option<Cache<Node>>,
     /// Pool occupancy, fed by the pool, block and pod caches.
     pub occupancy: Arc<OccupancyIndex>,
-    /// Pods by stored label, for selective lists.
-    pub pod_labels: Arc<LabelIndex<CachedPod>>,
+    /// Pods by stored label and by namespace, for selective lists.
+    pub pod_index: Arc<SelectionIndex<CachedPod>>,
     /// Moves on every change of pods, pools, services and ReplicaSets (what pod lists depend on).
     pub pod_list_generation: Arc<Generation>,
     /// Moves on every change of namespaces and pools (what namespace lists depend on).
@@ -232,14 +232,14 @@ impl Caches {
         extra: ExtraObservers,
     ) -> Self {
         let occupancy = Arc::new(OccupancyIndex::default());
-        let pod_labels = Arc::new(LabelIndex::<CachedPod>::default());
+        let pod_index = Arc::new(SelectionIndex::<CachedPod>::default());
         let generation = Arc::new(Generation::default());
         let namespace_generation = Arc::new(Generation::default());
         use Presence::{Optional, Required};
         Self {
             pods: source.cache(
                 Required,
-                vec![occupancy.clone(), pod_labels.clone(), generation.clone()],
+                vec![occupancy.clone(), pod_index.clone(), generation.clone()],
             ),
             namespaces: source.cache(
                 Required,
@@ -271,7 +271,7 @@ impl Caches {
                 .nodes
                 .map(|observers| source.cache(Required, observers)),
             occupancy,
-            pod_labels,
+            pod_index,
             pod_list_generation: generation,
             namespace_list_generation: namespace_generation,
             max_watch_failure,

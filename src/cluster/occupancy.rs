@@ -84,7 +84,7 @@ fn name_of<K: kube::Resource>(object: &K) -> String {
 }
 
 impl Observer<IPPool> for OccupancyIndex {
-    fn applied(&self, pool: &IPPool) {
+    fn applied(&self, pool: &Arc<IPPool>) {
         self.write().upsert_pool(&pool_facts(pool));
     }
     fn deleted(&self, pool: &IPPool) {
@@ -97,9 +97,9 @@ impl Observer<IPPool> for OccupancyIndex {
 }
 
 impl Observer<IPAMBlock> for OccupancyIndex {
-    fn applied(&self, block: &IPAMBlock) {
+    fn applied(&self, block: &Arc<IPAMBlock>) {
         let input = block_input(block);
-        self.write().upsert_block(&name_of(block), input);
+        self.write().upsert_block(&name_of(&**block), input);
     }
     fn deleted(&self, block: &IPAMBlock) {
         self.write().remove_block(&name_of(block));
@@ -114,7 +114,7 @@ impl Observer<IPAMBlock> for OccupancyIndex {
 }
 
 impl Observer<CachedPod> for OccupancyIndex {
-    fn applied(&self, pod: &CachedPod) {
+    fn applied(&self, pod: &Arc<CachedPod>) {
         let input = pod_input(pod);
         self.write().upsert_pod(input);
     }

@@ -102,8 +102,8 @@ fn name_of<K: kube::Resource>(object: &K) -> &str {
 }
 
 impl Observer<Namespace> for Triggers {
-    fn applied(&self, namespace: &Namespace) {
-        self.namespace(name_of(namespace));
+    fn applied(&self, namespace: &Arc<Namespace>) {
+        self.namespace(name_of(&**namespace));
     }
     fn deleted(&self, _: &Namespace) {}
     fn replaced(&self, _: &[Arc<Namespace>]) {
@@ -112,7 +112,7 @@ impl Observer<Namespace> for Triggers {
 }
 
 impl Observer<IPPool> for Triggers {
-    fn applied(&self, _: &IPPool) {
+    fn applied(&self, _: &Arc<IPPool>) {
         self.all();
     }
     fn deleted(&self, _: &IPPool) {
@@ -124,8 +124,8 @@ impl Observer<IPPool> for Triggers {
 }
 
 impl Observer<NamespaceNetworkPolicy> for Triggers {
-    fn applied(&self, policy: &NamespaceNetworkPolicy) {
-        self.namespace(namespace_of(policy));
+    fn applied(&self, policy: &Arc<NamespaceNetworkPolicy>) {
+        self.namespace(namespace_of(&**policy));
     }
     fn deleted(&self, policy: &NamespaceNetworkPolicy) {
         self.namespace(namespace_of(policy));
@@ -136,14 +136,15 @@ impl Observer<NamespaceNetworkPolicy> for Triggers {
 }
 
 impl Observer<Workspace> for Triggers {
-    fn applied(&self, workspace: &Workspace) {
+    fn applied(&self, workspace: &Arc<Workspace>) {
+        Observer::<Workspace>::deleted(self, workspace);
+    }
+    /// A deleted workspace, like a changed one, brings back its namespaces.
+    fn deleted(&self, workspace: &Workspace) {
         let name = name_of(workspace).to_owned();
         self.update(|p| {
             p.workspaces.insert(name);
         });
-    }
-    fn deleted(&self, workspace: &Workspace) {
-        self.applied(workspace);
     }
     fn replaced(&self, _: &[Arc<Workspace>]) {
         self.all();
@@ -151,7 +152,7 @@ impl Observer<Workspace> for Triggers {
 }
 
 impl Observer<Node> for Triggers {
-    fn applied(&self, _: &Node) {
+    fn applied(&self, _: &Arc<Node>) {
         self.update(|p| p.isolated = true);
     }
     fn deleted(&self, _: &Node) {
@@ -163,7 +164,11 @@ impl Observer<Node> for Triggers {
 }
 
 impl Observer<Service> for Triggers {
-    fn applied(&self, service: &Service) {
+    fn applied(&self, service: &Arc<Service>) {
+        Observer::<Service>::deleted(self, service);
+    }
+    /// A deleted Service, like a changed one, brings back the policies that select it.
+    fn deleted(&self, service: &Service) {
         let key = ServiceRef {
             namespace: namespace_of(service).to_owned(),
             name: name_of(service).to_owned(),
@@ -171,9 +176,6 @@ impl Observer<Service> for Triggers {
         self.update(|p| {
             p.services.insert(key);
         });
-    }
-    fn deleted(&self, service: &Service) {
-        self.applied(service);
     }
     fn replaced(&self, _: &[Arc<Service>]) {
         self.all();
@@ -183,13 +185,13 @@ impl Observer<Service> for Triggers {
 /// Changes of the NetworkPolicies this controller may own (`nsnp-*`) bring their namespace back, so that a
 /// policy edited or deleted by hand is restored.
 impl Observer<NetworkPolicy> for Triggers {
-    fn applied(&self, policy: &NetworkPolicy) {
+    fn applied(&self, policy: &Arc<NetworkPolicy>) {
+        Observer::<NetworkPolicy>::deleted(self, policy);
+    }
+    fn deleted(&self, policy: &NetworkPolicy) {
         if name_of(policy).starts_with("nsnp-") {
             self.namespace(namespace_of(policy));
         }
-    }
-    fn deleted(&self, policy: &NetworkPolicy) {
-        self.applied(policy);
     }
     fn replaced(&self, _: &[Arc<NetworkPolicy>]) {
         self.all();

@@ -19,7 +19,7 @@ pub mod params;
 pub mod pod_status;
 pub mod selector;
 
-pub use engine::{Page, SortBy, SortKey, page_bounds, sort_and_page};
+pub use engine::{Page, SortBy, SortKey, SortedPrefix, page_bounds, sort_and_page, sort_prefix};
 pub use field::{FieldOperator, FieldRequirement, FieldSelector, FieldSelectorError};
 pub use filters::{ALIAS_ANNOTATION, Object, default_filter, matches_query, matches_selectors};
 pub use params::{FieldSelectorUse, KubeListQuery, ListQuery, QueryError, RESERVED_KEYS};

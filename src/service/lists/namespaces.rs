@@ -14,7 +14,9 @@ use super::{JsonText, created};
 use crate::auth::Caller;
 use crate::cluster::occupancy::namespace_input_of;
 use crate::domain::binding::virtual_binding_labels;
-use crate::query::{ListQuery, Page, SortKey, matches_query, page_bounds, sort_and_page};
+use crate::query::{
+    ListQuery, Page, SortKey, SortedPrefix, matches_query, page_bounds, sort_prefix,
+};
 use crate::service::pools::PoolSet;
 use crate::service::{Context, Error, synced};
 
@@ -60,26 +62,28 @@ pub async fn page(
     let visible = visible_names(context, caller, &api, names).await?;
     let generation = context.caches.namespace_list_generation.current();
     let key = ListKey::new(None, visible.as_ref(), query);
-    let sorted = context
+    let (_, wanted) = page_bounds(usize::MAX, query.page, query.limit);
+    let list = context
         .namespace_lists
-        .get_or_evaluate(generation, key, || {
-            evaluate(context, visible.as_ref(), query)
+        .get_or_evaluate(generation, key, wanted, |sorted| {
+            evaluate(context, visible.as_ref(), query, sorted)
         })?;
-    let (start, end) = page_bounds(sorted.len(), query.page, query.limit);
-    let shown = sorted.get(start..end).unwrap_or_default();
+    let (start, end) = page_bounds(list.items.len(), query.page, query.limit);
+    let shown = list.items.get(start..end).unwrap_or_default();
     Ok(Page {
         items: shown.iter().map(NamespaceItem::json).collect(),
-        total: sorted.len(),
+        total: list.items.len(),
         end,
     })
 }
 
-/// The namespaces in `visible` (`None`: all) that `query` keeps, in its order (no paging).
+/// The namespaces in `visible` (`None`: all) that `query` keeps, the first `sorted` in its order.
 fn evaluate(
     context: &Context,
     visible: Option<&BTreeSet<String>>,
     query: &ListQuery,
-) -> Result<Vec<NamespaceItem>, Error> {
+    sorted: usize,
+) -> Result<SortedPrefix<NamespaceItem>, Error> {
     let pools = PoolSet::load(context).map(|p| p.facts).unwrap_or_default();
     let kept: Vec<NamespaceItem> = synced(&context.caches.namespaces)?
         .state()
@@ -110,13 +114,11 @@ fn evaluate(
                 .is_none_or(|fields| fields.matches(&view.to_json()))
         })
         .collect();
-    let mut everything = query.clone();
-    everything.page = 1;
-    everything.limit = -1;
-    let page = sort_and_page(kept, &everything, |item: &NamespaceItem| SortKey {
-        time: created(&*item.namespace),
-        name: item.namespace.metadata.name.as_deref().unwrap_or_default(),
-        namespace: "",
-    });
-    Ok(page.items)
+    Ok(sort_prefix(kept, query, sorted, |item: &NamespaceItem| {
+        SortKey {
+            time: created(&*item.namespace),
+            name: item.namespace.metadata.name.as_deref().unwrap_or_default(),
+            namespace: "",
+        }
+    }))
 }

@@ -14,7 +14,9 @@ use super::visibility::Scope;
 use crate::cluster::pod::CachedPod;
 use crate::cluster::workload::Workload;
 use crate::query::selector::Operator;
-use crate::query::{ListQuery, Page, SortBy, SortKey, matches_query, page_bounds, sort_and_page};
+use crate::query::{
+    ListQuery, Page, SortBy, SortKey, SortedPrefix, matches_query, page_bounds, sort_prefix,
+};
 use crate::service::{Context, Error, synced};
 
 /// Sorted pod lists remembered between changes of the pods, pools, services and ReplicaSets.
@@ -22,30 +24,43 @@ pub type PodListMemo = ListMemo<Arc<CachedPod>>;
 
 /// The page of pods for `scope`.
 pub fn page(context: &Context, scope: &Scope<'_>) -> Result<Page<JsonText>, Error> {
-    let sorted = sorted_pods(context, scope)?;
-    let (start, end) = page_bounds(sorted.len(), scope.query.page, scope.query.limit);
-    let shown = sorted.get(start..end).unwrap_or_default();
+    let query = scope.query;
+    let (_, wanted) = page_bounds(usize::MAX, query.page, query.limit);
+    let list = sorted_pods(context, scope, wanted)?;
+    let (start, end) = page_bounds(list.items.len(), query.page, query.limit);
+    let shown = list.items.get(start..end).unwrap_or_default();
     let pools = PodPools::of(&context.caches.occupancy, shown);
     let items = shown.iter().map(|p| pod_json(p, pools.of_pod(p))).collect();
     Ok(Page {
         items,
-        total: sorted.len(),
+        total: list.items.len(),
         end,
     })
 }
 
-/// Every pod the query keeps, in its order (before paging). Repeated queries between cache changes reuse the
-/// previous answer, so a page costs O(page) while the cluster is quiet and one evaluation per change otherwise.
-fn sorted_pods(context: &Context, scope: &Scope<'_>) -> Result<Arc<Vec<Arc<CachedPod>>>, Error> {
+/// Every pod the query keeps, in its order up to `end` at least. Repeated queries between cache changes reuse
+/// the previous answer, so a page costs O(page) while the cluster is quiet and one evaluation per change
+/// otherwise.
+fn sorted_pods(
+    context: &Context,
+    scope: &Scope<'_>,
+    end: usize,
+) -> Result<Arc<SortedPrefix<Arc<CachedPod>>>, Error> {
     let generation = context.caches.pod_list_generation.current();
     let key = ListKey::new(scope.namespace, scope.visible.as_ref(), scope.query);
     context
         .pod_lists
-        .get_or_evaluate(generation, key, || evaluate(context, scope))
+        .get_or_evaluate(generation, key, end, |sorted| {
+            evaluate(context, scope, sorted)
+        })
 }
 
-/// Filters and sorts the pods for `scope` (no paging).
-fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<CachedPod>>, Error> {
+/// Filters the pods for `scope` and sorts the first `sorted` of them.
+fn evaluate(
+    context: &Context,
+    scope: &Scope<'_>,
+    sorted: usize,
+) -> Result<SortedPrefix<Arc<CachedPod>>, Error> {
     let caches = &context.caches;
     let store = synced(&caches.pods)?;
     // An equality requirement narrows the scan to its exact matches from the indexes: pods with the stored
@@ -54,12 +69,7 @@ fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<CachedPod>>,
     let mut query = scope.query.clone();
     let pods: Vec<Arc<CachedPod>> = match indexed_requirement(scope.query) {
         Some((key, values)) => {
-            let mut pods: Vec<Arc<CachedPod>> = caches
-                .pod_labels
-                .lookup(key, values)
-                .iter()
-                .filter_map(|reference| store.get(reference))
-                .collect();
+            let mut pods = caches.pod_index.with_label(key, values);
             if key == POOL_LABEL {
                 let members: Vec<(String, String)> = {
                     let occupancy = caches.occupancy.read();
@@ -94,13 +104,30 @@ fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<CachedPod>>,
             }
             pods
         }
-        None => store.state(),
+        None => match scope.namespace {
+            Some(namespace) => caches.pod_index.in_namespace(namespace),
+            None => store.state(),
+        },
     };
     let related = Related {
         services: synced(&caches.services)?,
         replica_sets: synced(&caches.replica_sets)?,
     };
-    let pools = PodPools::of(&caches.occupancy, &pods);
+    // Only a selector on the pool label reads the pods' pools (the page looks them up for what it shows).
+    let selects_pools = [&query.label_selector, &query.label_filter]
+        .into_iter()
+        .flatten()
+        .any(|selector| {
+            selector
+                .requirements()
+                .iter()
+                .any(|r| r.key() == POOL_LABEL)
+        });
+    let pools = if selects_pools {
+        PodPools::of(&caches.occupancy, &pods)
+    } else {
+        PodPools::none()
+    };
     let kept: Vec<Arc<CachedPod>> = pods
         .iter()
         .filter(|p| {
@@ -111,19 +138,18 @@ fn evaluate(context: &Context, scope: &Scope<'_>) -> Result<Vec<Arc<CachedPod>>,
         })
         .cloned()
         .collect();
-    query.page = 1;
-    query.limit = -1;
     let start_time = query.sort_by == SortBy::StartTime;
-    let page = sort_and_page(kept, &query, |pod: &Arc<CachedPod>| SortKey {
-        time: if start_time {
-            pod.started.or_else(|| super::created(&**pod))
-        } else {
-            super::created(&**pod)
-        },
-        name: pod.metadata.name.as_deref().unwrap_or_default(),
-        namespace: pod.metadata.namespace.as_deref().unwrap_or_default(),
-    });
-    Ok(page.items)
+    Ok(sort_prefix(kept, &query, sorted, |pod: &Arc<CachedPod>| {
+        SortKey {
+            time: if start_time {
+                pod.started.or_else(|| super::created(&**pod))
+            } else {
+                super::created(&**pod)
+            },
+            name: pod.metadata.name.as_deref().unwrap_or_default(),
+            namespace: pod.metadata.namespace.as_deref().unwrap_or_default(),
+        }
+    }))
 }
 
 /// The first `key=v`, `key==v` or `key in (…)` requirement of the label selector, for the indexes (stored

@@ -43,6 +43,11 @@ impl<'p> PodPools<'p> {
         PodPools(pools)
     }
 
+    /// No pods' pools: every pod is in none.
+    pub fn none() -> Self {
+        PodPools(HashMap::new())
+    }
+
     /// The pools of `pod`: empty when it is in none or was not copied.
     pub fn of_pod(&self, pod: &CachedPod) -> &[String] {
         let (namespace, name) = pod_key(pod);

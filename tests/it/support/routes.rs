@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use ks_network_apiserver::auth::{
-    AUTHENTICATED_GROUP, Access, AccessReviewer, AuthError, Authenticator, Authorizer, Identity,
-    MASTERS_GROUP, TokenReviewer,
+    AUTHENTICATED_GROUP, AuthError, Authenticator, Authorizer, Identity, MASTERS_GROUP,
+    TokenReviewer,
 };
 use ks_network_apiserver::cluster::Caches;
 use ks_network_apiserver::config::Config;
@@ -58,11 +58,7 @@ impl App {
         let (kube_url, kube_connections) = kube_stub().await;
         let ttl = config.auth_cache_ttl();
         let max_entries = NonZeroUsize::new(config.auth.cache_max_entries).unwrap();
-        let authorizer = Arc::new(Authorizer::with_reviewer(
-            Arc::new(NoGrants),
-            ttl,
-            max_entries,
-        ));
+        let authorizer = Arc::new(Authorizer::masters_only());
         let services = service::Context::new(
             Arc::new(Caches::empty()),
             authorizer,
@@ -216,18 +212,5 @@ fn identity(user: &str, groups: &[&str]) -> Identity {
         uid: Some(user.to_owned()),
         groups,
         extra: Default::default(),
-    }
-}
-
-/// Denies everything.
-struct NoGrants;
-
-impl AccessReviewer for NoGrants {
-    fn review<'a>(
-        &'a self,
-        _: &'a Identity,
-        _: &'a Access,
-    ) -> BoxFuture<'a, Result<bool, AuthError>> {
-        Box::pin(std::future::ready(Ok(false)))
     }
 }
