@@ -1150,7 +1150,11 @@ async fn occupancy(
         move_to(home_ip).await?;
     }
     latencies.sort_by(f64::total_cmp);
-    let median = latencies.get(latencies.len() / 2).copied().unwrap_or(0.0);
+    let median = match latencies.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => latencies[n / 2],
+        n => (latencies[n / 2 - 1] + latencies[n / 2]) / 2.0,
+    };
     let max = latencies.last().copied().unwrap_or(0.0);
     println!("OCCUPANCY samples={samples} median_ms={median:.1} max_ms={max:.1}");
     Ok(())

@@ -112,8 +112,19 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# idle_percent: how idle the machine's CPUs were over the next 3 seconds (everything else competes with the run).
+idle_percent() {
+  local a b
+  a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+  sleep 3
+  b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    printf "%.0f", (y[2] > x[2]) ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 100 }'
+}
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-log "profile $PROFILE; control plane in $DIR (kube-apiserver :$APISERVER_PORT, etcd :$ETCD_PORT); load average $LOAD_BEFORE"
+IDLE_BEFORE=$(idle_percent)
+log "profile $PROFILE; control plane in $DIR (kube-apiserver :$APISERVER_PORT, etcd :$ETCD_PORT); CPUs ${IDLE_BEFORE} % idle, load average $LOAD_BEFORE"
+[ "$IDLE_BEFORE" -ge 90 ] || log "warning: the machine is busy (${IDLE_BEFORE} % idle): the numbers will be noisy"
 "$ROOT/scripts/control-plane.sh" run "$DIR" --apiserver-port "$APISERVER_PORT" --etcd-port "$ETCD_PORT" \
   >"$DIR/plane.log" 2>&1 &
 PLANE=$!
@@ -139,6 +150,7 @@ log "seeding profile $PROFILE"
 seed_started=$(date +%s.%N)
 "$SEED" "$KUBECONFIG_ADMIN" "$PROFILE" | tee "$DIR/seed.log" >&2
 SEED_SECONDS=$(awk -v a="$seed_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+MEASURE_STARTED=$SECONDS
 
 # ---------------------------------------------------------------------------------------------------------------
 # Measuring helpers
@@ -157,6 +169,32 @@ LUA
 # cpu_ticks PID: utime + stime of the process, in clock ticks.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 CLK_TCK=$(getconf CLK_TCK)
+
+# foreign_ticks: utime + stime + cutime + cstime summed over every process that is neither this script nor one of
+# its descendants: what else runs on the machine (children that ended count through their parent's cutime).
+foreign_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | sed 's/^\([0-9]*\) (.*) /\1 /' | awk -v self=$$ '
+    { parent[$1] = $3; ticks[$1] = $13 + $14 + $15 + $16 }
+    END {
+      for (p in ticks) {
+        q = p; ours = 0
+        for (d = 0; d < 64 && q > 1; d++) { if (q == self) { ours = 1; break }; q = parent[q] }
+        if (!ours) sum += ticks[p]
+      }
+      printf "%d\n", sum
+    }'
+}
+
+# others KEY COMMAND...: runs COMMAND; R[<round>:<KEY>:others] = the share of one CPU that other processes used meanwhile (%).
+others() {
+  local key=$1 before started
+  shift
+  before=$(foreign_ticks)
+  started=$(date +%s%N)
+  "$@"
+  R[$round:$key:others]=$(awk -v t=$(($(foreign_ticks) - before)) -v hz="$CLK_TCK" -v ns=$(($(date +%s%N) - started)) \
+    'BEGIN { printf "%.0f", t * 100 / hz / (ns / 1e9) }')
+}
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
@@ -269,18 +307,20 @@ for ((round = 1; round <= ROUNDS; round++)); do
     R[$round:$i:bytes]=$bytes
     R[$round:$i:matches]=$matches
     before=$(cpu_ticks "$SERVER")
-    read -r rps p50 p99 requests errors < <(load "$SERVER_URL$path")
+    others "$i" load "$SERVER_URL$path" >"$DIR/load"
+    read -r rps p50 p99 requests errors <"$DIR/load"
     after=$(cpu_ticks "$SERVER")
     R[$round:$i:rps]=$rps R[$round:$i:p50]=$p50 R[$round:$i:p99]=$p99 R[$round:$i:errors]=$errors
     R[$round:$i:cpu]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.3f", n ? t * 1000 / hz / n : 0 }')
-    log "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, ${R[$round:$i:cpu]} ms CPU/req, $bytes bytes, $matches matches$([ "$errors" = 0 ] || echo ", $errors ERRORS")"
+    log "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, ${R[$round:$i:cpu]} ms CPU/req, $bytes bytes, $matches matches$([ "$errors" = 0 ] || echo ", $errors ERRORS"); others ${R[$round:$i:others]} % CPU"
     if [ -n "$base" ]; then
       read -r code bytes _ < <(fetch "$KUBE$base")
       [ "$code" = 200 ] || die "kube-apiserver $base answered $code: $(head -c 500 "$DIR/body")"
       R[$round:$i:kbytes]=$bytes
-      read -r rps p50 p99 requests errors < <(load "$KUBE$base")
+      others "k$i" load "$KUBE$base" >"$DIR/load"
+      read -r rps p50 p99 requests errors <"$DIR/load"
       R[$round:$i:krps]=$rps R[$round:$i:kp50]=$p50 R[$round:$i:kp99]=$p99
-      log "    kube-apiserver: $rps req/s, p50 $p50 ms, p99 $p99 ms, $bytes bytes"
+      log "    kube-apiserver: $rps req/s, p50 $p50 ms, p99 $p99 ms, $bytes bytes; others ${R[$round:k$i:others]} % CPU"
     fi
   done
 
@@ -290,16 +330,19 @@ for ((round = 1; round <= ROUNDS; round++)); do
     "$SEED" "$KUBECONFIG_ADMIN" churn "$WRITE_RATE" $((DURATION_S + 2)) >"$DIR/churn.log" 2>&1 &
     CHURN=$!
     sleep 1
-    read -r rps p50 p99 requests errors < <(load "$SERVER_URL$path")
+    others "c$i" load "$SERVER_URL$path" >"$DIR/load"
+    read -r rps p50 p99 requests errors <"$DIR/load"
     wait "$CHURN" || { CHURN=; cat "$DIR/churn.log" >&2; die "the churn writer failed"; }
     CHURN=
     R[$round:$i:crps]=$rps R[$round:$i:cp50]=$p50 R[$round:$i:cp99]=$p99
     R[$round:$i:wrate]=$(sed -n 's/^CHURN .*rate=\([0-9.]*\).*/\1/p' "$DIR/churn.log")
-    log "  churn ${R[$round:$i:wrate]} writes/s, $name: $rps req/s, p50 $p50 ms, p99 $p99 ms"
+    log "  churn ${R[$round:$i:wrate]} writes/s, $name: $rps req/s, p50 $p50 ms, p99 $p99 ms; others ${R[$round:c$i:others]} % CPU"
   done
 
   "$SEED" "$KUBECONFIG_ADMIN" occupancy "$SERVER_URL" "$TOKEN" "$SAMPLES" | tee "$DIR/occupancy.log" >&2
-  sed -n 's/^  sample [0-9]*: \([0-9.]*\) ms.*/\1/p' "$DIR/occupancy.log" >>"$DIR/occupancy-samples"
+  # "<latency> <latency after the status write returned>" per sample
+  sed -n 's/^  sample [0-9]*: \([0-9.]*\) ms (status write \([0-9.]*\) ms).*/\1 \2/p' "$DIR/occupancy.log" |
+    awk '{ printf "%.1f %.1f\n", $1, $1 - $2 }' >>"$DIR/occupancy-samples"
   stop_server
 done
 
@@ -310,9 +353,29 @@ done
 fmt_int() { [ "$1" = - ] && echo - || printf '%.0f' "$1"; }
 fmt_ms() { [ "$1" = - ] && echo - || printf '%.1f' "$1"; }
 fmt_cpu() { [ "$1" = - ] && echo - || printf '%.3f' "$1"; }
+MEASURE_SECONDS=$((SECONDS - MEASURE_STARTED))
+# Other processes' CPU during the wrk runs: "<median> <max> <key of the max>".
+read -r OTHERS_MEDIAN OTHERS_MAX OTHERS_WORST < <(for key in "${!R[@]}"; do
+  [[ "$key" == *:others ]] && echo "${R[$key]} $key"
+done | sort -g | awk '{ v[NR] = $1; k[NR] = $2 } END {
+  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f %.0f %s\n", m, v[NR], k[NR] }')
+# worst_page KEY ("<round>:[k|c]<page>:others"): the page's name and which run it was.
+worst_page() {
+  local i=${1#*:} kind="" name
+  i=${i%:others}
+  case "$i" in k*) kind=" (kube-apiserver)"; i=${i#k} ;; c*) kind=" (churn)"; i=${i#c} ;; esac
+  IFS='|' read -r name _ <<<"${PAGES[$i]}"
+  echo "\`$name\`$kind"
+}
 OCC_N=$(wc -l <"$DIR/occupancy-samples")
-read -r OCC_MEDIAN OCC_P90 OCC_MAX < <(sort -g "$DIR/occupancy-samples" | awk '{ v[NR] = $1 } END {
-  i = int((NR + 1) / 2); j = int(NR * 0.9 + 0.999); printf "%.1f %.1f %.1f\n", v[i], v[j], v[NR] }')
+# stats COLUMN: "<median> <p90> <max>" of that column of the occupancy samples
+stats() {
+  cut -d' ' -f"$1" "$DIR/occupancy-samples" | sort -g | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.1f %.1f %.1f\n", m, v[int(NR * 0.9 + 0.999)], v[NR] }'
+}
+read -r OCC_MEDIAN OCC_P90 OCC_MAX < <(stats 1)
+read -r OCC_AFTER_MEDIAN _ OCC_AFTER_MAX < <(stats 2)
 COMMIT=$(git rev-parse --short=12 HEAD)
 git diff --quiet HEAD -- src crates Cargo.toml Cargo.lock || COMMIT="$COMMIT (with uncommitted changes)"
 BRANCH=$(git rev-parse --abbrev-ref HEAD)
@@ -325,10 +388,15 @@ SECTION=$DIR/section.md
   echo
   printf '%s, commit `%s` (branch `%s`): `DURATION=%s ROUNDS=%s WRITE_RATE=%s CONNECTIONS=%s THREADS=%s scripts/bench.sh %s`.\n' \
     "$(date -u '+%Y-%m-%d %H:%M UTC')" "$COMMIT" "$BRANCH" "$DURATION" "$ROUNDS" "$WRITE_RATE" "$CONNECTIONS" "$THREADS" "$PROFILE"
-  printf 'Machine: %s × %s, Linux %s, %s GB; load average before the run %s.\n' "$(nproc)" "$CPU_MODEL" "$(uname -r)" \
-    "$(awk '/^MemTotal:/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$LOAD_BEFORE"
-  printf 'Seeded in %s s: %s pods, %s namespaces, %s workspaces, %s pools, %s IPAM blocks, %s Services, %s NSNPs, %s Deployments (with a ReplicaSet each), %s StatefulSets.\n' \
-    "$SEED_SECONDS" "$PODS" "$NAMESPACES" "$WORKSPACES" "$POOLS" "$BLOCKS" "$SERVICES" "$NSNPS" "$((NAMESPACES * 3))" "$NAMESPACES"
+  printf 'Machine: %s × %s, Linux %s, %s GB; before the run its CPUs were %s %% idle (load average %s).\n' "$(nproc)" \
+    "$CPU_MODEL" "$(uname -r)" "$(awk '/^MemTotal:/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)" "$IDLE_BEFORE" "$LOAD_BEFORE"
+  printf 'Other processes used a median %s %% and at most %s %% of one CPU during the wrk runs (most during %s).\n' \
+    "$OTHERS_MEDIAN" "$OTHERS_MAX" "$(worst_page "$OTHERS_WORST")"
+  if [ "$IDLE_BEFORE" -lt 90 ] || [ "$OTHERS_MAX" -gt 20 ]; then
+    echo "**Something else was using the machine: these numbers are noisy.**"
+  fi
+  printf 'Seeded in %s s, measured in %s s: %s pods, %s namespaces, %s workspaces, %s pools, %s IPAM blocks, %s Services, %s NSNPs, %s Deployments (with a ReplicaSet each), %s StatefulSets.\n' \
+    "$SEED_SECONDS" "$MEASURE_SECONDS" "$PODS" "$NAMESPACES" "$WORKSPACES" "$POOLS" "$BLOCKS" "$SERVICES" "$NSNPS" "$((NAMESPACES * 3))" "$NAMESPACES"
   echo
   echo "Medians of $ROUNDS round(s); wrk \`-t$THREADS -c$CONNECTIONS -d$DURATION\`, admin token; \`/kapis/resources.kubesphere.io/v1alpha3/\` is left out of the page names."
   echo
@@ -354,6 +422,7 @@ SECTION=$DIR/section.md
   echo "- RSS after sync (VmRSS once stable within 1 % over 1 s): $(awk -v k="$(median rss_kb)" 'BEGIN { printf "%.0f", k / 1024 }') MB"
   printf -- '- Occupancy reflects a pod IP change (from the status write to kube-apiserver until `GET .../ippools/<pool>` shows the pool'"'"'s new `status.pods`): median %s ms, p90 %s ms, max %s ms (%s samples)\n' \
     "$OCC_MEDIAN" "$OCC_P90" "$OCC_MAX" "$OCC_N"
+  printf -- '  - of which after the write had returned: median %s ms, max %s ms\n' "$OCC_AFTER_MEDIAN" "$OCC_AFTER_MAX"
   echo
   echo "Pod pages while pods are patched (label and annotation) at WRITE_RATE=$WRITE_RATE writes/s:"
   echo
@@ -393,11 +462,14 @@ compare numbers from one machine only):
    `WRITE_RATE` times a second; `bench_seed <kubeconfig> occupancy URL TOKEN SAMPLES` moves a pod's `status.podIP`
    into another pool and back and times each change until `GET /kapis/network.kubesphere.io/v1alpha2/ippools/<pool>`
    shows the pool's new `status.pods`;
-4. medians over the rounds (occupancy: over all samples) go into the profile's section.
+4. medians over the rounds (occupancy: over all samples) go into the profile's section, with how idle the machine
+   was before the run and how much CPU every other process on it used during the wrk runs (from `/proc`): a busy
+   machine is called out, because its numbers are noise.
 
-Commands: `scripts/bench.sh small` (about 4 minutes with the builds done), `scripts/bench.sh large`,
-`scripts/bench.sh xl`; knobs `DURATION` (10s), `ROUNDS` (2), `WRITE_RATE` (50), `CONNECTIONS` (16), `THREADS` (2),
-`SAMPLES` (10), `KEEP=1`; builds go to `CARGO_TARGET_DIR` (default `target/`).
+Commands: `scripts/bench.sh small` (about 8 minutes once built), `scripts/bench.sh large` (about 12 minutes with
+`ROUNDS=2`), `scripts/bench.sh xl` (seeding alone takes several minutes). Knobs: `DURATION` (10s), `ROUNDS` (2),
+`WRITE_RATE` (50), `CONNECTIONS` (16), `THREADS` (2), `SAMPLES` (10), `KEEP=1`; builds go to `CARGO_TARGET_DIR`
+(default `target/`).
 HEADER
 fi
 awk -v profile="$PROFILE" -v section="$SECTION" '
