@@ -1,5 +1,5 @@
 //! A counter bumped by every change of the caches it observes: results computed from those caches stay valid
-//! while it has not moved (see `service::lists::PodListMemo`).
+//! while it has not moved (see `service::lists::memo`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +16,8 @@ impl Generation {
         self.0.load(Ordering::Acquire)
     }
 
-    fn bump(&self) {
+    /// Records a change.
+    pub fn bump(&self) {
         self.0.fetch_add(1, Ordering::AcqRel);
     }
 }

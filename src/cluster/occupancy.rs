@@ -1,10 +1,11 @@
 //! The occupancy index fed by the pool, IPAM block and pod caches (algorithms §2.9): watch events update it
 //! incrementally, requests read a ready status.
 
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use super::cache::Observer;
 use super::calico::{IPAMBlock, IPPool};
+use super::generation::Generation;
 use super::pod::CachedPod;
 use crate::domain::binding::NamespaceInput;
 use crate::domain::cidr::Cidr;
@@ -15,6 +16,8 @@ use crate::domain::pool::{Pool, default_allowed_uses};
 #[derive(Default)]
 pub struct OccupancyIndex {
     inner: RwLock<Occupancy>,
+    /// Moves after every change.
+    generation: Generation,
 }
 
 impl OccupancyIndex {
@@ -23,8 +26,16 @@ impl OccupancyIndex {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Occupancy> {
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    /// Equal to an earlier reading exactly when the index did not change in between: what is computed from it
+    /// after a reading stays valid while this is unchanged.
+    pub fn generation(&self) -> u64 {
+        self.generation.current()
+    }
+
+    /// Changes the index, then moves the generation.
+    fn update(&self, change: impl FnOnce(&mut Occupancy)) {
+        change(&mut self.inner.write().unwrap_or_else(|e| e.into_inner()));
+        self.generation.bump();
     }
 }
 
@@ -85,45 +96,44 @@ fn name_of<K: kube::Resource>(object: &K) -> String {
 
 impl Observer<IPPool> for OccupancyIndex {
     fn applied(&self, pool: &Arc<IPPool>) {
-        self.write().upsert_pool(&pool_facts(pool));
+        self.update(|o| o.upsert_pool(&pool_facts(pool)));
     }
     fn deleted(&self, pool: &IPPool) {
-        self.write().remove_pool(&name_of(pool));
+        self.update(|o| o.remove_pool(&name_of(pool)));
     }
     fn replaced(&self, pools: &[Arc<IPPool>]) {
-        self.write()
-            .replace_pools(pools.iter().map(|p| pool_facts(p)));
+        self.update(|o| o.replace_pools(pools.iter().map(|p| pool_facts(p))));
     }
 }
 
 impl Observer<IPAMBlock> for OccupancyIndex {
     fn applied(&self, block: &Arc<IPAMBlock>) {
         let input = block_input(block);
-        self.write().upsert_block(&name_of(&**block), input);
+        self.update(|o| o.upsert_block(&name_of(&**block), input));
     }
     fn deleted(&self, block: &IPAMBlock) {
-        self.write().remove_block(&name_of(block));
+        self.update(|o| o.remove_block(&name_of(block)));
     }
     fn replaced(&self, blocks: &[Arc<IPAMBlock>]) {
         let inputs: Vec<_> = blocks
             .iter()
             .map(|b| (name_of(&**b), block_input(b)))
             .collect();
-        self.write().replace_blocks(inputs);
+        self.update(|o| o.replace_blocks(inputs));
     }
 }
 
 impl Observer<CachedPod> for OccupancyIndex {
     fn applied(&self, pod: &Arc<CachedPod>) {
         let input = pod_input(pod);
-        self.write().upsert_pod(input);
+        self.update(|o| o.upsert_pod(input));
     }
     fn deleted(&self, pod: &CachedPod) {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-        self.write().remove_pod(&namespace, &name_of(pod));
+        self.update(|o| o.remove_pod(&namespace, &name_of(pod)));
     }
     fn replaced(&self, pods: &[Arc<CachedPod>]) {
         let inputs: Vec<_> = pods.iter().map(|p| pod_input(p)).collect();
-        self.write().replace_pods(inputs);
+        self.update(|o| o.replace_pods(inputs));
     }
 }

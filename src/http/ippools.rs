@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{ApiError, AppState};
 use crate::auth::Caller;
+use crate::service::lists::JsonText;
 use crate::service::pools;
 
 const BASE: &str = "/kapis/network.kubesphere.io/v1alpha2";
@@ -31,11 +32,8 @@ pub fn routes() -> Router<AppState> {
     responses((status = 200, description = "A JSON array of IPPools with status, sorted by name"),
               (status = 401, body = super::error::Status), (status = 403, body = super::error::Status),
               (status = 503, body = super::error::Status)))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    Ok(Json(pools::list(&state.services, &caller).await?))
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<JsonText, ApiError> {
+    Ok(pools::list(&state.services, &caller).await?)
 }
 
 /// api §1.2: one pool with its occupancy status.

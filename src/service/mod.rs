@@ -23,6 +23,7 @@ use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::caller::CallerClient;
 use crate::config::WriteIdentity;
 use lists::{NamespaceListMemo, PodListMemo};
+use pools::PoolListMemo;
 
 /// What the services read and write through: the caches, the authorizer, and the cluster connection that
 /// writes on a caller's behalf start from.
@@ -39,6 +40,8 @@ pub struct Context {
     pod_lists: PodListMemo,
     /// Sorted namespace lists remembered between cache changes.
     namespace_lists: NamespaceListMemo,
+    /// The pool list remembered between occupancy changes.
+    pool_list: PoolListMemo,
 }
 
 impl Context {
@@ -57,6 +60,7 @@ impl Context {
             write_identity,
             pod_lists: PodListMemo::default(),
             namespace_lists: NamespaceListMemo::default(),
+            pool_list: PoolListMemo::default(),
         }
     }
 

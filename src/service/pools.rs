@@ -1,7 +1,7 @@
 //! IP pools (api §1): pools with their occupancy status, migration targets, pools a namespace may use. Migration
 //! and unbind-all are in [`super::migration`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::ApiResource;
 use kube::runtime::reflector::ObjectRef;
 
+use super::lists::JsonText;
 use super::{Context, Error, synced};
 use crate::auth::{Access, Caller, Verb};
 use crate::cluster::calico::IPPool;
@@ -113,14 +114,33 @@ pub fn pool_list(items: Vec<Value>) -> Value {
     json!({"apiVersion": pools().api_version, "kind": "IPPoolList", "metadata": {}, "items": items})
 }
 
-/// api §1.1: every pool with status, sorted by name.
-pub async fn list(context: &Context, caller: &Caller) -> Result<Vec<Value>, Error> {
+/// The answer of [`list`], remembered with the occupancy generation it was computed at (every pool event moves
+/// it too): a pool's status carries its namespaces, so building the answer costs far more than sending it.
+#[derive(Default)]
+pub struct PoolListMemo(Mutex<Option<(u64, JsonText)>>);
+
+impl PoolListMemo {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(u64, JsonText)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// api §1.1: every pool with status, sorted by name, as a JSON array.
+pub async fn list(context: &Context, caller: &Caller) -> Result<JsonText, Error> {
     context
         .authorize(caller, &Access::to(Verb::List, &pools()))
         .await?;
+    let generation = context.caches.occupancy.generation();
+    if let Some((at, text)) = &*context.pool_list.lock()
+        && *at == generation
+    {
+        return Ok(text.clone());
+    }
     let pools = PoolSet::load(context)?;
     let all: Vec<&Pool> = pools.facts.iter().collect();
-    Ok(pools.objects_of(&context.caches.occupancy, &all))
+    let text = JsonText::of(&pools.objects_of(&context.caches.occupancy, &all));
+    *context.pool_list.lock() = Some((generation, text.clone()));
+    Ok(text)
 }
 
 /// api §1.2: one pool with status.

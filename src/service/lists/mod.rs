@@ -30,7 +30,7 @@ pub struct JsonText(Vec<u8>);
 
 impl JsonText {
     /// `value` serialised.
-    fn of<T: Serialize + ?Sized>(value: &T) -> Self {
+    pub fn of<T: Serialize + ?Sized>(value: &T) -> Self {
         JsonText(serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec()))
     }
 
