@@ -23,7 +23,8 @@
 #
 # Needs: cargo, curl, jq, awk, and wrk (installed with apt-get when missing; root). Everything runs on this machine,
 # so the load generator, kube-apiserver and the server share its cores: compare numbers of one machine only.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "bench: error: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -96,9 +97,14 @@ stop() {
 }
 cleanup() {
   local status=$?
+  trap - ERR
   set +e
   stop "$CHURN"
   stop "$SERVER"
+  if [ "$status" != 0 ] && [ -d "$DIR" ]; then
+    mkdir -p "$DIR.logs" && cp "$DIR"/*.log "$DIR.logs/" 2>/dev/null
+    log "failed (status $status); the logs are in $DIR.logs"
+  fi
   if [ "$KEEP" = 1 ] && [ -n "$PLANE" ]; then
     log "KEEP=1: the control plane (pid $PLANE) keeps running: export KUBECONFIG=$DIR/kubeconfig-admin"
     log "stop it with: kill $PLANE; rm -rf $DIR"
@@ -173,7 +179,8 @@ CLK_TCK=$(getconf CLK_TCK)
 # foreign_ticks: utime + stime + cutime + cstime summed over every process that is neither this script nor one of
 # its descendants: what else runs on the machine (children that ended count through their parent's cutime).
 foreign_ticks() {
-  cat /proc/[0-9]*/stat 2>/dev/null | sed 's/^\([0-9]*\) (.*) /\1 /' | awk -v self=$$ '
+  # cat fails for processes that ended since the glob: not an error
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | sed 's/^\([0-9]*\) (.*) /\1 /' | awk -v self=$$ '
     { parent[$1] = $3; ticks[$1] = $13 + $14 + $15 + $16 }
     END {
       for (p in ticks) {
@@ -223,7 +230,7 @@ declare -A R
 median() {
   local key=$1 r values=()
   for ((r = 1; r <= ROUNDS; r++)); do
-    [ -n "${R[$r:$key]:-}" ] && values+=("${R[$r:$key]}")
+    if [ -n "${R[$r:$key]:-}" ]; then values+=("${R[$r:$key]}"); fi
   done
   [ ${#values[@]} -gt 0 ] || { echo "-"; return; }
   printf '%s\n' "${values[@]}" | sort -g | awk '{ v[NR] = $1 } END {
@@ -356,7 +363,7 @@ fmt_cpu() { [ "$1" = - ] && echo - || printf '%.3f' "$1"; }
 MEASURE_SECONDS=$((SECONDS - MEASURE_STARTED))
 # Other processes' CPU during the wrk runs: "<median> <max> <key of the max>".
 read -r OTHERS_MEDIAN OTHERS_MAX OTHERS_WORST < <(for key in "${!R[@]}"; do
-  [[ "$key" == *:others ]] && echo "${R[$key]} $key"
+  if [[ "$key" == *:others ]]; then echo "${R[$key]} $key"; fi
 done | sort -g | awk '{ v[NR] = $1; k[NR] = $2 } END {
   m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f %.0f %s\n", m, v[NR], k[NR] }')
 # worst_page KEY ("<round>:[k|c]<page>:others"): the page's name and which run it was.
@@ -377,7 +384,8 @@ stats() {
 read -r OCC_MEDIAN OCC_P90 OCC_MAX < <(stats 1)
 read -r OCC_AFTER_MEDIAN _ OCC_AFTER_MAX < <(stats 2)
 COMMIT=$(git rev-parse --short=12 HEAD)
-git diff --quiet HEAD -- src crates Cargo.toml Cargo.lock || COMMIT="$COMMIT (with uncommitted changes)"
+git diff --quiet HEAD -- src crates build.rs Cargo.toml Cargo.lock examples/bench_seed.rs scripts/bench.sh ||
+  COMMIT="$COMMIT (with uncommitted changes)"
 BRANCH=$(git rev-parse --abbrev-ref HEAD)
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 SECTION=$DIR/section.md
