@@ -30,19 +30,20 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{BoxError, install_crds, retry};
 
 /// Requests in flight while seeding.
 const PARALLEL: usize = 64;
@@ -424,31 +425,6 @@ fn resource_of(object: &Value) -> ApiResource {
     resource(api_version, kind, &plural)
 }
 
-/// Whether a failed request is worth another try (the control plane is busy: 429, 5xx, transport errors).
-fn transient(error: &kube::Error) -> bool {
-    match error {
-        kube::Error::Api(status) => status.code == 429 || status.code >= 500,
-        kube::Error::SerdeError(_) => false,
-        _ => true,
-    }
-}
-
-/// Runs `request` until it succeeds, fails for good, or failed transiently 8 times.
-async fn retry<T>(request: impl AsyncFn() -> Result<T, kube::Error>) -> Result<T, kube::Error> {
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 1;
-    loop {
-        match request().await {
-            Err(error) if attempt < 8 && transient(&error) => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
 /// Creates `object` unless it exists (409: kept). Returns the stored object's uid (fetched when kept, if
 /// `want_uid`) and whether it was created.
 async fn create(
@@ -587,7 +563,16 @@ async fn seed(kubeconfig: &str, name: &str) -> Result<(), BoxError> {
         "seeding profile {}: {} pods in {} namespaces, {} pools, {} workspaces ({PARALLEL} requests in flight)",
         profile.name, profile.pods, profile.namespaces, profile.pools, profile.workspaces
     );
-    install_crds(&client).await?;
+    install_crds(
+        &client,
+        &[
+            ippools_resource(),
+            ipamblocks_resource(),
+            nsnp_resource(),
+            workspaces_resource(),
+        ],
+    )
+    .await?;
     println!("CRDs served after {:.1} s", started.elapsed().as_secs_f64());
 
     let pools: Vec<Value> = (0..profile.pools).map(pool_object).collect();
@@ -696,43 +681,6 @@ async fn seed(kubeconfig: &str, name: &str) -> Result<(), BoxError> {
         profile.name,
         started.elapsed().as_secs_f64()
     );
-    Ok(())
-}
-
-/// Creates the CRDs of config/crds/ (the product's and the upstream ones; existing ones are kept) and waits until
-/// the APIs the seed writes are served.
-async fn install_crds(client: &kube::Client) -> Result<(), BoxError> {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crds");
-    for dir in [root.clone(), root.join("upstream")] {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                let crd: CustomResourceDefinition =
-                    serde_saphyr::from_str(&std::fs::read_to_string(&path)?)?;
-                match retry(async || crds.create(&PostParams::default(), &crd).await).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(status)) if status.code == 409 => {}
-                    Err(error) => return Err(error.into()),
-                }
-            }
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for resource in [
-        ippools_resource(),
-        ipamblocks_resource(),
-        nsnp_resource(),
-        workspaces_resource(),
-    ] {
-        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-        while let Err(error) = api.list(&ListParams::default().limit(1)).await {
-            if Instant::now() > deadline {
-                return Err(format!("{} not served after 60 s: {error}", resource.plural).into());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
     Ok(())
 }
 

@@ -6,18 +6,20 @@
 //! reports: the time until every desired NetworkPolicy exists (convergence), whether a resync with nothing to
 //! change writes anything, and how long one NSNP edit takes to show in its NetworkPolicy.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+#[path = "support/mod.rs"]
+mod support;
+
 use ks_network_apiserver::app::{Mode, Server};
 use ks_network_apiserver::config::Config;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
+use support::install_crds;
 
 /// Writes in flight while seeding.
 const PARALLEL: usize = 16;
@@ -37,7 +39,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let client = kube::Client::try_from(kube_config.clone())?;
-    install_crds(&client).await?;
+    let workspaces = ApiResource {
+        group: "tenant.kubesphere.io".into(),
+        version: "v1beta1".into(),
+        api_version: "tenant.kubesphere.io/v1beta1".into(),
+        kind: "Workspace".into(),
+        plural: "workspaces".into(),
+    };
+    install_crds(&client, &[nsnp_resource(), workspaces])
+        .await
+        .map_err(|e| e.to_string())?;
 
     let started = Instant::now();
     let mut objects = Vec::new();
@@ -205,39 +216,4 @@ async fn create_all(client: &kube::Client, objects: Vec<Value>) -> Result<(), ku
         .buffer_unordered(PARALLEL)
         .try_collect()
         .await
-}
-
-/// Creates the CRDs of config/crds/ (the product's and the upstream ones) and waits until they are served.
-async fn install_crds(client: &kube::Client) -> Result<(), Box<dyn std::error::Error>> {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/crds");
-    for dir in [root.clone(), root.join("upstream")] {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                let crd: CustomResourceDefinition =
-                    serde_saphyr::from_str(&std::fs::read_to_string(&path)?)?;
-                match crds.create(&PostParams::default(), &crd).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(status)) if status.code == 409 => {}
-                    Err(error) => return Err(error.into()),
-                }
-            }
-        }
-    }
-    // Served once a list answers.
-    let workspaces = ApiResource {
-        group: "tenant.kubesphere.io".into(),
-        version: "v1beta1".into(),
-        api_version: "tenant.kubesphere.io/v1beta1".into(),
-        kind: "Workspace".into(),
-        plural: "workspaces".into(),
-    };
-    for resource in [nsnp_resource(), workspaces] {
-        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-        while api.list(&ListParams::default().limit(1)).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    Ok(())
 }
