@@ -2,8 +2,9 @@
 //! `scripts/bench-on-plane.sh visibility_scale [<namespaces>]` (default 1,000).
 //!
 //! Seeds `<namespaces>` namespaces, each with a RoleBinding that lets the plane's static user `alice` list pods
-//! there, starts the server in this process, and times `GET /kapis/resources.kubesphere.io/v1alpha3/pods` as alice:
-//! the first request asks one SubjectAccessReview per namespace, the second is answered from the caches.
+//! there, then, for `auth.localRbac` off and on, starts the server in this process and times
+//! `GET /kapis/resources.kubesphere.io/v1alpha3/pods` as alice twice. Off, the first request asks one
+//! SubjectAccessReview per namespace; on, the watched RoleBindings answer. The second is answered from caches.
 
 use std::time::{Duration, Instant};
 
@@ -69,35 +70,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let mut config = Config::default();
-    config.server.bind_address = "127.0.0.1:0".into();
-    let server = Server::start(&config, kube_config, Mode::Serve).await?;
-    let base = format!("http://{}", server.local_addr());
-    let http = reqwest::Client::new();
-    while http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map_or(true, |r| r.status() != 200)
-    {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    for local_rbac in [false, true] {
+        let mut config = Config::default();
+        config.server.bind_address = "127.0.0.1:0".into();
+        config.auth.local_rbac = local_rbac;
+        let server = Server::start(&config, kube_config.clone(), Mode::Serve).await?;
+        let base = format!("http://{}", server.local_addr());
+        let http = reqwest::Client::new();
+        while http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .map_or(true, |r| r.status() != 200)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let list = format!("{base}/kapis/resources.kubesphere.io/v1alpha3/pods?limit=10");
+        for attempt in ["first", "second"] {
+            let started = Instant::now();
+            let response = http.get(&list).bearer_auth(ALICE_TOKEN).send().await?;
+            let code = response.status();
+            let body: Value = response.json().await?;
+            println!(
+                "auth.localRbac={local_rbac} {attempt}: {code} in {:.1?} (totalItems {})",
+                started.elapsed(),
+                body["totalItems"]
+            );
+        }
+        server.shutdown().await?;
     }
-    let list = format!("{base}/kapis/resources.kubesphere.io/v1alpha3/pods?limit=10");
-    for attempt in [
-        "first (one review per namespace)",
-        "second (cached answers)",
-    ] {
-        let started = Instant::now();
-        let response = http.get(&list).bearer_auth(ALICE_TOKEN).send().await?;
-        let code = response.status();
-        let body: Value = response.json().await?;
-        println!(
-            "{attempt}: {code} in {:.1?} (totalItems {})",
-            started.elapsed(),
-            body["totalItems"]
-        );
-    }
-    server.shutdown().await?;
     Ok(())
 }
 

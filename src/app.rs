@@ -188,6 +188,7 @@ impl Server {
             config.max_watch_failure(),
             &stop,
             extra,
+            config.auth.local_rbac && mode != Mode::Controller,
         );
         let caches = Arc::new(caches);
         let controller_metrics = reconciles.then(|| Arc::new(ControllerMetrics::default()));
@@ -235,7 +236,11 @@ impl Server {
             }
             _ => None,
         };
-        let authorizer = Arc::new(Authorizer::new(client, ttl, max_entries));
+        let mut authorizer = Authorizer::new(client, ttl, max_entries);
+        if let Some(rbac) = &caches.rbac {
+            authorizer = authorizer.with_local_grants(rbac.clone());
+        }
+        let authorizer = Arc::new(authorizer);
         let state = AppState {
             services: Arc::new(service::Context::new(
                 caches,

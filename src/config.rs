@@ -219,6 +219,8 @@ pub struct AuthConfig {
     pub cache_ttl_seconds: u64,
     /// Most answers each of those caches holds; the least recently used go first.
     pub cache_max_entries: usize,
+    /// Whether grants are read from watched Roles and bindings before asking a SubjectAccessReview.
+    pub local_rbac: bool,
     /// Front-proxy client certificates (kube-apiserver's aggregator, api §0.2 step 1).
     pub front_proxy: FrontProxyConfig,
     /// How writes on a caller's behalf present the caller (api §0.4).
@@ -303,6 +305,7 @@ impl Default for AuthConfig {
             token_review: TokenReviewConfig::default(),
             cache_ttl_seconds: 10,
             cache_max_entries: 10_000,
+            local_rbac: true,
             front_proxy: FrontProxyConfig::default(),
             write_identity: WriteIdentity::Auto,
         }
@@ -345,6 +348,7 @@ pub const KEYS: &[&str] = &[
     "auth.tokenReview.audiences",
     "auth.cacheTTLSeconds",
     "auth.cacheMaxEntries",
+    "auth.localRbac",
     "auth.frontProxy.enabled",
     "auth.writeIdentity",
     "log.format",
@@ -462,6 +466,7 @@ impl Config {
             "auth.tokenReview.audiences" => self.auth.token_review.audiences = parse_list(value),
             "auth.cacheTTLSeconds" => self.auth.cache_ttl_seconds = parse_number(key, value)?,
             "auth.cacheMaxEntries" => self.auth.cache_max_entries = parse_number(key, value)?,
+            "auth.localRbac" => self.auth.local_rbac = parse_bool(key, value)?,
             "auth.frontProxy.enabled" => self.auth.front_proxy.enabled = parse_bool(key, value)?,
             "auth.writeIdentity" => {
                 self.auth.write_identity = match value {
@@ -729,6 +734,7 @@ mod tests {
                 | "controller.ensureNamespaceNameLabel"
                 | "isolation.dns.enabled"
                 | "auth.frontProxy.enabled"
+                | "auth.localRbac"
                 | "webhook.enabled" => "false",
                 "auth.writeIdentity" => "impersonate",
                 "isolation.dns.nodeLocalDNSIPs" => "10.0.0.10",

@@ -14,7 +14,7 @@ mod front_proxy;
 mod review_cache;
 
 pub use authenticator::{Authenticator, TokenReviewer};
-pub use authorizer::{Access, AccessReviewer, Authorizer, Verb};
+pub use authorizer::{Access, AccessReviewer, Authorizer, LocalGrants, Verb};
 pub use front_proxy::FrontProxy;
 
 use std::collections::BTreeMap;

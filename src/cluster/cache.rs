@@ -90,6 +90,11 @@ impl WatchHealth {
     pub fn last_success(&self) -> Option<Instant> {
         self.last_success
     }
+
+    /// Whether the watch is failing now, however briefly.
+    pub fn is_failing(&self) -> bool {
+        self.failing_since.is_some()
+    }
 }
 
 /// A [`WatchHealth`] shared by the watch task (writer) and readiness (reader).
@@ -673,7 +678,9 @@ mod tests {
         );
 
         // Failing since 100 s: stale only once the window has passed, counted from the first failure.
+        assert!(!health.is_failing());
         assert!(health.failed(at(100)));
+        assert!(health.is_failing());
         assert!(!health.failed(at(120)));
         assert_eq!(health.stale(at(130), window), None);
         assert_eq!(health.stale(at(131), window), Some(Duration::from_secs(31)));

@@ -44,6 +44,7 @@ pub mod legacy;
 pub mod object_json;
 pub mod occupancy;
 pub mod pod;
+pub mod rbac;
 pub mod selection_index;
 pub mod served;
 pub mod workload;
@@ -67,6 +68,7 @@ use kubesphere::{NamespaceNetworkPolicy, Workspace};
 use legacy::CronJobV1Beta1;
 use occupancy::OccupancyIndex;
 use pod::CachedPod;
+use rbac::{RbacCaches, RbacIndex};
 use selection_index::SelectionIndex;
 use workload::Workload;
 
@@ -101,6 +103,9 @@ pub struct Caches {
     pub cron_jobs_v1beta1: Cache<Workload<CronJobV1Beta1>>,
     /// Nodes, for their SNAT addresses; only where the controller runs.
     pub nodes: Option<Cache<Node>>,
+    /// Roles and bindings, for deciding grants without kube-apiserver; only with `auth.localRbac` where the API
+    /// is served.
+    pub rbac: Option<Arc<RbacCaches>>,
     /// Pool occupancy, fed by the pool, block and pod caches.
     pub occupancy: Arc<OccupancyIndex>,
     /// Pods by stored label and by namespace, for selective lists.
@@ -196,13 +201,14 @@ impl CacheSource for Watches<'_> {
 
 impl Caches {
     /// Starts every cache; the watch tasks run until `stop` is cancelled. `extra` observers see the changes
-    /// too; the node cache starts only when `extra.nodes` is given.
+    /// too; the node cache starts only when `extra.nodes` is given, the RBAC caches only with `local_rbac`.
     pub fn start(
         client: &Client,
         discovery_interval: Duration,
         max_watch_failure: Duration,
         stop: &CancellationToken,
         extra: ExtraObservers,
+        local_rbac: bool,
     ) -> (Self, JoinSet<()>) {
         let mut watches = Watches {
             client,
@@ -210,18 +216,19 @@ impl Caches {
             stop,
             tasks: JoinSet::new(),
         };
-        let caches = Self::assemble(&mut watches, max_watch_failure, extra);
+        let caches = Self::assemble(&mut watches, max_watch_failure, extra, local_rbac);
         (caches, watches.tasks)
     }
 
     /// Caches holding `objects` (as kube-apiserver serves them; each goes to the cache of its `apiVersion` and
-    /// `kind`), fed through the watches' parsing and observers: a cluster's state without kube-apiserver. No
-    /// watch feeds them, so none fails.
+    /// `kind`), fed through the watches' parsing and observers, RBAC caches included: a cluster's state without
+    /// kube-apiserver. No watch feeds them, so none fails.
     pub fn holding(objects: &[serde_json::Value]) -> Self {
         Self::assemble(
             &mut cache::Content(objects),
             Duration::MAX,
             ExtraObservers::default(),
+            true,
         )
     }
 
@@ -230,6 +237,7 @@ impl Caches {
         source: &mut impl CacheSource,
         max_watch_failure: Duration,
         extra: ExtraObservers,
+        local_rbac: bool,
     ) -> Self {
         let occupancy = Arc::new(OccupancyIndex::default());
         let pod_index = Arc::new(SelectionIndex::<CachedPod>::default());
@@ -270,6 +278,16 @@ impl Caches {
             nodes: extra
                 .nodes
                 .map(|observers| source.cache(Required, observers)),
+            rbac: local_rbac.then(|| {
+                let index = Arc::new(RbacIndex::default());
+                Arc::new(RbacCaches {
+                    roles: source.cache(Required, vec![index.clone()]),
+                    cluster_roles: source.cache(Required, vec![index.clone()]),
+                    role_bindings: source.cache(Required, vec![index.clone()]),
+                    cluster_role_bindings: source.cache(Required, vec![index.clone()]),
+                    index,
+                })
+            }),
             occupancy,
             pod_index,
             pod_list_generation: generation,
@@ -304,6 +322,9 @@ impl Caches {
         ];
         if let Some(nodes) = &self.nodes {
             all.push(nodes);
+        }
+        if let Some(rbac) = &self.rbac {
+            all.extend(rbac.all());
         }
         all
     }

@@ -40,6 +40,8 @@ mod ippool_migration;
 mod ippool_status;
 /// Exclusive plane: unbinding a pool from every namespace.
 mod ippool_unbind;
+/// Shared plane: `auth.localRbac` against kube-apiserver's own RBAC answers, and revocation.
+mod local_rbac;
 /// Shared plane: `config/deploy` passes a server-side dry run; exclusive plane: its RBAC suffices for mode `all`.
 mod manifests;
 /// Exclusive plane: a migration killed midway (SIGKILL) and completed by running it again.

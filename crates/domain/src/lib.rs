@@ -1,6 +1,7 @@
 //! The product's knowledge as pure functions and data: CIDR math, pool rules, occupancy, bindings,
 //! migration planning, NSNP validation and translation, namespace isolation, ownership of generated
-//! NetworkPolicies, kubectl-style ages. No kube, axum or tokio here: plain data in, plain data out.
+//! NetworkPolicies, kubectl-style ages, RBAC evaluation. No kube, axum or tokio here: plain data in, plain
+//! data out.
 
 pub mod age;
 pub mod binding;
@@ -19,5 +20,6 @@ pub mod ownership;
 pub mod pool;
 pub mod pool_admission;
 pub mod random;
+pub mod rbac;
 pub mod unbind;
 pub mod write_body;
