@@ -1,6 +1,7 @@
 //! Namespace binding sync (algorithms §4.3): binding labels `ippool.network.kubesphere.io/<pool>` become the
 //! Calico annotations `cni.projectcalico.org/ipv4pools` / `ipv6pools` on namespaces that opt in (a binding label
-//! or the managed marker). Triggered by namespace and pool events and the resync.
+//! or the managed marker), and edits of those annotations on managed namespaces (the console's bind and unbind)
+//! move the labels. Triggered by namespace and pool events and the resync.
 
 use std::sync::Arc;
 
@@ -16,8 +17,8 @@ use crate::cluster::caller::FIELD_MANAGER;
 use crate::cluster::occupancy::{namespace_input_of, pool_facts};
 use crate::domain::binding;
 
-/// Brings one namespace's Calico annotations in line with its binding labels. The patch is guarded by the
-/// cached resourceVersion: on a conflict the error policy retries after a backoff, by when the cache has the
+/// Brings one namespace's Calico annotations and binding labels in line with each other. The patch is guarded by
+/// the cached resourceVersion: on a conflict the error policy retries after a backoff, by when the cache has the
 /// newer version.
 pub async fn reconcile(
     namespace: Arc<Namespace>,

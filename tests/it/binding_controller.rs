@@ -1,6 +1,6 @@
-//! The controller's namespace ↔ pool annotation sync (cases 44–52) against the real apiserver. On the
-//! exclusive plane: the controller acts on every namespace of the cluster, and the fixture's names are
-//! fixed.
+//! The controller's namespace ↔ pool annotation sync (cases 44–52) against the real apiserver, and the
+//! KubeSphere console's bind and unbind writes (docs/console.md). On the exclusive plane: the controller acts on
+//! every namespace of the cluster, and the fixture's names are fixed.
 
 use k8s_openapi::api::core::v1::Namespace;
 use ks_network_apiserver::app::Mode;
@@ -8,13 +8,27 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::support::api::{IPV4POOLS as V4, IPV6POOLS as V6, MARKER, SYNC};
+use crate::support::api::{BINDING, IPV4POOLS as V4, IPV6POOLS as V6, MARKER, SYNC, V3};
+use crate::support::console::put_namespace_pools;
 use crate::support::exclusive::Exclusive;
-use crate::support::fixtures::{delete, namespace, pool};
+use crate::support::fixtures::{binding_labels, delete, namespace, pool};
 use crate::support::{CrdSet, TestServer, User, test_config, wait_for};
 
 fn annotation(ns: &Namespace, key: &str) -> Option<String> {
     ns.metadata.annotations.as_ref()?.get(key).cloned()
+}
+
+/// The item named `name` of a list answer.
+fn item_named(body: &Value, name: &str) -> Option<Value> {
+    body["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["metadata"]["name"] == name)
+        .cloned()
+}
+
+fn stored_labels(ns: &Namespace) -> std::collections::BTreeMap<String, String> {
+    ns.metadata.labels.clone().unwrap_or_default()
 }
 
 async fn patch(api: &Api<Namespace>, name: &str, body: Value) {
@@ -60,6 +74,7 @@ async fn binding_labels_drive_the_calico_annotations() {
                 json!({}),
             ),
             namespace("n5", json!({}), json!({V4: "[\"10.11.0.0/16\"]"})),
+            namespace("n6", json!({}), json!({})),
         ])
         .await;
     let server = TestServer::start_mode(plane, test_config(), Mode::All).await;
@@ -88,17 +103,19 @@ async fn binding_labels_drive_the_calico_annotations() {
     .await;
     assert_eq!(annotation(&n1, V4).as_deref(), Some("[\"pa\",\"pb\"]"));
 
-    // 51: labels are the truth on managed namespaces.
+    // 51, as the console needs it: an edit of the annotations of a managed namespace moves its labels
+    // (cases.md had it reverted; docs/console.md).
     patch(
         &api,
         "n1",
         json!({"metadata": {"annotations": {V4: "[\"pb\"]"}}}),
     )
     .await;
-    until(&api, "n1", "n1 hand edit reverted", |ns| {
-        annotation(ns, V4).as_deref() == Some("[\"pa\",\"pb\"]")
+    let n1 = until(&api, "n1", "n1 label pa gone", |ns| {
+        !stored_labels(ns).contains_key("ippool.network.kubesphere.io/pa")
     })
     .await;
+    assert_eq!(annotation(&n1, V4).as_deref(), Some("[\"pb\"]"));
 
     // 46: last label removed → annotations and marker removed.
     let labels = json!({"ippool.network.kubesphere.io/pa": null, "ippool.network.kubesphere.io/pb": null, "ippool.network.kubesphere.io/p6": null});
@@ -110,7 +127,8 @@ async fn binding_labels_drive_the_calico_annotations() {
     })
     .await;
 
-    // 47: hand-set annotations are left alone but reported as bound.
+    // 47: hand-set annotations are left alone but reported as bound; the virtual label is matched, not shown
+    // (the console writes a namespace back as it read it).
     let token = plane.token(User::Admin);
     let (_, body) = server
         .get_json(
@@ -119,10 +137,7 @@ async fn binding_labels_drive_the_calico_annotations() {
     )
     .await;
     assert_eq!(body["totalItems"], 1, "{body}");
-    assert_eq!(
-        body["items"][0]["metadata"]["labels"]["ippool.network.kubesphere.io/pb"],
-        ""
-    );
+    assert_eq!(binding_labels(&body["items"][0]), Default::default());
     let n2 = api.get("n2").await.unwrap();
     assert_eq!(annotation(&n2, MARKER), None, "n2 untouched");
 
@@ -137,9 +152,8 @@ async fn binding_labels_drive_the_calico_annotations() {
         annotation(ns, V4).as_deref() == Some("[\"pa\",\"pb\"]")
     })
     .await;
-    let labels = n2.metadata.labels.clone().unwrap_or_default();
     assert_eq!(
-        labels
+        stored_labels(&n2)
             .get("ippool.network.kubesphere.io/pb")
             .map(String::as_str),
         Some("")
@@ -183,5 +197,75 @@ async fn binding_labels_drive_the_calico_annotations() {
     )
     .await;
     assert_eq!(body["totalItems"], 1, "{body}");
+
+    // The console binds and unbinds by PUTting the namespace it listed with a rewritten `ipv4pools`
+    // (`4.49e1bbd1d064c2cb5c0d.js`, pool detail "projects" tab `handleAdd` / `handleDelete`), then lists
+    // the pool's projects again (`fetchNamespacesList`).
+    let tab = |pool: &str| {
+        format!(
+            "{V3}/namespaces?limit=-1&labelSelector=ippool.network.kubesphere.io%2F{pool}&sortBy=createTime&page=1"
+        )
+    };
+    let listed = |pool: &'static str, name: &'static str, shown: bool| {
+        let (server, token, path) = (&server, &token, tab(pool));
+        async move {
+            wait_for(
+                SYNC,
+                &format!("{name} listed {shown} under {pool}"),
+                || async {
+                    let (code, body) = server.get_json(&path, token).await;
+                    let item = item_named(&body, name);
+                    (code == 200 && body["items"].is_array() && item.is_some() == shown)
+                        .then_some(item)
+                },
+            )
+            .await
+        }
+    };
+    // An unmanaged namespace: bound from the project picker (module `handleOk` → `handleAdd`), unbound from the tab.
+    let picker = format!(
+        "{V3}/namespaces?limit=-1&sortBy=createTime&page=1&labelSelector=%21kubesphere.io%2Fdevopsproject"
+    );
+    let picked = |name: &'static str| {
+        let (server, token, picker) = (&server, &token, &picker);
+        async move {
+            let (_, body) = server.get_json(picker, token).await;
+            item_named(&body, name).expect("in the project picker")
+        }
+    };
+    put_namespace_pools(&admin, &picked("n6").await, "pb", true).await;
+    let n6 = listed("pb", "n6", true).await.expect("n6 item");
+    assert_eq!(binding_labels(&n6), Default::default());
+    put_namespace_pools(&admin, &n6, "pb", false).await;
+    listed("pb", "n6", false).await;
+    let n6 = api.get("n6").await.unwrap();
+    let stored_bindings = stored_labels(&n6)
+        .into_keys()
+        .filter(|k| k.starts_with(BINDING));
+    assert_eq!(
+        (
+            stored_bindings.count(),
+            annotation(&n6, V4),
+            annotation(&n6, MARKER)
+        ),
+        (0, Some("[]".to_owned()), None),
+        "n6 unbound and unmanaged"
+    );
+    // A managed namespace (n2, adopted in 48): the labels follow the console's edits.
+    let item = listed("pa", "n2", true).await.expect("n2 item");
+    put_namespace_pools(&admin, &item, "pa", false).await;
+    listed("pa", "n2", false).await;
+    let n2 = until(&api, "n2", "n2 without label pa", |ns| {
+        !stored_labels(ns).contains_key("ippool.network.kubesphere.io/pa")
+    })
+    .await;
+    assert_eq!(annotation(&n2, V4).as_deref(), Some("[\"pb\"]"));
+    put_namespace_pools(&admin, &picked("n2").await, "pa", true).await;
+    until(&api, "n2", "n2 bound to pa by label again", |ns| {
+        stored_labels(ns).contains_key("ippool.network.kubesphere.io/pa")
+            && annotation(ns, V4).as_deref() == Some("[\"pa\",\"pb\"]")
+    })
+    .await;
+    listed("pa", "n2", true).await;
     server.stop().await;
 }

@@ -16,18 +16,21 @@
 //! Every test uses its own namespaces and pools (unique names); reads poll until the server's watch
 //! caches reflect the writes.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use serde_json::{Value, json};
 
 use crate::support::api::{MIGRATIONS, NP, NSNP, SYNC, V2, V3};
+use crate::support::console;
 use crate::support::fixtures::{Checks, api, eventually, item_names, names, namespace, pod, pool};
 use crate::support::{Env, unique_name};
 
-/// A random /24 in 100.64.0.0/10 (shared address space no other test uses), so that this module's
-/// pools do not overlap each other's.
+/// A /24 in 100.64.0.0/10 (shared address space no other test uses), a different one on every call, so
+/// that this module's pools do not overlap each other's.
 fn cidr24() -> String {
-    let suffix = unique_name("c");
-    let byte = u8::from_str_radix(&suffix[2..4], 16).unwrap();
-    format!("100.{}.{byte}.0/24", 64 + (byte % 64))
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("100.{}.{}.0/24", 64 + n / 256, n % 256)
 }
 
 /// GETs `path` until `ready` accepts the answer; returns it.
@@ -84,21 +87,26 @@ async fn console_ippool_requests_get_the_shapes_the_console_reads() {
     .await;
     let ns = unique_name("cc-ns");
     let bindings = json!({format!("ippool.network.kubesphere.io/{pa}"): "",
-                          format!("ippool.network.kubesphere.io/{pb}"): ""});
+                          format!("ippool.network.kubesphere.io/{pb}"): "",
+                          format!("ippool.network.kubesphere.io/{pc}"): ""});
     env.create(namespace(&ns, bindings, json!({}))).await;
     let mut checks = Checks::default();
 
-    // Workload pool picker: `1.9ca3a76d71946712055c.js`, IPPool store `fetchNamespacesIpPools`
-    // (`request.get(…/namespaces/{ns}/ippools, {limit: -1})`, then `o.map(…)`: a bare array), then
-    // the form keeps pools with `disabled !== true` and `status.unallocated >= replicas`.
-    // The second query is the variant of the same call.
+    // Workload form, "Pod IP pool" (`1.9ca3a76d71946712055c.js`; the form section calls both):
+    // - IPPool store `fetchNamespacesIpPools` (`request.get(…/namespaces/{ns}/ippools, {limit: -1})`, then
+    //   `o.map(…)`: a bare array), then keeps pools with `disabled !== true` and `status.unallocated >= replicas`;
+    // - the pool table's `componentDidMount` → `getStoreByCluster(cluster)` (the Calico-cluster store for
+    //   ksVersion ≥ 3.4.1) `fetchList({limit: -1, cluster, namespace, status: "enabled"})`: `sortBy` and
+    //   `page` added by `fetchList`, answer read as `items || (isArray ? answer : [])` and shown in the
+    //   answer's order. The pools usable by a namespace are never disabled (algorithms §5), sorted by
+    //   name (createTime order, newest first, would put `pc` first).
     for query in [
         "limit=-1",
         "limit=-1&status=enabled&sortBy=createTime&page=1",
     ] {
         let path = format!("{V2}/namespaces/{ns}/ippools?{query}");
         let body = poll(&env, &path, |code, body| {
-            code == 200 && array_names(body) == [pa.clone()]
+            code == 200 && array_names(body) == [pa.clone(), pc.clone()]
         })
         .await;
         checks.eq(
@@ -109,36 +117,70 @@ async fn console_ippool_requests_get_the_shapes_the_console_reads() {
                 .iter()
                 .map(pool_fields)
                 .collect::<Vec<_>>(),
-            &vec![expected_pool_fields(&pa, &cidr_a)],
+            &vec![
+                expected_pool_fields(&pa, &cidr_a),
+                expected_pool_fields(&pc, &cidr_c),
+            ],
         );
     }
 
+    // Pool create dialog (`3.bb6cbee4309e765b70c1.js`, action `network.ippool.add`): one
+    // `POST /apis/crd.projectcalico.org/v1/ippools` per pool of the form (its defaults: `blockSize` 26,
+    // IPIP `Always`, NAT on, `nodeSelector` `all()`; `spec.type` is pruned by the CRD), with the creator
+    // annotation. Eight, so that with the three above the pools page has more than its `limit=10`.
+    let created: Vec<String> = (0..8).map(|_| unique_name("ippool-cc")).collect();
+    for name in &created {
+        let body = json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
+            "metadata": {"name": name, "annotations": {}},
+            "spec": {"type": "calico", "cidr": cidr24(), "blockSize": 26, "disabled": false,
+                     "ipipMode": "Always", "vxlanMode": "Never", "natOutgoing": true,
+                     "nodeSelector": "all()"}});
+        console::create(
+            &env.admin,
+            "/apis/crd.projectcalico.org/v1/ippools",
+            body,
+            "admin",
+        )
+        .await;
+    }
     // Pools page: `4.49e1bbd1d064c2cb5c0d.js` `componentDidMount` → `fetchList({hasStatus: false,
     // limit: -1, page: 1})`, then the table's `fetchList({sortBy, limit: 10})`; the Calico-cluster
     // store (`1.9ca3a76d71946712055c.js`, class with `getNetWorkUrl`, `fetchList`) reads
-    // `get(f, "items") || (isArray(f) ? f : [])` and `totalItems || … || items.length`.
+    // `get(f, "items") || (isArray(f) ? f : [])` and `totalItems || … || items.length`. Every pool,
+    // whatever `limit` says: the page passes the list as `allList` to the create dialog, which checks
+    // the new CIDRs against it (`cidrOverlap`), and resets `page` > 1 to 1 (docs/console.md).
+    let ours: Vec<&String> = [&pa, &pb, &pc].into_iter().chain(&created).collect();
     for query in [
         "hasStatus=false&limit=-1&page=1&sortBy=createTime",
         "sortBy=createTime&limit=10",
     ] {
         let path = format!("{V2}/ippools?{query}");
         let body = poll(&env, &path, |code, body| {
-            code == 200
-                && [&pa, &pb, &pc]
-                    .iter()
-                    .all(|p| array_names(body).contains(p))
+            code == 200 && ours.iter().all(|p| array_names(body).contains(p))
         })
         .await;
-        let item = body
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["metadata"]["name"] == json!(pa))
-            .unwrap();
+        let item = |name: &str| {
+            body.as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["metadata"]["name"] == json!(name))
+                .unwrap()
+                .clone()
+        };
         checks.eq(
             &format!("pools page {query}"),
-            &pool_fields(item),
+            &pool_fields(&item(&pa)),
             &expected_pool_fields(&pa, &cidr_a),
+        );
+        let new = item(&created[0]);
+        checks.eq(
+            &format!("pools page {query}: a pool the dialog created"),
+            &(
+                &new["metadata"]["annotations"]["kubesphere.io/creator"],
+                &new["status"]["capacity"],
+                new["spec"].get("type"),
+            ),
+            &(&json!("admin"), &json!(256), None),
         );
     }
     // Pool detail: same store, `fetchDetail` → `GET …/ippools/{name}` → `mapper(a)`.
@@ -279,15 +321,36 @@ fn nsnp(namespace: &str, name: &str, traffic: &str, direction: &str) -> Value {
 #[tokio::test]
 async fn console_project_policy_requests_get_the_shapes_the_console_reads() {
     let env = Env::start().await;
-    let ns = env.namespace("cc-pol").await;
-    let mut objects = vec![nsnp(&ns, "inside-1", "inside", "ingress")];
-    objects.extend((1..=12).map(|i| {
-        let direction = if i % 2 == 0 { "egress" } else { "ingress" };
-        nsnp(&ns, &format!("out-{i:02}"), "outside", direction)
-    }));
-    env.create_all(objects).await;
+    let (ns, ws) = (unique_name("cc-pol"), unique_name("cc-ws"));
+    env.create(namespace(
+        &ns,
+        json!({"kubesphere.io/workspace": ws}),
+        json!({}),
+    ))
+    .await;
+    env.create_all(
+        (1..=12)
+            .map(|i| {
+                let direction = if i % 2 == 0 { "egress" } else { "ingress" };
+                nsnp(&ns, &format!("out-{i:02}"), "outside", direction)
+            })
+            .collect(),
+    )
+    .await;
     let nsnps = format!("{NSNP}/namespaces/{ns}/namespacenetworkpolicies");
     let mut checks = Checks::default();
+
+    // Allowlist dialog, "projects" tab (`3.bb6cbee4309e765b70c1.js`, action `network.policies.add`): the
+    // form template `{apiVersion, kind, metadata: {namespace}, spec: {}}` gets the peers, the name
+    // `policy-from-<id>` and the two labels, and is created with the base store's `create`:
+    // `POST /apis/network.kubesphere.io/v1alpha1/namespaces/{ns}/namespacenetworkpolicies`.
+    let inside = json!({"apiVersion": "network.kubesphere.io/v1alpha1", "kind": "NamespaceNetworkPolicy",
+        "metadata": {"namespace": ns, "name": "policy-from-3f9a1c",
+                     "labels": {"kubesphere.io/policy-traffic": "inside", "kubesphere.io/policy-type": "ingress"}},
+        "spec": {"ingress": [{"from": [{"namespace": {"name": "kube-system"}}]}]}});
+    let path =
+        format!("/apis/network.kubesphere.io/v1alpha1/namespaces/{ns}/namespacenetworkpolicies");
+    console::create(&env.admin, &path, inside, "admin").await;
 
     // Allowlist inside the workspace: `12.2a69b0c5dbf5a00a4a8d.js` `fetchInside` → base
     // `fetchList({limit: -1, labelSelector: "kubesphere.io/policy-traffic=inside"})` (the NSNP store,
@@ -296,20 +359,23 @@ async fn console_project_policy_requests_get_the_shapes_the_console_reads() {
         "{nsnps}?limit=-1&labelSelector=kubesphere.io%2Fpolicy-traffic%3Dinside&sortBy=createTime&page=1"
     );
     let body = poll(&env, &path, |code, body| {
-        code == 200 && body["items"].is_array() && item_names(body) == ["inside-1"]
+        code == 200 && body["items"].is_array() && item_names(body) == ["policy-from-3f9a1c"]
     })
     .await;
+    let metadata = &body["items"][0]["metadata"];
     checks.eq(
-        "inside list labels",
-        &body["items"][0]["metadata"]["labels"]["kubesphere.io/policy-traffic"],
-        &json!("inside"),
+        "inside list: the created allowlist entry",
+        &(
+            &metadata["labels"]["kubesphere.io/policy-traffic"],
+            &metadata["annotations"]["kubesphere.io/creator"],
+        ),
+        &(&json!("inside"), &json!("admin")),
     );
 
     // IP blocks outside the workspace: `12.2a69…js` `fetchOutside` → NSNP store `fetchListOut`
     // (`1.9ca3…js`): `{workspace, limit: 10, labelSelector}`, then `continue` (from the previous
     // page's `metadata.continue`) and `page`; reads `items.map`, `metadata.continue` and, on page 1,
     // `total = items.length + metadata.remainingItemCount`.
-    let ws = "cc-ws";
     let selector = "kubesphere.io%2Fpolicy-traffic%3Doutside";
     let page1 = format!("{nsnps}?workspace={ws}&limit=10&labelSelector={selector}&page=1");
     let body = poll(&env, &page1, |code, body| {
@@ -369,9 +435,12 @@ async fn console_project_policy_requests_get_the_shapes_the_console_reads() {
         &(code, &body["items"], &body["totalItems"]),
         &(200, &json!([]), &json!(0)),
     );
-    // 3.x allowlist dialog (`release-3.4` `src/pages/projects/containers/Network/Policies/RuleInfo/index.jsx`
-    // `componentDidMount`): the same services request, and `stores/project.js` `fetchList({cluster, limit: -1})`.
-    let path = format!("{V3}/namespaces?limit=-1&sortBy=createTime&page=1");
+    // 3.x allowlist (`release-3.4` `src/pages/projects/containers/Network/Policies/RuleInfo/index.jsx`
+    // `componentDidMount`): the same services request, and `stores/project.js` `fetchList({cluster, limit: -1})`,
+    // whose `withTypeSelectParams` appends the default `labelSelector` last.
+    let path = format!(
+        "{V3}/namespaces?limit=-1&sortBy=createTime&page=1&labelSelector=%21kubesphere.io%2Fkubefed-host-namespace%2C%21kubesphere.io%2Fdevopsproject"
+    );
     let body = poll(&env, &path, |code, body| {
         code == 200 && body["items"].is_array() && item_names(body).contains(&ns)
     })
@@ -380,6 +449,17 @@ async fn console_project_policy_requests_get_the_shapes_the_console_reads() {
         "3.x projects: totalItems counts the items",
         body["totalItems"].as_u64() == body["items"].as_array().map(|i| i.len() as u64),
         || format!("{}", body["totalItems"]),
+    );
+    // 3.x allowlist dialog (`src/components/Modals/Network/Policies/index.jsx` `componentDidMount`): the
+    // projects of the workspace, `labelSelector` given, so it comes before `sortBy` and `page`.
+    let path = format!(
+        "{V3}/namespaces?limit=-1&labelSelector=%21kubesphere.io%2Fkubefed-host-namespace%2C%21kubesphere.io%2Fdevopsproject%2Ckubesphere.io%2Fworkspace%3D{ws}&sortBy=createTime&page=1"
+    );
+    let (code, body) = env.get(&path).await;
+    checks.eq(
+        "3.x dialog: projects of the workspace",
+        &(code, item_names(&body), &body["totalItems"]),
+        &(200, vec![ns.clone()], &json!(1)),
     );
     checks.finish();
     env.stop().await;

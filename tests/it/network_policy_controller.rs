@@ -12,6 +12,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::support::api::SYNC;
+use crate::support::console;
 use crate::support::exclusive::Exclusive;
 use crate::support::fixtures::{Sample, eventually, metric, namespace, parse_metrics, same};
 use crate::support::{CrdSet, TestServer, User, test_config, unique_name};
@@ -102,12 +103,15 @@ fn ns_selector(name: &str) -> Value {
     json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}})
 }
 
+/// The console's project isolation switch (`12.2a69b0c5dbf5a00a4a8d.js` and 3.x
+/// `src/pages/projects/containers/Network/Policies/index.jsx`, `toggleNetworkIsolate` → project store `patch`):
+/// `PATCH /api/v1/namespaces/{ns}`, `application/merge-patch+json`, `{"metadata":{"annotations":{key: value}}}`
+/// with `enabled` for on and `""` for off.
 async fn set_annotation(admin: &Client, namespace: &str, key: &str, value: &str) {
     let patch = json!({"metadata": {"annotations": {key: value}}});
-    Api::<Namespace>::all(admin.clone())
-        .patch(namespace, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("namespace patch");
+    let path = format!("/api/v1/namespaces/{namespace}");
+    let content_type = "application/merge-patch+json";
+    console::send(admin, http::Method::PATCH, &path, content_type, &patch).await;
 }
 
 /// A controller-mode server with `config` on the exclusive plane, ready.
@@ -564,7 +568,7 @@ async fn isolation_follows_namespaces_workspaces_and_nodes() {
             "{ns} is not isolated"
         );
     }
-    // 145: off removes it, back on restores it; the annotation reads back as "".
+    // 145: off removes it, back on restores it; the annotation reads back as "" (the console's switch).
     set_annotation(&admin, &iso1, ISOLATED, "").await;
     expect_absent(&admin, &iso1, iso).await;
     let ns = Api::<Namespace>::all(admin.clone())

@@ -513,6 +513,19 @@ async fn unknown_routes_get_404() {
         &(code, body["kind"].clone(), body["reason"].clone()),
         &(404, json!("Status"), json!("NotFound")),
     );
+    // The 3.x console's service topology (`release-3.4` `src/stores/network/topology.js`, Weave Scope):
+    // not served (api §0.8, docs/console.md).
+    for path in [
+        "/kapis/network.kubesphere.io/v1alpha2/namespaces/demo/topology?workspace=ws&cluster=host&namespace=demo",
+        "/kapis/network.kubesphere.io/v1alpha2/namespaces/demo/topology/web",
+    ] {
+        let (code, body) = app.get(path).await;
+        checks.eq(
+            &format!("3.x topology {path}"),
+            &(code, body["kind"].clone(), body["reason"].clone()),
+            &(404, json!("Status"), json!("NotFound")),
+        );
+    }
     let (code, body) = app.get(&format!("{V3}/namespaces/x/namespaces")).await;
     checks.eq(
         "179 namespaced namespaces",

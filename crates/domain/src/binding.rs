@@ -17,6 +17,10 @@ pub const IPV4_POOLS: &str = "cni.projectcalico.org/ipv4pools";
 pub const IPV6_POOLS: &str = "cni.projectcalico.org/ipv6pools";
 /// Marker annotation: `"true"` when the two Calico annotations are derived from binding labels (algorithms §4.3).
 pub const MANAGED: &str = "network.kubesphere.io/ippool-annotations-managed";
+/// The pools the controller last wrote into the Calico annotations of a managed namespace (compact JSON array of
+/// names, sorted). When the annotations no longer name the same pools, someone edited them (the KubeSphere console
+/// binds and unbinds by rewriting `ipv4pools`, docs/console.md), and the binding labels follow the edit.
+pub const SYNCED: &str = "network.kubesphere.io/ippool-annotations-synced";
 
 /// A JSON merge patch of one namespace, planned by a migration or an unbind. Serializes as the namespace's name
 /// (the `namespaces` of the api §1.4 and api §1.6 responses).
@@ -180,8 +184,10 @@ pub fn derive_annotations(
     (of_family(Family::V4), of_family(Family::V6))
 }
 
-/// The controller's annotation sync for one namespace (algorithms §4.3), including the adoption of hand-set annotations
-/// when the first binding label appears. The patch is present only when labels or annotations differ.
+/// The controller's annotation sync for one namespace (algorithms §4.3), including the adoption of hand-set
+/// annotations when the first binding label appears, and, on managed namespaces, edits of the annotations since the
+/// controller last wrote them ([`SYNCED`]): pools added to them get a binding label, pools removed from them lose
+/// theirs. The patch is present only when labels or annotations differ.
 pub fn sync(ns: &NamespaceInput, pools: &[Pool]) -> SyncOutcome {
     let mut bound = label_bindings(ns);
     let managed = ns.is_managed();
@@ -191,30 +197,84 @@ pub fn sync(ns: &NamespaceInput, pools: &[Pool]) -> SyncOutcome {
     let mut labels = ns.labels.clone();
     let mut annotations = ns.annotations.clone();
     let mut dropped: Vec<String> = Vec::new();
-    let hand_set =
-        ns.annotations.contains_key(IPV4_POOLS) || ns.annotations.contains_key(IPV6_POOLS);
-    if !bound.is_empty() && !managed && hand_set {
-        for entry in annotation_entries(ns) {
-            match resolve_entry(&entry, pools).filter(|p| is_valid_binding_label(&p.name)) {
-                Some(pool) => {
-                    if bound.insert(pool.name.clone()) {
-                        labels.insert(binding_label(&pool.name), String::new());
-                    }
+    let added = if managed {
+        let edit = annotation_edit(ns, pools).unwrap_or_default();
+        for pool in &edit.removed {
+            bound.remove(pool);
+            labels.remove(&binding_label(pool));
+        }
+        edit.added
+    } else {
+        // Adoption: the first binding label on a namespace with hand-set annotations.
+        annotation_entries(ns)
+    };
+    for entry in added {
+        match resolve_entry(&entry, pools).filter(|p| is_valid_binding_label(&p.name)) {
+            Some(pool) => {
+                if bound.insert(pool.name.clone()) {
+                    labels.insert(binding_label(&pool.name), String::new());
                 }
-                None => {
-                    // A name already bound by its label is kept by that label: nothing is lost.
-                    if !bound.contains(&entry) && !dropped.contains(&entry) {
-                        dropped.push(entry);
-                    }
+            }
+            None => {
+                // A name already bound by its label is kept by that label: nothing is lost.
+                if !bound.contains(&entry) && !dropped.contains(&entry) {
+                    dropped.push(entry);
                 }
             }
         }
     }
     derive_into(&mut annotations, &bound, pools);
+    if !bound.is_empty() {
+        let written = format_pool_annotation(&written_pools(&bound, pools));
+        annotations.insert(SYNCED.to_owned(), written);
+    }
     SyncOutcome {
         patch: metadata_patch(ns, &labels, &annotations),
         dropped,
     }
+}
+
+/// How a managed namespace's Calico annotations were edited since the controller last wrote them.
+#[derive(Debug, Default)]
+struct AnnotationEdit {
+    /// Entries naming pools that were not written.
+    added: Vec<String>,
+    /// Pools that were written and are no longer named.
+    removed: BTreeSet<String>,
+}
+
+/// The edit of the Calico annotations against [`SYNCED`]; `None` without a record (the annotations predate it) or
+/// when an annotation is not a JSON array of strings (unreadable: the labels stay the truth and it is rewritten).
+fn annotation_edit(ns: &NamespaceInput, pools: &[Pool]) -> Option<AnnotationEdit> {
+    let written: BTreeSet<String> = parse_pool_annotation(ns.annotations.get(SYNCED)?)?
+        .into_iter()
+        .collect();
+    for key in [IPV4_POOLS, IPV6_POOLS] {
+        if let Some(value) = ns.annotations.get(key) {
+            parse_pool_annotation(value)?;
+        }
+    }
+    let named = annotation_bindings(ns, pools);
+    let added = annotation_entries(ns)
+        .into_iter()
+        .filter(|entry| {
+            let pool = resolve_entry(entry, pools).map_or(entry.as_str(), |p| p.name.as_str());
+            !written.contains(pool)
+        })
+        .collect();
+    Some(AnnotationEdit {
+        added,
+        removed: written.difference(&named).cloned().collect(),
+    })
+}
+
+/// The pools of `bound` that the derivation writes into the annotations (existing, with a CIDR), sorted.
+fn written_pools(bound: &BTreeSet<String>, pools: &[Pool]) -> Vec<String> {
+    bound
+        .iter()
+        .filter(|name| find_pool(name, pools).and_then(Pool::family).is_some())
+        .cloned()
+        .collect()
 }
 
 /// Pools usable by a namespace (algorithms §5): bound and usable pools when `B(ns)` is non-empty, else every usable
@@ -259,15 +319,15 @@ fn annotation_entries(ns: &NamespaceInput) -> Vec<String> {
 }
 
 /// Applies the algorithms §4.3 derivation from the label set `bound` to `annotations`: with no binding label the two
-/// Calico annotations and the marker are removed; otherwise each annotation is set or removed and the marker is
-/// `"true"`.
+/// Calico annotations, the marker and the record of what was written are removed; otherwise each annotation is set
+/// or removed and the marker is `"true"`.
 pub(crate) fn derive_into(
     annotations: &mut BTreeMap<String, String>,
     bound: &BTreeSet<String>,
     pools: &[Pool],
 ) {
     if bound.is_empty() {
-        for key in [IPV4_POOLS, IPV6_POOLS, MANAGED] {
+        for key in [IPV4_POOLS, IPV6_POOLS, MANAGED, SYNCED] {
             annotations.remove(key);
         }
         return;
@@ -480,7 +540,7 @@ mod tests {
         assert_eq!(
             outcome.patch,
             Some(json!({"metadata":{"annotations":{
-                IPV4_POOLS: r#"["pa"]"#, MANAGED: "true"}}}))
+                IPV4_POOLS: r#"["pa"]"#, MANAGED: "true", SYNCED: r#"["pa"]"#}}}))
         );
         assert!(outcome.dropped.is_empty());
         let after = synced(&n1, &d_pools());
@@ -499,6 +559,7 @@ mod tests {
         assert_eq!(after.annotations[IPV4_POOLS], r#"["pa","pb"]"#);
         assert_eq!(after.annotations[IPV6_POOLS], r#"["p6"]"#);
         assert_eq!(after.annotations[MANAGED], "true");
+        assert_eq!(after.annotations[SYNCED], r#"["p6","pa","pb"]"#);
         assert_eq!(sync(&after, &pools).patch, None);
     }
 
@@ -512,13 +573,13 @@ mod tests {
                 (IPV4_POOLS, r#"["pa","pb"]"#),
                 (IPV6_POOLS, r#"["p6"]"#),
                 (MANAGED, "true"),
+                (SYNCED, r#"["p6","pa","pb"]"#),
             ],
         );
         assert_eq!(
             sync(&n1, &pools).patch,
-            Some(
-                json!({"metadata":{"annotations":{IPV4_POOLS: null, IPV6_POOLS: null, MANAGED: null}}})
-            )
+            Some(json!({"metadata":{"annotations":{
+                IPV4_POOLS: null, IPV6_POOLS: null, MANAGED: null, SYNCED: null}}}))
         );
         let after = synced(&n1, &pools);
         assert!(after.annotations.is_empty());
@@ -546,7 +607,7 @@ mod tests {
             outcome.patch,
             Some(json!({"metadata":{
                 "labels":{PB: ""},
-                "annotations":{IPV4_POOLS: r#"["pa","pb"]"#, MANAGED: "true"}}}))
+                "annotations":{IPV4_POOLS: r#"["pa","pb"]"#, MANAGED: "true", SYNCED: r#"["pa","pb"]"#}}}))
         );
         assert!(outcome.dropped.is_empty());
         let after = synced(&n2, &pools);
@@ -579,7 +640,8 @@ mod tests {
             outcome.patch,
             Some(json!({"metadata":{
                 "labels":{PB: ""},
-                "annotations":{IPV4_POOLS: r#"["pa","pb"]"#, IPV6_POOLS: null, MANAGED: "true"}}}))
+                "annotations":{IPV4_POOLS: r#"["pa","pb"]"#, IPV6_POOLS: null, MANAGED: "true",
+                               SYNCED: r#"["pa","pb"]"#}}}))
         );
     }
 
@@ -593,7 +655,7 @@ mod tests {
             outcome.patch,
             Some(json!({"metadata":{
                 "labels":{PA: ""},
-                "annotations":{IPV4_POOLS: r#"["pa"]"#, MANAGED: "true"}}}))
+                "annotations":{IPV4_POOLS: r#"["pa"]"#, MANAGED: "true", SYNCED: r#"["pa"]"#}}}))
         );
     }
 
@@ -611,7 +673,8 @@ mod tests {
     }
 
     #[test]
-    fn no_adoption_on_managed_namespaces() {
+    fn without_a_record_the_labels_are_the_truth_on_managed_namespaces() {
+        // Namespaces managed before the record existed: no edit can be told apart, the labels win once.
         let pools = d_pools();
         let n = ns(
             "n",
@@ -621,7 +684,9 @@ mod tests {
         let outcome = sync(&n, &pools);
         assert_eq!(
             outcome.patch,
-            Some(json!({"metadata":{"annotations":{IPV4_POOLS: r#"["pa"]"#}}}))
+            Some(
+                json!({"metadata":{"annotations":{IPV4_POOLS: r#"["pa"]"#, SYNCED: r#"["pa"]"#}}})
+            )
         );
         assert!(outcome.dropped.is_empty());
     }
@@ -642,7 +707,10 @@ mod tests {
         let pz = "ippool.network.kubesphere.io/pz";
         let mut pools = d_pools();
         let n4 = synced(&ns("n4", &[(pz, "")], &[]), &pools);
-        assert_eq!(n4.annotations, fixtures_map(&[(MANAGED, "true")]));
+        assert_eq!(
+            n4.annotations,
+            fixtures_map(&[(MANAGED, "true"), (SYNCED, "[]")])
+        );
 
         pools.push(pool("pz", "10.13.0.0/16"));
         let n4 = synced(&n4, &pools);
@@ -652,28 +720,108 @@ mod tests {
         let patch = sync(&n4, &pools).patch;
         assert_eq!(
             patch,
-            Some(json!({"metadata":{"annotations":{IPV4_POOLS: null}}}))
+            Some(json!({"metadata":{"annotations":{IPV4_POOLS: null, SYNCED: "[]"}}}))
         );
         let n4 = synced(&n4, &pools);
         assert_eq!(n4.labels[pz], "");
-        assert_eq!(n4.annotations, fixtures_map(&[(MANAGED, "true")]));
+        assert_eq!(
+            n4.annotations,
+            fixtures_map(&[(MANAGED, "true"), (SYNCED, "[]")])
+        );
     }
 
     fn fixtures_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         crate::fixtures::map(pairs)
     }
 
+    /// A managed namespace bound to `labels`, as the controller left it.
+    fn managed(labels: &[&str]) -> NamespaceInput {
+        let keys: Vec<String> = labels.iter().map(|p| binding_label(p)).collect();
+        let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "")).collect();
+        synced(&ns("n", &pairs, &[]), &d_pools())
+    }
+
+    /// `namespace` with `ipv4pools` set to `value`, as the console's PUT leaves it (labels as they were).
+    fn with_ipv4pools(namespace: &NamespaceInput, value: &str) -> NamespaceInput {
+        let mut edited = namespace.clone();
+        edited.annotations.insert(IPV4_POOLS.into(), value.into());
+        edited
+    }
+
     #[test]
-    fn case_51_labels_are_the_truth_on_managed_namespaces() {
+    fn case_51_annotation_edits_of_a_managed_namespace_move_its_labels() {
+        // Case 51 reverted the edit; the console binds and unbinds only by rewriting `ipv4pools` (docs/console.md),
+        // so an edit since the controller's last write is a binding change and the labels follow it.
         let pools = d_pools();
-        let n1 = ns(
-            "n1",
-            &[(PA, "")],
-            &[(IPV4_POOLS, r#"["pb"]"#), (MANAGED, "true")],
+        let n1 = with_ipv4pools(&managed(&["pa", "p6"]), r#"["pb"]"#);
+        let outcome = sync(&n1, &pools);
+        assert_eq!(
+            outcome.patch,
+            Some(json!({"metadata":{"labels":{PA: null, PB: ""},
+                                    "annotations":{SYNCED: r#"["p6","pb"]"#}}}))
         );
+        assert!(outcome.dropped.is_empty());
         let after = synced(&n1, &pools);
-        assert_eq!(after.annotations[IPV4_POOLS], r#"["pa"]"#);
-        assert_eq!(after.labels, n1.labels);
+        assert_eq!(label_bindings(&after), set(&["p6", "pb"]));
+        assert_eq!(sync(&after, &pools).patch, None);
+    }
+
+    #[test]
+    fn console_bind_and_unbind_on_a_managed_namespace() {
+        let pools = d_pools();
+        // Bind: the console appends the pool to the list it read.
+        let bound = synced(&with_ipv4pools(&managed(&["pa"]), r#"["pa","pb"]"#), &pools);
+        assert_eq!(label_bindings(&bound), set(&["pa", "pb"]));
+        assert_eq!(bound.annotations[IPV4_POOLS], r#"["pa","pb"]"#);
+        // Unbind one, then the last: the labels go, and with the last one the namespace is no longer managed.
+        let one = synced(&with_ipv4pools(&bound, r#"["pb"]"#), &pools);
+        assert_eq!(label_bindings(&one), set(&["pb"]));
+        assert_eq!(one.annotations[IPV4_POOLS], r#"["pb"]"#);
+        let none = synced(&with_ipv4pools(&one, "[]"), &pools);
+        assert!(label_bindings(&none).is_empty());
+        assert!(none.annotations.is_empty(), "{:?}", none.annotations);
+    }
+
+    #[test]
+    fn label_edits_still_drive_a_recorded_namespace() {
+        let pools = d_pools();
+        let mut n = managed(&["pa"]);
+        n.labels.insert(PB.into(), String::new());
+        let after = synced(&n, &pools);
+        assert_eq!(after.annotations[IPV4_POOLS], r#"["pa","pb"]"#);
+        n.labels.remove(PA);
+        n.labels.remove(PB);
+        assert!(synced(&n, &pools).annotations.is_empty());
+    }
+
+    #[test]
+    fn annotation_edits_keep_labels_of_missing_pools_and_drop_unknown_entries() {
+        let pools = d_pools();
+        let pz = "ippool.network.kubesphere.io/pz";
+        let mut n = managed(&["pa"]);
+        n.labels.insert(pz.into(), String::new());
+        let n = synced(&n, &pools);
+        let outcome = sync(
+            &with_ipv4pools(&n, r#"["pa","ghost","10.12.0.0/16"]"#),
+            &pools,
+        );
+        assert_eq!(outcome.dropped, ["ghost"]);
+        assert_eq!(
+            outcome.patch,
+            Some(json!({"metadata":{"labels":{PB: ""},
+                "annotations":{IPV4_POOLS: r#"["pa","pb"]"#, SYNCED: r#"["pa","pb"]"#}}}))
+        );
+    }
+
+    #[test]
+    fn an_unreadable_annotation_is_rewritten_from_the_labels() {
+        let pools = d_pools();
+        let n = with_ipv4pools(&managed(&["pa"]), "not json");
+        let outcome = sync(&n, &pools);
+        assert_eq!(
+            outcome.patch,
+            Some(json!({"metadata":{"annotations":{IPV4_POOLS: r#"["pa"]"#}}}))
+        );
     }
 
     #[test]

@@ -10,10 +10,12 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use serde_json::{Value, json};
 
-use super::view::{View, namespace_view, owners};
+use super::view::{View, owners};
 use super::{ResourceList, v1alpha3_list};
 use crate::auth::{Caller, Credential, Identity};
 use crate::cluster::Caches;
+use crate::cluster::occupancy::namespace_input_of;
+use crate::domain::binding::virtual_binding_labels;
 use crate::domain::random::SplitMix64 as Random;
 use crate::query::{ListQuery, SortBy, SortKey, derived_status, matches_query, page_bounds};
 use crate::service::Context;
@@ -321,7 +323,8 @@ fn reference(
         ResourceList::Namespaces => {
             let pools = PoolSet::load(context).unwrap().facts;
             for ns in &namespaces {
-                let view = namespace_view(ns, &pools);
+                let virtual_labels = virtual_binding_labels(&namespace_input_of(ns), &pools);
+                let view = View::with_labels(ns, &virtual_labels);
                 let phase = ns.status.as_ref().and_then(|s| s.phase.as_deref());
                 let specific =
                     |key: &str, value: &str| (key == "status").then(|| phase == Some(value));
@@ -333,7 +336,7 @@ fn reference(
                     name: ns.metadata.name.as_deref().unwrap_or_default(),
                     namespace: "",
                 };
-                kept.push((key, view.to_json()));
+                kept.push((key, View::plain(ns).to_json()));
             }
         }
         _ => unreachable!("only pods and namespaces are compared"),

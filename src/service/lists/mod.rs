@@ -70,13 +70,13 @@ use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::calico::IPPool;
 use crate::cluster::kubesphere::{NamespaceNetworkPolicy, Workspace};
 use crate::query::{ListQuery, Object, Page, SortKey, matches_query, sort_and_page};
-use view::{PodPools, View, namespace_view, nsnp_view};
+use view::{PodPools, View, nsnp_view};
 use visibility::{Scope, visible_objects};
 
 /// The resources of `/kapis/resources.kubesphere.io/v1alpha3` (api §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceList {
-    /// Cluster-scoped; with virtual binding labels (algorithms §4.2).
+    /// Cluster-scoped; matched with virtual binding labels (algorithms §4.2), shown with the stored ones.
     Namespaces,
     /// With the virtual pool label `ippool.network.kubesphere.io/name` (algorithms §3).
     Pods,
@@ -253,8 +253,7 @@ async fn get_one(
     let ns = namespace;
     Ok(match resource {
         ResourceList::Namespaces => {
-            let pools = PoolSet::load(context).map(|p| p.facts).unwrap_or_default();
-            lookup(&caches.namespaces, name, None)?.map(|n| namespace_view(&n, &pools).to_json())
+            lookup(&caches.namespaces, name, None)?.map(|n| View::plain(&*n).to_json())
         }
         ResourceList::Pods => lookup(&caches.pods, name, ns)?.map(|p| {
             let pod = [p];

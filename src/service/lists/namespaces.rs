@@ -1,5 +1,7 @@
-//! Namespace lists: the caller's visible namespaces with their virtual binding labels (algorithms §4.2), filtered
-//! and sorted once per change of the namespaces or pools, each shown namespace serialised once per change.
+//! Namespace lists: the caller's visible namespaces, matched with their virtual binding labels (algorithms §4.2) and
+//! shown with their stored labels only, filtered and sorted once per change of the namespaces or pools, each shown
+//! namespace serialised once per change. The console writes a namespace back as it read it (docs/console.md): a
+//! virtual label shown would be stored as a binding label.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
@@ -23,7 +25,7 @@ use crate::service::{Context, Error, synced};
 /// A namespace of a remembered list.
 pub struct NamespaceItem {
     namespace: Arc<Namespace>,
-    /// Its virtual binding labels.
+    /// Its virtual binding labels, for matching.
     binding_labels: BTreeMap<String, String>,
     /// The namespace as returned, once shown.
     json: OnceLock<JsonText>,
@@ -36,7 +38,7 @@ impl NamespaceItem {
 
     fn json(&self) -> JsonText {
         self.json
-            .get_or_init(|| JsonText::of(&self.view().to_json()))
+            .get_or_init(|| JsonText::of(&View::plain(&*self.namespace).to_json()))
             .clone()
     }
 }

@@ -4,18 +4,15 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cluster::kubesphere::NamespaceNetworkPolicy;
-use crate::cluster::occupancy::{OccupancyIndex, namespace_input_of};
+use crate::cluster::occupancy::OccupancyIndex;
 use crate::cluster::pod::CachedPod;
-use crate::domain::binding::virtual_binding_labels;
 use crate::domain::nsnp;
-use crate::domain::pool::Pool;
 use crate::query::{LabelLookup, LabelValue, Object};
 
 /// The label that shows a pod's pool (algorithms §3).
@@ -124,18 +121,6 @@ impl<'a, K: Resource> View<'a, K> {
         }
         labels
     }
-}
-
-/// A namespace with its virtual binding labels (algorithms §4.2).
-pub fn namespace_view<'a>(namespace: &'a Namespace, pools: &[Pool]) -> View<'a, Namespace> {
-    View::new(
-        namespace,
-        Cow::Owned(virtual_binding_labels(
-            &namespace_input_of(namespace),
-            pools,
-        )),
-        &[],
-    )
 }
 
 /// A NamespaceNetworkPolicy with its derived classification labels (algorithms §9.7).

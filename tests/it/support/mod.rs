@@ -16,6 +16,7 @@
 //! for the route-level tests that need no cluster.
 
 pub mod api;
+pub mod console;
 pub mod crds;
 pub mod exclusive;
 pub mod fixtures;
