@@ -14,7 +14,7 @@ use k8s_openapi::api::authorization::v1::{
 use kube::Client;
 use kube::api::{Api, ApiResource, PostParams};
 
-use super::review_cache::ReviewCache;
+use super::review_cache::{AuthMetrics, Review, ReviewCache};
 use super::{AuthError, Identity};
 
 /// The Kubernetes verbs this server asks about.
@@ -166,6 +166,12 @@ impl Authorizer {
             reviewer,
             answers: ReviewCache::new(ttl, max_entries),
         }
+    }
+
+    /// Counts access lookups and SubjectAccessReviews in `metrics`.
+    pub fn with_metrics(mut self, metrics: &AuthMetrics) -> Self {
+        self.answers.count_in(metrics, Review::Access);
+        self
     }
 
     /// An authorizer that lets `system:masters` do anything and denies everyone else without asking anybody:
