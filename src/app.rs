@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::auth::{Authenticator, Authorizer, FrontProxy};
+use crate::auth::{AuthMetrics, Authenticator, Authorizer, FrontProxy};
 use crate::cli::RunArgs;
 use crate::cluster::{Caches, ExtraObservers};
 use crate::config::{Config, ConfigError};
@@ -207,12 +207,14 @@ impl Server {
         let ttl = config.auth_cache_ttl();
         let max_entries =
             NonZeroUsize::new(config.auth.cache_max_entries).unwrap_or(NonZeroUsize::MIN);
+        let auth_metrics = AuthMetrics::default();
         let mut authenticator = Authenticator::new(
             client.clone(),
             config.auth.token_review.audiences.clone(),
             ttl,
             max_entries,
-        );
+        )
+        .with_metrics(&auth_metrics);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = match (&config.server.tls.cert_file, &config.server.tls.key_file) {
             (Some(cert), Some(key)) => {
@@ -236,24 +238,31 @@ impl Server {
             }
             _ => None,
         };
-        let mut authorizer = Authorizer::new(client, ttl, max_entries);
+        let mut authorizer = Authorizer::new(client, ttl, max_entries).with_metrics(&auth_metrics);
         if let Some(rbac) = &caches.rbac {
             authorizer = authorizer.with_local_grants(rbac.clone());
         }
-        let authorizer = Arc::new(authorizer);
+        let services = Arc::new(service::Context::new(
+            caches,
+            Arc::new(authorizer),
+            kube_config,
+            config.auth.write_identity,
+        ));
+        let request_metrics = Arc::new(http::request_metrics::RequestMetrics::default());
+        let metrics = http::metrics::registry(
+            &services,
+            &request_metrics,
+            &auth_metrics,
+            controller_metrics.as_deref(),
+        );
         let state = AppState {
-            services: Arc::new(service::Context::new(
-                caches,
-                authorizer,
-                kube_config,
-                config.auth.write_identity,
-            )),
+            services,
             authenticator: Arc::new(authenticator),
+            metrics: Arc::new(metrics),
             metrics_require_auth: config.server.metrics_require_auth,
             webhook_enabled: config.webhook.enabled,
-            controller_metrics,
             shutdown: CancellationToken::new(),
-            request_metrics: Default::default(),
+            request_metrics,
         };
         let limits = Limits {
             request_timeout: config.request_timeout(),

@@ -13,8 +13,8 @@ pub mod config;
 pub mod controller;
 /// The pure rules live in their own crate (`crates/domain`), which has no kube, axum or tokio dependency.
 pub use ks_network_domain as domain;
-pub mod histogram;
 pub mod http;
+pub mod metrics;
 pub mod query;
 pub mod service;
 pub mod serving;

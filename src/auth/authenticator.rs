@@ -16,7 +16,7 @@ use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 
 use super::front_proxy::{FrontProxy, Verdict};
-use super::review_cache::ReviewCache;
+use super::review_cache::{AuthMetrics, Review, ReviewCache};
 use super::{AUTHENTICATED_GROUP, AuthError, Caller, Credential, Identity};
 
 /// Answers "whose token is this?".
@@ -62,6 +62,12 @@ impl Authenticator {
             reviewer,
             answers: ReviewCache::new(ttl, max_entries),
         }
+    }
+
+    /// Counts token lookups and TokenReviews in `metrics`.
+    pub fn with_metrics(mut self, metrics: &AuthMetrics) -> Self {
+        self.answers.count_in(metrics, Review::Token);
+        self
     }
 
     /// Also accepts callers vouched for by `front_proxy`.

@@ -14,7 +14,7 @@ use k8s_openapi::api::authorization::v1::{
 use kube::Client;
 use kube::api::{Api, ApiResource, PostParams};
 
-use super::review_cache::ReviewCache;
+use super::review_cache::{AuthMetrics, Review, ReviewCache};
 use super::{AuthError, Identity};
 use crate::domain::rbac::Request;
 
@@ -205,6 +205,12 @@ impl Authorizer {
     /// The same authorizer, trusting the grants of `local` without a review.
     pub fn with_local_grants(mut self, local: Arc<dyn LocalGrants>) -> Self {
         self.local = Some(local);
+        self
+    }
+
+    /// Counts access lookups and SubjectAccessReviews in `metrics`.
+    pub fn with_metrics(mut self, metrics: &AuthMetrics) -> Self {
+        self.answers.count_in(metrics, Review::Access);
         self
     }
 

@@ -16,6 +16,7 @@ mod review_cache;
 pub use authenticator::{Authenticator, TokenReviewer};
 pub use authorizer::{Access, AccessReviewer, Authorizer, LocalGrants, Verb};
 pub use front_proxy::FrontProxy;
+pub use review_cache::AuthMetrics;
 
 use std::collections::BTreeMap;
 use std::fmt;

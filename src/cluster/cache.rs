@@ -4,7 +4,7 @@
 //! A failed watch is restarted with a full re-list after a backoff: kube-runtime's watcher would resume
 //! silently (no event tells that it works again), while a re-list ends in `InitDone`, which both proves the
 //! watch is back and drops objects deleted during the gap. How long a watch has been failing feeds
-//! `/readyz` (api §5, check `watch`).
+//! `/readyz` (api §5, check `watch`) and `/metrics`, with its restarts and the time since its last event.
 //!
 //! Optional APIs (api §0.9: Calico, NamespaceNetworkPolicy, Workspace) are rediscovered periodically: an
 //! absent API is an empty, synced cache; when it appears its watch starts, when it goes its cache empties.
@@ -64,6 +64,8 @@ pub struct WatchHealth {
     last_success: Option<Instant>,
     /// When the current run of failures began; `None` while the watch works (an idle watch works).
     failing_since: Option<Instant>,
+    /// Failures so far, each followed by a re-list.
+    restarts: u64,
 }
 
 impl WatchHealth {
@@ -73,17 +75,35 @@ impl WatchHealth {
         self.failing_since.take().is_some()
     }
 
-    /// The watcher reported an error; returns whether this starts a run of failures.
+    /// The watcher reported an error (the watch is restarted with a re-list); returns whether this starts a
+    /// run of failures.
     pub fn failed(&mut self, now: Instant) -> bool {
+        self.restarts += 1;
         let first = self.failing_since.is_none();
         self.failing_since.get_or_insert(now);
         first
     }
 
+    /// The watch was stopped because its API went away: a run of failures ends with it.
+    pub fn stopped(&mut self) {
+        self.failing_since = None;
+    }
+
+    /// How long the current run of failures has lasted; zero while the watch works.
+    pub fn failing_for(&self, now: Instant) -> Duration {
+        self.failing_since
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
     /// How long the watch has been failing, when it has been failing for longer than `window`.
     pub fn stale(&self, now: Instant, window: Duration) -> Option<Duration> {
-        let failing = now.saturating_duration_since(self.failing_since?);
+        let failing = self.failing_for(now);
         (failing > window).then_some(failing)
+    }
+
+    /// How many times the watch failed and was restarted with a re-list.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
     }
 
     /// When the watch last delivered an event or completed a (re)list.
@@ -157,6 +177,8 @@ impl<K: Cached> Cache<K> {
 pub trait CacheInfo {
     /// `<plural>.<group>`.
     fn name(&self) -> String;
+    /// `<plural>.<version>.<group>` (`<plural>.<version>` for the core group), as kubectl names one version.
+    fn versioned_name(&self) -> String;
     /// Synced, or its API is absent.
     fn is_ready(&self) -> bool;
     /// Number of cached objects.
@@ -170,6 +192,13 @@ pub trait CacheInfo {
 impl<K: Cached> CacheInfo for Cache<K> {
     fn name(&self) -> String {
         Cache::name(self)
+    }
+    fn versioned_name(&self) -> String {
+        let (plural, version) = (&self.resource.plural, &self.resource.version);
+        match self.resource.group.as_str() {
+            "" => format!("{plural}.{version}"),
+            group => format!("{plural}.{version}.{group}"),
+        }
     }
     fn is_ready(&self) -> bool {
         Cache::is_ready(self)
@@ -266,11 +295,12 @@ impl<K: Cached> Feed<K> {
         }
     }
 
-    /// Empties the cache and marks the API absent.
+    /// Empties the cache and marks the API absent (its watch has stopped).
     fn clear_absent(&mut self) {
         self.writer.apply_watcher_event(&watcher::Event::Init);
         self.writer.apply_watcher_event(&watcher::Event::InitDone);
         self.observers.iter().for_each(|o| o.replaced(&[]));
+        self.watch.update(WatchHealth::stopped);
         self.state.store(SyncState::Absent as u8, Ordering::Release);
     }
 }
@@ -692,5 +722,26 @@ mod tests {
         assert_eq!(health.stale(at(320), window), None);
         assert_eq!(health.stale(at(331), window), Some(Duration::from_secs(31)));
         assert_eq!(health.last_success(), Some(at(140)));
+    }
+
+    #[test]
+    fn failures_count_restarts_and_time_the_current_run() {
+        let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        let mut health = WatchHealth::default();
+        assert_eq!(health.failing_for(at(10)), Duration::ZERO);
+        health.failed(at(10));
+        health.failed(at(12));
+        assert_eq!(health.restarts(), 2);
+        assert_eq!(health.failing_for(at(15)), Duration::from_secs(5));
+        health.succeeded(at(16));
+        assert_eq!(health.failing_for(at(20)), Duration::ZERO);
+        assert_eq!(health.restarts(), 2, "restarts only ever grow");
+
+        // A watch stopped while failing (its API went away) is not failing any more.
+        health.failed(at(30));
+        health.stopped();
+        assert_eq!(health.failing_for(at(100)), Duration::ZERO);
+        assert_eq!(health.restarts(), 3);
     }
 }

@@ -158,6 +158,22 @@ pub struct CacheReadiness {
     pub watch_failing_for: Option<Duration>,
 }
 
+/// What `/metrics` tells of one cache (api §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheStats {
+    /// `<plural>.<group>`.
+    pub resource: String,
+    /// Objects cached.
+    pub objects: usize,
+    /// Times its watch failed and was restarted with a re-list.
+    pub restarts: u64,
+    /// Since its watch last delivered an event or completed a list; `None` before the first list and while
+    /// the API is absent (nothing is watched).
+    pub since_last_event: Option<Duration>,
+    /// How long the current run of watch failures has lasted; zero while the watch works.
+    pub failing_for: Duration,
+}
+
 /// Where caches come from: watches of a live cluster, or (tests) fixed content.
 trait CacheSource {
     /// A cache of `K` whose changes `observers` see.
@@ -329,11 +345,32 @@ impl Caches {
         all
     }
 
-    /// Number of objects in every cache, by `<plural>.<group>`.
-    pub fn object_counts(&self) -> Vec<(String, usize)> {
-        self.all()
-            .iter()
-            .map(|c| (c.name(), c.object_count()))
+    /// Size and watch health of every cache at `now`, in a fixed order. Caches of one resource in two versions
+    /// (CronJobs) are told apart by their versioned names.
+    pub fn stats(&self, now: Instant) -> Vec<CacheStats> {
+        let all = self.all();
+        let names: Vec<String> = all.iter().map(|c| c.name()).collect();
+        all.iter()
+            .zip(&names)
+            .map(|(c, name)| {
+                let health = c.watch_health();
+                let watched = c.state() != SyncState::Absent;
+                let shared = names.iter().filter(|n| *n == name).count() > 1;
+                CacheStats {
+                    resource: if shared {
+                        c.versioned_name()
+                    } else {
+                        name.clone()
+                    },
+                    objects: c.object_count(),
+                    restarts: health.restarts(),
+                    since_last_event: health
+                        .last_success()
+                        .filter(|_| watched)
+                        .map(|t| now.saturating_duration_since(t)),
+                    failing_for: health.failing_for(now),
+                }
+            })
             .collect()
     }
 
@@ -351,5 +388,25 @@ impl Caches {
                     .flatten(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_name_every_cache_once() {
+        let stats = Caches::empty().stats(Instant::now());
+        let names: Vec<&str> = stats.iter().map(|s| s.resource.as_str()).collect();
+        let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        for name in ["pods", "cronjobs.v1.batch", "cronjobs.v1beta1.batch"] {
+            assert!(names.contains(&name), "{name} in {names:?}");
+        }
+        // Fixed content: no watch, so nothing failed and no event is known.
+        let pods = &stats[0];
+        assert_eq!((pods.restarts, pods.failing_for), (0, Duration::ZERO));
+        assert_eq!(pods.since_last_event, None);
     }
 }

@@ -1,13 +1,18 @@
-//! The controller's metrics (api §5): `ks_network_leader`, `controller_reconciles_total{controller,result}` and
-//! `controller_reconcile_duration_seconds{controller}`, rendered by `/metrics`.
+//! The controller's metrics (api §5): `ks_network_leader`,
+//! `ks_network_controller_reconciles_total{controller,result}` and
+//! `ks_network_controller_reconcile_duration_seconds{controller}`. Every controller's series exist from the
+//! start (at zero), so rates and alerts see them before the first reconcile.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::histogram::Histogram;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::metrics::duration_histogram;
 
 /// A reconciler, as metrics name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,6 +24,8 @@ pub enum Reconciler {
 }
 
 impl Reconciler {
+    const ALL: [Reconciler; 2] = [Reconciler::Binding, Reconciler::NetworkPolicy];
+
     /// The `controller` label value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,121 +45,135 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    const ALL: [Outcome; 2] = [Outcome::Success, Outcome::Error];
+
+    /// The `result` label value.
     fn as_str(self) -> &'static str {
         match self {
-            Outcome::Success => "success",
+            Outcome::Success => "ok",
             Outcome::Error => "error",
         }
     }
 }
 
-/// Counters of the reconcilers.
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabels {
+    controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    controller: &'static str,
+    result: &'static str,
+}
+
+/// Leadership and the reconcilers' counters.
 pub struct ControllerMetrics {
-    leader: AtomicBool,
-    reconciles: Mutex<BTreeMap<(Reconciler, Outcome), u64>>,
-    durations: Mutex<BTreeMap<Reconciler, Histogram>>,
+    leader: Gauge,
+    reconciles: Family<ReconcileLabels, Counter>,
+    durations: Family<ControllerLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for ControllerMetrics {
+    fn default() -> Self {
+        let metrics = Self {
+            leader: Gauge::default(),
+            reconciles: Family::default(),
+            durations: Family::new_with_constructor(duration_histogram),
+        };
+        // Every series, created at zero.
+        for reconciler in Reconciler::ALL {
+            for outcome in Outcome::ALL {
+                metrics
+                    .reconciles
+                    .get_or_create_owned(&labels(reconciler, outcome));
+            }
+            let controller = reconciler.as_str();
+            metrics
+                .durations
+                .get_or_create_owned(&ControllerLabels { controller });
+        }
+        metrics
+    }
+}
+
+fn labels(reconciler: Reconciler, outcome: Outcome) -> ReconcileLabels {
+    ReconcileLabels {
+        controller: reconciler.as_str(),
+        result: outcome.as_str(),
+    }
 }
 
 impl ControllerMetrics {
     /// Records whether this replica leads.
     pub fn set_leader(&self, leading: bool) {
-        self.leader.store(leading, Ordering::Release);
+        self.leader.set(i64::from(leading));
     }
 
     /// Records one reconcile.
     pub fn observe(&self, reconciler: Reconciler, outcome: Outcome, took: Duration) {
-        *self
-            .reconciles
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((reconciler, outcome))
-            .or_default() += 1;
-        let seconds = took.as_secs_f64();
-        let mut durations = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        durations.entry(reconciler).or_default().observe(seconds);
+        self.reconciles
+            .get_or_create(&labels(reconciler, outcome))
+            .inc();
+        let controller = reconciler.as_str();
+        self.durations
+            .get_or_create(&ControllerLabels { controller })
+            .observe(took.as_secs_f64());
     }
 
-    /// The exposition text of these metrics.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let leader = u8::from(self.leader.load(Ordering::Acquire));
-        let _ = writeln!(
-            out,
-            "# HELP ks_network_leader 1 when this replica holds the controller lease.\n# TYPE ks_network_leader gauge\nks_network_leader {leader}"
+    /// Adds the three families to `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "ks_network_leader",
+            "1 when this replica holds the controller lease",
+            self.leader.clone(),
         );
-        let _ = writeln!(
-            out,
-            "# HELP controller_reconciles_total Reconciles by controller and result.\n# TYPE controller_reconciles_total counter"
+        registry.register(
+            "ks_network_controller_reconciles",
+            "Reconciles by controller and result",
+            self.reconciles.clone(),
         );
-        for ((reconciler, outcome), count) in self
-            .reconciles
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "controller_reconciles_total{{controller=\"{}\",result=\"{}\"}} {count}",
-                reconciler.as_str(),
-                outcome.as_str()
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP controller_reconcile_duration_seconds Time one reconcile took.\n# TYPE controller_reconcile_duration_seconds histogram"
+        registry.register(
+            "ks_network_controller_reconcile_duration_seconds",
+            "Time one reconcile took",
+            self.durations.clone(),
         );
-        for (reconciler, histogram) in self
-            .durations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let labels = format!("controller=\"{}\"", reconciler.as_str());
-            histogram.render(&mut out, "controller_reconcile_duration_seconds", &labels);
-        }
-        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::encode;
 
     #[test]
-    fn reconciles_are_counted_and_bucketed() {
+    fn reconciles_are_counted_and_every_series_exists_from_the_start() {
         let metrics = ControllerMetrics::default();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let before = encode(&registry);
+        for line in [
+            "ks_network_leader 0\n",
+            "ks_network_controller_reconciles_total{controller=\"network-policy\",result=\"error\"} 0\n",
+            "ks_network_controller_reconcile_duration_seconds_count{controller=\"binding\"} 0\n",
+        ] {
+            assert!(before.contains(line), "{line} in {before}");
+        }
+
         metrics.set_leader(true);
-        metrics.observe(
-            Reconciler::Binding,
-            Outcome::Success,
-            Duration::from_millis(3),
-        );
-        metrics.observe(
-            Reconciler::Binding,
-            Outcome::Error,
-            Duration::from_millis(300),
-        );
-        let text = metrics.render();
-        assert!(text.contains("ks_network_leader 1\n"), "{text}");
-        assert!(text.contains(
-            "controller_reconciles_total{controller=\"binding\",result=\"success\"} 1\n"
-        ));
-        assert!(
-            text.contains(
-                "controller_reconciles_total{controller=\"binding\",result=\"error\"} 1\n"
-            )
-        );
-        assert!(text.contains(
-            "controller_reconcile_duration_seconds_bucket{controller=\"binding\",le=\"0.005\"} 1\n"
-        ));
-        assert!(text.contains(
-            "controller_reconcile_duration_seconds_bucket{controller=\"binding\",le=\"0.5\"} 2\n"
-        ));
-        assert!(
-            text.contains(
-                "controller_reconcile_duration_seconds_count{controller=\"binding\"} 2\n"
-            )
-        );
+        let binding = Reconciler::Binding;
+        metrics.observe(binding, Outcome::Success, Duration::from_millis(3));
+        metrics.observe(binding, Outcome::Error, Duration::from_millis(300));
+        let text = encode(&registry);
+        for line in [
+            "ks_network_leader 1\n",
+            "ks_network_controller_reconciles_total{controller=\"binding\",result=\"ok\"} 1\n",
+            "ks_network_controller_reconciles_total{controller=\"binding\",result=\"error\"} 1\n",
+            "ks_network_controller_reconcile_duration_seconds_bucket{controller=\"binding\",le=\"0.005\"} 1\n",
+            "ks_network_controller_reconcile_duration_seconds_bucket{controller=\"binding\",le=\"0.5\"} 2\n",
+            "ks_network_controller_reconcile_duration_seconds_count{controller=\"binding\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

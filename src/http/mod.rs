@@ -34,7 +34,6 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
-use crate::controller::metrics::ControllerMetrics;
 use crate::service;
 
 pub use error::ApiError;
@@ -45,15 +44,15 @@ pub struct AppState {
     /// The services, with the caches and authorizer they use.
     pub services: Arc<service::Context>,
     pub authenticator: Arc<Authenticator>,
-    /// The reconcilers' metrics, where they run.
-    pub controller_metrics: Option<Arc<ControllerMetrics>>,
+    /// What `/metrics` exposes ([`metrics::registry`]).
+    pub metrics: Arc<prometheus_client::registry::Registry>,
     /// Whether `/metrics` needs an authenticated, authorized caller.
     pub metrics_require_auth: bool,
     /// Whether the IPPool admission webhook is served (`webhook.enabled`, api §6).
     pub webhook_enabled: bool,
     /// Cancelled when the server starts draining (SIGTERM/SIGINT).
     pub shutdown: CancellationToken,
-    /// Requests served, by route template, for `/metrics`.
+    /// Requests served, by route template; registered in `metrics`.
     pub request_metrics: Arc<request_metrics::RequestMetrics>,
 }
 

@@ -3,96 +3,88 @@
 //! the router's templates (`/kapis/…/ippools/{name}`), never raw paths, and methods outside the standard set count
 //! as `OTHER`, so no client can grow the series.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
-use crate::histogram::Histogram;
+use crate::metrics::duration_histogram;
 
 /// The route label of requests that matched no route.
 const UNMATCHED: &str = "unmatched";
 
-/// What is known of one method on one route.
-#[derive(Default)]
-struct Series {
-    /// Status code → requests.
-    codes: BTreeMap<u16, u64>,
-    durations: Histogram,
+/// The labels of a duration series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    /// The route template, or [`UNMATCHED`].
+    route: String,
+}
+
+/// The labels of a request count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AnswerLabels {
+    #[prometheus(flatten)]
+    route: RouteLabels,
+    code: u16,
 }
 
 /// The counters, histograms and gauge of every request served.
-#[derive(Default)]
 pub struct RequestMetrics {
-    in_flight: AtomicI64,
-    /// Route template → method → series: one lock per request, and the route is copied only the first time.
-    routes: Mutex<BTreeMap<String, BTreeMap<&'static str, Series>>>,
+    in_flight: Gauge,
+    requests: Family<AnswerLabels, Counter>,
+    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for RequestMetrics {
+    fn default() -> Self {
+        Self {
+            in_flight: Gauge::default(),
+            requests: Family::default(),
+            durations: Family::new_with_constructor(duration_histogram),
+        }
+    }
 }
 
 impl RequestMetrics {
     fn observe(&self, method: &'static str, route: &str, code: u16, seconds: f64) {
-        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        let methods = match routes.get_mut(route) {
-            Some(methods) => methods,
-            None => routes.entry(route.to_owned()).or_default(),
+        let route = RouteLabels {
+            method,
+            route: route.to_owned(),
         };
-        let series = methods.entry(method).or_default();
-        *series.codes.entry(code).or_default() += 1;
-        series.durations.observe(seconds);
+        self.durations.get_or_create(&route).observe(seconds);
+        self.requests
+            .get_or_create(&AnswerLabels { route, code })
+            .inc();
     }
 
-    /// The three families in Prometheus text format.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP ks_network_http_requests_in_flight Requests being served.\n");
-        out.push_str("# TYPE ks_network_http_requests_in_flight gauge\n");
-        let _ = writeln!(
-            out,
-            "ks_network_http_requests_in_flight {}",
-            self.in_flight.load(Ordering::Relaxed)
+    /// Adds the three families to `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "ks_network_http_requests_in_flight",
+            "Requests being served",
+            self.in_flight.clone(),
         );
-        let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        let series = || {
-            routes.iter().flat_map(|(route, methods)| {
-                methods.iter().map(move |(method, series)| {
-                    (
-                        format!("method=\"{method}\",route=\"{}\"", escape(route)),
-                        series,
-                    )
-                })
-            })
-        };
-        out.push_str("# HELP ks_network_http_requests_total Requests served, by method, route template and code.\n");
-        out.push_str("# TYPE ks_network_http_requests_total counter\n");
-        for (labels, series) in series() {
-            for (code, count) in &series.codes {
-                let _ = writeln!(
-                    out,
-                    "ks_network_http_requests_total{{{labels},code=\"{code}\"}} {count}"
-                );
-            }
-        }
-        out.push_str("# HELP ks_network_http_request_duration_seconds Time to the response head, by method and route template.\n");
-        out.push_str("# TYPE ks_network_http_request_duration_seconds histogram\n");
-        for (labels, series) in series() {
-            series.durations.render(
-                &mut out,
-                "ks_network_http_request_duration_seconds",
-                &labels,
-            );
-        }
-        out
+        registry.register(
+            "ks_network_http_requests",
+            "Requests served, by method, route template and code",
+            self.requests.clone(),
+        );
+        registry.register(
+            "ks_network_http_request_duration_seconds",
+            "Time to the response head, by method and route template",
+            self.durations.clone(),
+        );
     }
-}
-
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 fn method_label(method: &Method) -> &'static str {
@@ -108,6 +100,22 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// One request in flight; leaves the gauge when dropped, also when the client goes away mid-request.
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn enter(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Counts and times every request by its route template.
 pub async fn record(
     State(metrics): State<Arc<RequestMetrics>>,
@@ -117,10 +125,10 @@ pub async fn record(
     // MatchedPath holds its template in an Arc: cloning it does not copy the string.
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
-    metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let in_flight = InFlight::enter(&metrics.in_flight);
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    drop(in_flight);
     let code = response.status().as_u16();
     let route = matched.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
     metrics.observe(method, route, code, started.elapsed().as_secs_f64());
@@ -130,33 +138,53 @@ pub async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::encode;
 
     #[test]
-    fn histograms_are_cumulative_and_series_are_by_template() {
+    fn series_are_by_method_template_and_code() {
         let metrics = RequestMetrics::default();
-        let route = "/kapis/network.kubesphere.io/v1alpha2/ippools/{name}".to_owned();
-        metrics.observe("GET", &route, 200, 0.003);
-        metrics.observe("GET", &route, 404, 0.2);
-        let text = metrics.render();
+        let route = "/kapis/network.kubesphere.io/v1alpha2/ippools/{name}";
+        metrics.observe("GET", route, 200, 0.003);
+        metrics.observe("GET", route, 404, 0.2);
+        metrics.observe("GET", route, 404, 0.3);
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let text = encode(&registry);
         let series = format!("method=\"GET\",route=\"{route}\"");
-        assert!(
-            text.contains(&format!(
-                "ks_network_http_requests_total{{{series},code=\"404\"}} 1"
-            )),
-            "{text}"
-        );
-        assert!(text.contains(&format!(
-            "ks_network_http_request_duration_seconds_bucket{{{series},le=\"0.005\"}} 1"
-        )));
-        assert!(text.contains(&format!(
-            "ks_network_http_request_duration_seconds_bucket{{{series},le=\"0.25\"}} 2"
-        )));
-        assert!(text.contains(&format!(
-            "ks_network_http_request_duration_seconds_bucket{{{series},le=\"+Inf\"}} 2"
-        )));
-        assert!(text.contains(&format!(
-            "ks_network_http_request_duration_seconds_count{{{series}}} 2"
-        )));
-        assert!(text.contains("ks_network_http_requests_in_flight 0"));
+        for line in [
+            format!("ks_network_http_requests_total{{{series},code=\"200\"}} 1\n"),
+            format!("ks_network_http_requests_total{{{series},code=\"404\"}} 2\n"),
+            format!("ks_network_http_request_duration_seconds_bucket{{{series},le=\"0.005\"}} 1\n"),
+            format!("ks_network_http_request_duration_seconds_count{{{series}}} 3\n"),
+            "# TYPE ks_network_http_requests_total counter\n".to_owned(),
+            "ks_network_http_requests_in_flight 0\n".to_owned(),
+        ] {
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_client_goes_away_leaves_the_gauge() {
+        use axum::Router;
+        use axum::body::Body;
+        use axum::routing::get;
+        use tower::ServiceExt;
+
+        let metrics = Arc::new(RequestMetrics::default());
+        let router = Router::new()
+            .route("/hang", get(std::future::pending::<()>))
+            .layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                record,
+            ));
+        let request = Request::get("/hang").body(Body::empty()).unwrap();
+        let served = tokio::spawn(router.oneshot(request));
+        while metrics.in_flight.get() != 1 {
+            tokio::task::yield_now().await;
+        }
+        // What the connection does when its client disconnects: the request's future is dropped.
+        served.abort();
+        assert!(served.await.unwrap_err().is_cancelled());
+        assert_eq!(metrics.in_flight.get(), 0);
     }
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::support::api::{SYNC, V2, V3, nsnps};
 use crate::support::crds::crd_names;
 use crate::support::exclusive::Exclusive;
-use crate::support::fixtures::{eventually, item_names, json_of};
+use crate::support::fixtures::{Sample, eventually, item_names, json_of, metric, parse_metrics};
 use crate::support::{ControlPlane, CrdSet, TestServer, User, test_config, unique_name, wait_for};
 
 #[tokio::test]
@@ -162,14 +162,24 @@ async fn readiness_waits_for_the_apiserver_and_the_caches_survive_its_restart(
     server.stop().await;
 }
 
+/// The samples of `server`'s `/metrics` (asked without a token).
+async fn samples(server: &TestServer<'_>) -> Vec<Sample> {
+    let response = server.get("/metrics", None).await;
+    assert_eq!(response.status(), 200);
+    parse_metrics(&response.text().await.unwrap())
+}
+
 /// api §5, check `watch`: with kube-apiserver down, `/readyz` fails naming the failing watches once
-/// `cache.maxWatchFailureSeconds` has passed, requests that need kube-apiserver answer 503 well within the
-/// request timeout, and everything recovers without a restart of the server.
+/// `cache.maxWatchFailureSeconds` has passed, `/metrics` shows how long they have been failing, requests that
+/// need kube-apiserver answer 503 well within the request timeout, and everything recovers without a restart of
+/// the server.
 async fn an_outage_fails_readiness_and_requests_answer_503_until_the_apiserver_is_back(
     plane: &ControlPlane,
 ) {
     let mut config = test_config();
     config.cache.max_watch_failure_seconds = 2;
+    // `/metrics` without a token: no TokenReview can be answered during the outage.
+    config.server.metrics_require_auth = false;
     // Every request reviews its token: none is answered from the cache.
     config.auth.cache_ttl_seconds = 0;
     let server = TestServer::start_with(plane, config.clone()).await;
@@ -217,8 +227,35 @@ async fn an_outage_fails_readiness_and_requests_answer_503_until_the_apiserver_i
         "within the connect timeout: {took:?}"
     );
 
+    // The same on /metrics: the watch has failed for longer than the readiness window, and was restarted; the
+    // TokenReview failed.
+    let namespaces = [("resource", "namespaces")];
+    let during = samples(&server).await;
+    let failing = metric(&during, "ks_network_watch_failing_seconds", &namespaces);
+    assert!(failing.is_some_and(|s| s > 2.0), "{failing:?}");
+    let restarts = metric(&during, "ks_network_watch_restarts_total", &namespaces);
+    assert!(restarts.is_some_and(|n| n >= 1.0), "{restarts:?}");
+    let token_errors = [("review", "token"), ("result", "error")];
+    let errors = metric(&during, "ks_network_auth_reviews_total", &token_errors);
+    assert!(errors.is_some_and(|n| n >= 1.0), "{errors:?}");
+
     plane.start_apiserver();
     server.wait_ready().await;
+    // Ready again: every watch has re-listed, so none is failing; the restarts stay counted.
+    let after = samples(&server).await;
+    let failing = metric(&after, "ks_network_watch_failing_seconds", &namespaces);
+    assert_eq!(failing, Some(0.0));
+    let restarts_after = metric(&after, "ks_network_watch_restarts_total", &namespaces);
+    assert!(
+        restarts_after >= restarts,
+        "{restarts_after:?} {restarts:?}"
+    );
+    let age = metric(
+        &after,
+        "ks_network_watch_last_event_age_seconds",
+        &namespaces,
+    );
+    assert!(age.is_some_and(|s| s < SYNC.as_secs_f64()), "{age:?}");
     let after = unique_name("outage");
     create_namespace(plane, &after);
     eventually(

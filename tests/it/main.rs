@@ -46,6 +46,8 @@ mod local_rbac;
 mod manifests;
 /// Exclusive plane: a migration killed midway (SIGKILL) and completed by running it again.
 mod migration_crash;
+/// No plane: promtool unit tests of config/monitoring's alerts; exclusive plane: every metric they read is exposed.
+mod monitoring;
 /// Exclusive plane: NSNPs and isolation rendered into NetworkPolicies, Events, leader hand-over.
 mod network_policy_controller;
 /// Shared plane: NetworkPolicy and NamespaceNetworkPolicy endpoints.

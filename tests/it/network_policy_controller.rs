@@ -640,10 +640,10 @@ async fn samples(server: &TestServer<'_>) -> Vec<Sample> {
 
 /// Successful passes of the network-policy reconciler so far.
 async fn reconciles(server: &TestServer<'_>) -> f64 {
-    let labels = [("controller", "network-policy"), ("result", "success")];
+    let labels = [("controller", "network-policy"), ("result", "ok")];
     metric(
         &samples(server).await,
-        "controller_reconciles_total",
+        "ks_network_controller_reconciles_total",
         &labels,
     )
     .unwrap_or(0.0)

@@ -21,12 +21,13 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use ks_network_apiserver::auth::{
-    AUTHENTICATED_GROUP, AuthError, Authenticator, Authorizer, Identity, MASTERS_GROUP,
-    TokenReviewer,
+    AUTHENTICATED_GROUP, AuthError, AuthMetrics, Authenticator, Authorizer, Identity,
+    MASTERS_GROUP, TokenReviewer,
 };
 use ks_network_apiserver::cluster::Caches;
 use ks_network_apiserver::config::Config;
-use ks_network_apiserver::http::{AppState, Limits, Surface, router};
+use ks_network_apiserver::http::request_metrics::RequestMetrics;
+use ks_network_apiserver::http::{AppState, Limits, Surface, metrics, router};
 use ks_network_apiserver::service;
 
 /// The bearer token of `admin` (in `system:masters`).
@@ -59,24 +60,25 @@ impl App {
         let ttl = config.auth_cache_ttl();
         let max_entries = NonZeroUsize::new(config.auth.cache_max_entries).unwrap();
         let authorizer = Arc::new(Authorizer::masters_only());
-        let services = service::Context::new(
+        let services = Arc::new(service::Context::new(
             Arc::new(Caches::empty()),
             authorizer,
             kube::Config::new(kube_url),
             config.auth.write_identity,
-        );
+        ));
+        let auth_metrics = AuthMetrics::default();
+        let authenticator = Authenticator::with_reviewer(Arc::new(StaticTokens), ttl, max_entries)
+            .with_metrics(&auth_metrics);
+        let request_metrics = Arc::new(RequestMetrics::default());
+        let registry = metrics::registry(&services, &request_metrics, &auth_metrics, None);
         let state = AppState {
-            services: Arc::new(services),
-            authenticator: Arc::new(Authenticator::with_reviewer(
-                Arc::new(StaticTokens),
-                ttl,
-                max_entries,
-            )),
-            controller_metrics: None,
+            services,
+            authenticator: Arc::new(authenticator),
+            metrics: Arc::new(registry),
             metrics_require_auth: config.server.metrics_require_auth,
             webhook_enabled: config.webhook.enabled,
             shutdown: CancellationToken::new(),
-            request_metrics: Default::default(),
+            request_metrics,
         };
         let limits = Limits {
             request_timeout: config.request_timeout(),
