@@ -34,6 +34,7 @@ macro_rules! resource_like {
     };
 }
 
+pub mod block;
 pub mod cache;
 pub mod calico;
 pub mod caller;
@@ -56,13 +57,15 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use block::CachedBlock;
 use cache::Observer;
 use cache::{Cache, CacheInfo, Cached, Presence, SyncState, start};
-use calico::{IPAMBlock, IPPool};
+use calico::IPPool;
 use generation::Generation;
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
 use legacy::CronJobV1Beta1;
@@ -84,7 +87,7 @@ pub struct Caches {
     /// Calico IP pools (optional API).
     pub ippools: Cache<IPPool>,
     /// Calico IPAM blocks (optional API).
-    pub ipam_blocks: Cache<IPAMBlock>,
+    pub ipam_blocks: Cache<CachedBlock>,
     /// NamespaceNetworkPolicies (optional API).
     pub namespace_network_policies: Cache<NamespaceNetworkPolicy>,
     /// KubeSphere workspaces (optional API).
@@ -116,6 +119,18 @@ pub struct Caches {
     pub namespace_list_generation: Arc<Generation>,
     /// `cache.maxWatchFailureSeconds`: how long a synced cache's watch may fail before `/readyz` fails.
     max_watch_failure: Duration,
+}
+
+/// Only what identifies an object (name, namespace, uid, resourceVersion): for cached kinds whose labels and
+/// annotations nothing reads.
+pub(crate) fn identifying(metadata: ObjectMeta) -> ObjectMeta {
+    ObjectMeta {
+        name: metadata.name,
+        namespace: metadata.namespace,
+        uid: metadata.uid,
+        resource_version: metadata.resource_version,
+        ..Default::default()
+    }
 }
 
 /// Observers of other components (the controller's work queues), added to the caches' own.

@@ -3,13 +3,14 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+use super::block::CachedBlock;
 use super::cache::Observer;
-use super::calico::{IPAMBlock, IPPool};
+use super::calico::IPPool;
 use super::generation::Generation;
 use super::pod::CachedPod;
 use crate::domain::binding::NamespaceInput;
 use crate::domain::cidr::Cidr;
-use crate::domain::occupancy::{AttributeInput, BlockInput, Occupancy, PodInput};
+use crate::domain::occupancy::{Occupancy, PodInput};
 use crate::domain::pool::{Pool, default_allowed_uses};
 
 /// The cluster's [`Occupancy`] behind a lock: the cache observers write it, requests read it.
@@ -54,23 +55,6 @@ pub fn pool_facts(pool: &IPPool) -> Pool {
     }
 }
 
-fn block_input(block: &IPAMBlock) -> BlockInput {
-    BlockInput {
-        cidr: block.spec.cidr.clone(),
-        deleted: block.spec.deleted,
-        allocations: block.spec.allocations.clone(),
-        attributes: block
-            .spec
-            .attributes
-            .iter()
-            .map(|a| AttributeInput {
-                handle_id: a.handle_id.clone(),
-                secondary: a.secondary.clone(),
-            })
-            .collect(),
-    }
-}
-
 /// The domain's view of a namespace (name, labels, annotations).
 pub fn namespace_input_of(namespace: &k8s_openapi::api::core::v1::Namespace) -> NamespaceInput {
     NamespaceInput {
@@ -106,18 +90,18 @@ impl Observer<IPPool> for OccupancyIndex {
     }
 }
 
-impl Observer<IPAMBlock> for OccupancyIndex {
-    fn applied(&self, block: &Arc<IPAMBlock>) {
-        let input = block_input(block);
+impl Observer<CachedBlock> for OccupancyIndex {
+    fn applied(&self, block: &Arc<CachedBlock>) {
+        let input = block.input.clone();
         self.update(|o| o.upsert_block(&name_of(&**block), input));
     }
-    fn deleted(&self, block: &IPAMBlock) {
+    fn deleted(&self, block: &CachedBlock) {
         self.update(|o| o.remove_block(&name_of(block)));
     }
-    fn replaced(&self, blocks: &[Arc<IPAMBlock>]) {
+    fn replaced(&self, blocks: &[Arc<CachedBlock>]) {
         let inputs: Vec<_> = blocks
             .iter()
-            .map(|b| (name_of(&**b), block_input(b)))
+            .map(|b| (name_of(&**b), b.input.clone()))
             .collect();
         self.update(|o| o.replace_blocks(inputs));
     }

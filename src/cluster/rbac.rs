@@ -13,19 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
 use super::cache::{Cache, CacheInfo, Observer, SyncState};
+use super::identifying;
 use crate::auth::{Access, Identity, LocalGrants};
 use crate::domain::rbac::{Binding, PolicyRule, Rbac, Request, Requester, RoleRef, Scope, Subject};
-
-/// Only what identifies an object: RBAC objects' labels and annotations are never read.
-fn identity_of(metadata: ObjectMeta) -> ObjectMeta {
-    ObjectMeta {
-        name: metadata.name,
-        namespace: metadata.namespace,
-        uid: metadata.uid,
-        resource_version: metadata.resource_version,
-        ..ObjectMeta::default()
-    }
-}
 
 /// The scope of a binding or role with `metadata`.
 fn scope_of(metadata: &ObjectMeta) -> Scope {
@@ -78,7 +68,7 @@ impl<K: RoleKind> From<K> for Rules<K> {
             })
             .collect();
         Rules {
-            metadata: identity_of(metadata),
+            metadata: identifying(metadata),
             rules,
             kind: PhantomData,
         }
@@ -136,7 +126,7 @@ impl<K: BindingKind> From<K> for Bound<K> {
                 .collect(),
         });
         Bound {
-            metadata: identity_of(metadata),
+            metadata: identifying(metadata),
             binding,
             kind: PhantomData,
         }
