@@ -47,7 +47,8 @@ async fn the_openapi_document_matches_the_routes() {
         let path = template
             .replace("{namespace}", "demo")
             .replace("{resources}", "ippools")
-            .replace("{name}", "demo");
+            .replace("{name}", "demo")
+            .replace("{file}", "LICENSE");
         let documented: Vec<String> = operations
             .as_object()
             .unwrap()

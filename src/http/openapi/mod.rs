@@ -36,6 +36,14 @@ fn status_response(description: &str) -> Value {
     json_response(description, schema_ref("Status"))
 }
 
+/// An error response that always carries `header` with `value`.
+fn status_with_header(description: &str, header: &str, value: &str) -> Value {
+    let mut response = status_response(description);
+    response["headers"] =
+        json!({header: {"description": format!("`{value}`"), "schema": {"enum": [value]}}});
+    response
+}
+
 /// Adds the answers every operation can get from the middleware (api §0.2, §0.5, §0.7), and `X-Request-Id` on
 /// every response.
 fn with_common_responses(operation: &mut Operation) {
@@ -45,11 +53,11 @@ fn with_common_responses(operation: &mut Operation) {
     if operation.security == Security::Bearer {
         add(
             401,
-            json!({
-                "description": "No or invalid credentials (`Unauthorized`)",
-                "headers": {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"enum": ["Bearer"]}}},
-                "content": {"application/json": {"schema": schema_ref("Status")}},
-            }),
+            status_with_header(
+                "No or invalid credentials (`Unauthorized`)",
+                "WWW-Authenticate",
+                "Bearer",
+            ),
         );
         add(
             503,
@@ -65,11 +73,11 @@ fn with_common_responses(operation: &mut Operation) {
     if !NEVER_SHED.contains(&operation.path.as_str()) {
         add(
             429,
-            json!({
-                "description": "Too many requests in flight (`server.maxRequestsInFlight`, `maxMutatingRequestsInFlight`)",
-                "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"enum": ["1"]}}},
-                "content": {"application/json": {"schema": schema_ref("Status")}},
-            }),
+            status_with_header(
+                "Too many requests in flight (`server.maxRequestsInFlight`, `maxMutatingRequestsInFlight`)",
+                "Retry-After",
+                "1",
+            ),
         );
     }
     add(

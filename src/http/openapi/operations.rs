@@ -344,6 +344,27 @@ fn operational() -> Vec<Operation> {
             .summary("The interactive API page (Swagger UI over /openapi.json)")
             .public()
             .response(200, text("The page", "text/html", json!({"type": "string"}))),
+        Operation::new("get", "/docs/{file}", "docsFile", "operations")
+            .summary("A file of the vendored Swagger UI (its script, style sheet, icon, LICENSE and NOTICE)")
+            .public()
+            .params([path_param(
+                "file",
+                "File name; another name is a 404",
+                json!({"type": "string", "minLength": 1, "examples": ["swagger-ui.css"]}),
+            )])
+            .response(
+                200,
+                json!({
+                    "description": "The file",
+                    "content": {
+                        "text/javascript": {"schema": {"type": "string"}},
+                        "text/css": {"schema": {"type": "string"}},
+                        "image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}},
+                        "text/plain": {"schema": {"type": "string"}},
+                    },
+                }),
+            )
+            .errors(&[(404, "No such file")]),
         Operation::new("get", "/metrics", "metrics", "operations")
             .summary("Prometheus metrics: pools, orphan blocks, caches, requests, controller")
             .description(
