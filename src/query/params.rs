@@ -372,6 +372,9 @@ mod tests {
             err("limit=-99999999999999999999999"),
             "invalid limit \"-99999999999999999999999\": must be >= -1"
         );
+        // Digits long enough to overflow, then something else: not an integer at all.
+        let q = ok("page=-99999999999999999999x&limit=-99999999999999999999-2");
+        assert_eq!((q.page, q.limit), (1, -1));
     }
 
     #[test]
