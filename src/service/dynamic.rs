@@ -149,10 +149,13 @@ pub async fn write(
             if has_body {
                 check_delete_options(request.body)?;
             }
-            (
-                request.body.to_vec(),
-                has_body.then_some("application/json"),
-            )
+            // A blank body is no body (kube-apiserver would fail to decode it, with a 500).
+            let body = if has_body {
+                request.body.to_vec()
+            } else {
+                Vec::new()
+            };
+            (body, has_body.then_some("application/json"))
         }
     };
     let forwarded = request.verb.forwarded_parameters();

@@ -437,6 +437,16 @@ async fn undecodable_patches_and_delete_options_are_400() {
         &stored["spec"],
         &json!({"podSelector": {}, "policyTypes": ["Ingress"]}),
     );
+    // A blank body is no body.
+    let (code, _) = env
+        .send(
+            reqwest::Method::DELETE,
+            &policy,
+            Some("application/json"),
+            "\n",
+        )
+        .await;
+    checks.eq("a blank DELETE body", &code, &200);
     checks.finish();
 }
 
