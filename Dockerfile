@@ -8,15 +8,16 @@ WORKDIR /src
 # A stripped binary: the release profile's line tables are for local profiling only. Set before the dependency
 # layer, so both builds share one profile.
 ENV CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=symbols
-# Dependencies first, in a layer of their own that only Cargo.toml/Cargo.lock changes rebuild: the workspace's
-# manifests with stub sources.
+# Dependencies first, in a layer of their own that only the manifests (and the benchmarks, which the manifest
+# names) rebuild: the workspace's manifests with stub sources.
 COPY Cargo.toml Cargo.lock ./
 COPY crates/domain/Cargo.toml crates/domain/Cargo.toml
-RUN mkdir -p src crates/domain/src benches \
+COPY benches benches
+RUN mkdir -p src crates/domain/src \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs crates/domain/src/lib.rs \
- && echo 'fn main() {}' > benches/occupancy.rs && echo 'fn main() {}' > build.rs \
+ && echo 'fn main() {}' > build.rs \
  && cargo build --release --locked --bin ks-network-apiserver \
- && rm -rf src crates/domain/src benches build.rs
+ && rm -rf src crates/domain/src build.rs
 COPY . .
 ARG KSNET_COMMIT=unknown
 ENV KSNET_COMMIT=${KSNET_COMMIT}

@@ -75,9 +75,6 @@ fn resource(served: ApiResource, singular: &str, verbs: &[&str]) -> APIResource 
 
 /// api §4.1: the one group this server serves. Like kube-apiserver's, the group inside the list carries no
 /// `kind` or `apiVersion` of its own.
-#[utoipa::path(get, path = "/apis", tag = "aggregated",
-    responses((status = 200, description = "APIGroupList with network.kubesphere.io, preferred version v1alpha2",
-               content_type = "application/json"), (status = 401, body = super::error::Status)))]
 pub async fn api_groups(_caller: Caller) -> Json<Value> {
     let mut group = serde_json::to_value(group()).unwrap_or_default();
     if let Some(group) = group.as_object_mut() {
@@ -88,16 +85,11 @@ pub async fn api_groups(_caller: Caller) -> Json<Value> {
 }
 
 /// api §4.1: the `APIGroup` of network.kubesphere.io.
-#[utoipa::path(get, path = "/apis/network.kubesphere.io", tag = "aggregated",
-    responses((status = 200, description = "APIGroup"), (status = 401, body = super::error::Status)))]
 pub async fn api_group(_caller: Caller) -> Json<APIGroup> {
     Json(group())
 }
 
 /// api §4.1: the resources of v1alpha2 and their verbs (the aggregator's availability check).
-#[utoipa::path(get, path = "/apis/network.kubesphere.io/v1alpha2", tag = "aggregated",
-    responses((status = 200, description = "APIResourceList: ippoolmigrations (create), ippools (get, list)"),
-              (status = 401, body = super::error::Status)))]
 pub async fn api_resources(_caller: Caller) -> Json<APIResourceList> {
     Json(APIResourceList {
         group_version: format!("{}/{}", served::GROUP, served::VERSION),
@@ -203,15 +195,6 @@ fn query_error(error: QueryError) -> ApiError {
 }
 
 /// api §4.2: every pool with status as an `IPPoolList`, or a `Table`.
-#[utoipa::path(get, path = "/apis/network.kubesphere.io/v1alpha2/ippools", tag = "aggregated",
-    params(("labelSelector" = Option<String>, Query, description = "Kubernetes label selector"),
-           ("fieldSelector" = Option<String>, Query, description = "`metadata.name=<v>` or `metadata.name!=<v>` only"),
-           ("watch" = Option<bool>, Query, description = "Not supported: `true` → 405")),
-    responses((status = 200, description = "IPPoolList (network.kubesphere.io/v1alpha2) sorted by name, or a meta.k8s.io/v1 Table \
-                                            for `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`"),
-              (status = 400, body = super::error::Status), (status = 401, body = super::error::Status),
-              (status = 403, body = super::error::Status), (status = 405, body = super::error::Status),
-              (status = 503, body = super::error::Status)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,10 +207,6 @@ pub async fn list(
 }
 
 /// api §4.2: one pool with status as an `IPPool`, or a one-row `Table`.
-#[utoipa::path(get, path = "/apis/network.kubesphere.io/v1alpha2/ippools/{name}", tag = "aggregated",
-    params(("name" = String, Path, description = "Pool name")),
-    responses((status = 200, description = "IPPool (network.kubesphere.io/v1alpha2) with status, or a one-row Table"),
-              (status = 403, body = super::error::Status), (status = 404, body = super::error::Status)))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -246,15 +225,6 @@ pub async fn get_one(
 // ---------------------------------------------------------------------------------------------
 
 /// api §4.3: run the migration an `IPPoolMigration` describes; nothing is stored.
-#[utoipa::path(post, path = "/apis/network.kubesphere.io/v1alpha2/ippoolmigrations", tag = "aggregated",
-    params(("dryRun" = Option<String>, Query, description = "`All` (or `true`): plan only")),
-    request_body(content = Object, description = "IPPoolMigration: `spec.oldIPPool`, `spec.newIPPool`",
-                 content_type = "application/json"),
-    responses((status = 201, description = "The IPPoolMigration with `status`: dryRun, oldippool, newippool, namespaces, \
-                                            workloads, skippedPods, warnings"),
-              (status = 400, body = super::error::Status), (status = 403, body = super::error::Status),
-              (status = 404, body = super::error::Status), (status = 415, body = super::error::Status),
-              (status = 500, body = super::error::Status, description = "Partial failure: the message lists the failed writes")))]
 pub async fn create_migration(
     State(state): State<AppState>,
     caller: Caller,

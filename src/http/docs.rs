@@ -77,15 +77,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /docs`: to the page.
-#[utoipa::path(get, path = "/docs", tag = "operations", security(()),
-    responses((status = 308, description = "Redirect to /docs/")))]
 pub async fn redirect() -> Redirect {
     Redirect::permanent("/docs/")
 }
 
 /// `GET /docs/`: the interactive API page (Swagger UI over `/openapi.json`).
-#[utoipa::path(get, path = "/docs/", tag = "operations", security(()),
-    responses((status = 200, description = "The Swagger UI page", content_type = "text/html")))]
 pub async fn page() -> Html<&'static str> {
     Html(INDEX)
 }

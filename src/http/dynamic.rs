@@ -35,18 +35,27 @@ pub fn routes() -> Router<AppState> {
     router
 }
 
-async fn deletecollection() -> ApiError {
-    ApiError::MethodNotAllowed("deletecollection is not supported".into())
+/// Whether a matched route template is a collection of a policy resource (cluster-wide or in a namespace): a
+/// DELETE there is a deletecollection, which the method-not-allowed answer names (api §2). The routes do not
+/// accept DELETE, so their `Allow` header lists only the methods they serve.
+pub fn is_collection(template: &str) -> bool {
+    PolicyResource::ALL.iter().any(|resource| {
+        let api = resource.api_resource();
+        let base = format!("/kapis/{}", api.api_version);
+        let plural = &api.plural;
+        template == format!("{base}/{plural}")
+            || template == format!("{base}/namespaces/{{namespace}}/{plural}")
+    })
 }
 
 fn cluster_collection(resource: PolicyResource) -> MethodRouter<AppState> {
     get(
         move |State(state): State<AppState>, caller: Caller, QueryPairs(query): QueryPairs| async move {
-            let list = lists::dynamic_list(&state.services, &caller, resource, None, &query).await?;
+            let list =
+                lists::dynamic_list(&state.services, &caller, resource, None, &query).await?;
             Ok::<_, ApiError>(list)
         },
     )
-    .delete(deletecollection)
 }
 
 fn collection(resource: PolicyResource) -> MethodRouter<AppState> {
@@ -81,7 +90,6 @@ fn collection(resource: PolicyResource) -> MethodRouter<AppState> {
             respond(dynamic::write(&state.services, &caller, resource, request).await)
         },
     )
-    .delete(deletecollection)
 }
 
 fn object(resource: PolicyResource) -> MethodRouter<AppState> {

@@ -9,7 +9,7 @@ use crate::auth::AuthError;
 use crate::service;
 
 /// The Kubernetes `Status` object, fields in kube-apiserver's order.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Status {
     /// Always `Status`.
     pub kind: &'static str,
@@ -17,7 +17,6 @@ pub struct Status {
     #[serde(rename = "apiVersion")]
     pub api_version: &'static str,
     /// Always `{}`.
-    #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// Always `Failure`.
     pub status: &'static str,
@@ -36,7 +35,7 @@ pub struct Status {
 const RETRY_AFTER_SECONDS: u32 = 1;
 
 /// `Status.details`.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StatusDetails {
     /// Object name.
     pub name: String,
@@ -53,7 +52,7 @@ pub struct StatusDetails {
 }
 
 /// One field error of an `Invalid` status.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StatusCause {
     /// `FieldValueInvalid`, `FieldValueNotSupported`, …
     pub reason: String,

@@ -33,8 +33,15 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Checked
     }
 }
 
+/// What [`CheckedPath`] accepts as `{namespace}`, as an ECMA-262 regular expression (the OpenAPI document's pattern).
+pub const NAMESPACE_PATTERN: &str = "^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$";
+
+/// What [`CheckedPath`] accepts as `{name}` (at most 253 characters: the lookahead bounds the run).
+pub const NAME_PATTERN: &str =
+    "^(?![-a-z0-9.]{254})[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$";
+
 /// `namespace` must be a DNS-1123 label, `name` a DNS-1123 subdomain; other parameters are not names.
-fn check_path_parameter(key: &str, value: &str) -> Result<(), ApiError> {
+pub(super) fn check_path_parameter(key: &str, value: &str) -> Result<(), ApiError> {
     let errors = match key {
         "namespace" => names::dns1123_label_errors(value),
         "name" => names::dns1123_subdomain_errors(value),

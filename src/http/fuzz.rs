@@ -3,17 +3,38 @@
 //! cases (`cargo test --release -- --ignored fuzz_`). Inputs are built from the grammar's tokens (near-valid text,
 //! unicode, very long runs) or are raw random strings and bytes. Every input must parse or be rejected with a
 //! non-empty message that maps to a 400 (or, for a body's media type, 415) `Status`; a panic fails the target.
+//! And every input is accepted exactly when the OpenAPI document's pattern for it matches
+//! ([`crate::query::patterns`], the path patterns of [`crate::http::extract`]).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use fancy_regex::Regex;
 
 use axum::http::StatusCode;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
 use crate::http::ApiError;
+use crate::http::extract::{NAME_PATTERN, NAMESPACE_PATTERN, check_path_parameter};
 use crate::http::migration::{is_dry_run, parse_body};
-use crate::query::{FieldSelector, ListQuery, QueryError, Selector};
+use crate::http::openapi::BINDABLE_POOL_NAME;
+use crate::query::{FieldSelector, KubeListQuery, ListQuery, QueryError, Selector, patterns};
 use crate::service;
+
+/// Whether the document's `pattern` matches `text` (JSON Schema patterns are searched, not anchored).
+fn matches(pattern: &Regex, text: &str) -> bool {
+    pattern.is_match(text).unwrap()
+}
+
+fn regex(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap()
+}
+
+static LABEL_SELECTOR: LazyLock<Regex> = LazyLock::new(|| regex(&patterns::label_selector()));
+static FIELD_SELECTOR: LazyLock<Regex> = LazyLock::new(|| regex(&patterns::field_selector()));
+static NAME_FIELD_SELECTOR: LazyLock<Regex> =
+    LazyLock::new(|| regex(&patterns::name_field_selector()));
 
 /// Cases of the quick variants that `cargo test` runs.
 const QUICK: u32 = 2_000;
@@ -141,6 +162,8 @@ const NUMBER_TOKENS: &[&str] = &[
     "e",
 ];
 
+const NAME_TOKENS: &[&str] = &["a", "z", "0", "9", "-", ".", "A", "_", "/", "é", " ", "\n"];
+
 const MEDIA_TYPES: &[&str] = &[
     "application/json",
     "application/json; charset=utf-8",
@@ -197,7 +220,13 @@ fn assert_bad_request(error: &QueryError) {
 
 /// Parses a label selector; a parsed one is printed and matched.
 fn check_selector(text: &str) {
-    match Selector::parse(text) {
+    let parsed = Selector::parse(text);
+    assert_eq!(
+        matches(&LABEL_SELECTOR, text),
+        parsed.is_ok(),
+        "{text:?}: {parsed:?}"
+    );
+    match parsed {
         Ok(selector) => {
             let _ = selector.to_string();
             let labels = BTreeMap::from([("app".to_owned(), "web".to_owned())]);
@@ -210,9 +239,23 @@ fn check_selector(text: &str) {
     }
 }
 
-/// Parses a field selector; a parsed one is printed and matched.
+/// Parses a field selector; a parsed one is printed and matched. The aggregated surface's selector is the same
+/// grammar with every path `metadata.name`.
 fn check_field_selector(text: &str) {
-    match FieldSelector::parse(text) {
+    let parsed = FieldSelector::parse(text);
+    assert_eq!(
+        matches(&FIELD_SELECTOR, text),
+        parsed.is_ok(),
+        "{text:?}: {parsed:?}"
+    );
+    let pairs = [("fieldSelector".to_owned(), text.to_owned())];
+    let names_only = KubeListQuery::parse(&pairs);
+    assert_eq!(
+        matches(&NAME_FIELD_SELECTOR, text),
+        names_only.is_ok(),
+        "{text:?}: {names_only:?}"
+    );
+    match parsed {
         Ok(selector) => {
             let _ = selector.to_string();
             let object = serde_json::json!({"metadata": {"name": "a", "labels": {"app": "web"}}});
@@ -223,6 +266,32 @@ fn check_field_selector(text: &str) {
             detail,
         }),
     }
+}
+
+/// `page`, `limit` and `watch` alone are refused exactly when their patterns do not match.
+fn check_numbers(value: &str) {
+    for (key, pattern) in [
+        ("page", patterns::PAGE),
+        ("limit", patterns::LIMIT),
+        ("watch", patterns::WATCH),
+    ] {
+        let accepted = ListQuery::parse(&[(key.to_owned(), value.to_owned())]).is_ok();
+        assert_eq!(matches(&regex(pattern), value), accepted, "{key}={value:?}");
+    }
+}
+
+/// Path names: `{namespace}` and `{name}` of a write, and the pool of an unbind (a name that is also a label).
+fn check_path_names(text: &str) {
+    let namespace = check_path_parameter("namespace", text).is_ok();
+    assert_eq!(
+        matches(&regex(NAMESPACE_PATTERN), text),
+        namespace,
+        "{text:?}"
+    );
+    let name = check_path_parameter("name", text).is_ok();
+    assert_eq!(matches(&regex(NAME_PATTERN), text), name, "{text:?}");
+    let pool = name && crate::domain::binding::is_valid_binding_label(text);
+    assert_eq!(matches(&regex(BINDABLE_POOL_NAME), text), pool, "{text:?}");
 }
 
 /// Parses query pairs both ways; an error is a 400.
@@ -305,6 +374,8 @@ targets! {
     fuzz_label_selector_quick, fuzz_label_selector: (text in text(SELECTOR_TOKENS)) => check_selector(&text);
     fuzz_field_selector_quick, fuzz_field_selector: (text in text(FIELD_TOKENS)) => check_field_selector(&text);
     fuzz_list_query_quick, fuzz_list_query: (pairs in params()) => check_params(&pairs);
+    fuzz_numbers_quick, fuzz_numbers: (value in text(NUMBER_TOKENS)) => check_numbers(&value);
+    fuzz_path_names_quick, fuzz_path_names: (text in text(NAME_TOKENS)) => check_path_names(&text);
     fuzz_migration_body_quick, fuzz_migration_body: ((content_type, body) in migration_body())
         => check_migration_body(&content_type, &body);
 }

@@ -11,20 +11,16 @@ use serde::Deserialize;
 use super::AppState;
 
 /// `GET /healthz`: 200 `ok` while the process serves.
-#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
-    responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
 /// `GET /livez`: same as `/healthz`.
-#[utoipa::path(get, path = "/livez", tag = "operations", security(()),
-    responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
 pub async fn livez() -> &'static str {
     "ok"
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize)]
 pub struct ReadyzQuery {
     /// List every check, also on success.
     verbose: Option<String>,
@@ -32,10 +28,6 @@ pub struct ReadyzQuery {
 
 /// `GET /readyz`: 200 when every watch cache has synced, no synced cache's watch has been failing for longer
 /// than `cache.maxWatchFailureSeconds` and the server is not draining, else 503 with one line per check.
-#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), params(ReadyzQuery),
-    responses(
-        (status = 200, description = "Ready", body = String, content_type = "text/plain"),
-        (status = 503, description = "Not ready; one line per check", body = String, content_type = "text/plain")))]
 pub async fn readyz(
     State(state): State<AppState>,
     Query(query): Query<ReadyzQuery>,

@@ -28,18 +28,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// api §1.1: every Calico pool with its occupancy status, sorted by name.
-#[utoipa::path(get, path = "/kapis/network.kubesphere.io/v1alpha2/ippools", tag = "ippools",
-    responses((status = 200, description = "A JSON array of IPPools with status, sorted by name"),
-              (status = 401, body = super::error::Status), (status = 403, body = super::error::Status),
-              (status = 503, body = super::error::Status)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<JsonText, ApiError> {
     Ok(pools::list(&state.services, &caller).await?)
 }
 
 /// api §1.2: one pool with its occupancy status.
-#[utoipa::path(get, path = "/kapis/network.kubesphere.io/v1alpha2/ippools/{name}", tag = "ippools",
-    params(("name" = String, Path, description = "Pool name")),
-    responses((status = 200, description = "The IPPool with status"), (status = 404, body = super::error::Status)))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -49,10 +42,6 @@ pub async fn get_one(
 }
 
 /// api §1.3: pools the named pool may be migrated to.
-#[utoipa::path(get, path = "/kapis/network.kubesphere.io/v1alpha2/ippools/{name}/migrate", tag = "ippools",
-    params(("name" = String, Path, description = "Source pool")),
-    responses((status = 200, description = "An IPPoolList of usable pools of the same family"),
-              (status = 404, body = super::error::Status)))]
 pub async fn migration_targets(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,10 +53,6 @@ pub async fn migration_targets(
 }
 
 /// api §1.5: pools a namespace may use.
-#[utoipa::path(get, path = "/kapis/network.kubesphere.io/v1alpha2/namespaces/{namespace}/ippools", tag = "ippools",
-    params(("namespace" = String, Path, description = "Namespace")),
-    responses((status = 200, description = "A JSON array of IPPools with status, sorted by name: the namespace's bound usable pools, else every usable pool (the console's workload form maps over the response)"),
-              (status = 404, body = super::error::Status)))]
 pub async fn namespace_pools(
     State(state): State<AppState>,
     caller: Caller,

@@ -26,9 +26,6 @@ use crate::domain::pool::Pool;
 use crate::service::{self, pools::PoolSet};
 
 /// `GET /metrics`: pools, orphan blocks, caches, watches, requests, reviews, reconciles, in Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
-              (status = 401, body = super::error::Status), (status = 403, body = super::error::Status)))]
 pub async fn metrics(
     State(state): State<AppState>,
     caller: Option<Caller>,

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -143,11 +143,16 @@ pub async fn route_not_found() -> ApiError {
     ApiError::RouteNotFound
 }
 
-/// 405 for a method a path does not serve.
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed(
-        "the server does not allow this method on the requested resource".into(),
-    )
+/// 405 for a method a path does not serve; axum adds `Allow` with the methods it does. A DELETE on a policy
+/// collection is a deletecollection (api §2).
+pub async fn method_not_allowed(method: Method, route: Option<MatchedPath>) -> ApiError {
+    let deletecollection = method == Method::DELETE
+        && route.is_some_and(|route| super::dynamic::is_collection(route.as_str()));
+    ApiError::MethodNotAllowed(if deletecollection {
+        "deletecollection is not supported".into()
+    } else {
+        "the server does not allow this method on the requested resource".into()
+    })
 }
 
 /// Rewrites the plain-text error responses of layers and extractor rejections (body limit, timeout, bad

@@ -89,16 +89,6 @@ where
 }
 
 /// api §1.4: move namespaces and workloads from `oldippool` to `newippool`.
-#[utoipa::path(post, path = "/kapis/network.kubesphere.io/v1alpha2/ippoolmigrations", tag = "ippools",
-    params(("oldippool" = Option<String>, Query, description = "Source pool (also a form or JSON body field)"),
-           ("newippool" = Option<String>, Query, description = "Target pool (also a form or JSON body field)"),
-           ("dryRun" = Option<String>, Query, description = "`true` or `All`: plan only")),
-    request_body(content = String, description = "Form fields oldippool, newippool, dryRun; or the same as a JSON object",
-                 content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Summary: message, dryRun, oldippool, newippool, namespaces, workloads, skippedPods, warnings"),
-              (status = 400, body = super::error::Status), (status = 403, body = super::error::Status),
-              (status = 404, body = super::error::Status), (status = 415, body = super::error::Status),
-              (status = 500, description = "Partial failure: the summary with `errors`")))]
 pub async fn migrate(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,13 +115,6 @@ pub async fn migrate(
 }
 
 /// api §1.6: unbind every namespace from the pool.
-#[utoipa::path(post, path = "/kapis/network.kubesphere.io/v1alpha2/ippools/{name}/unbind", tag = "ippools",
-    params(("name" = String, Path, description = "Pool name (need not exist)"),
-           ("dryRun" = Option<String>, Query, description = "`true` or `All`: plan only")),
-    request_body(content = Option<String>, description = "Optional JSON `{\"dryRun\": true}`", content_type = "application/json"),
-    responses((status = 200, description = "message, dryRun, ippool, namespaces"),
-              (status = 400, body = super::error::Status), (status = 403, body = super::error::Status),
-              (status = 500, description = "Partial failure: the summary with `errors`")))]
 pub async fn unbind(
     State(state): State<AppState>,
     caller: Caller,

@@ -28,15 +28,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// R1: `{"items":[…],"totalItems":N}` across namespaces.
-#[utoipa::path(get, path = "/kapis/resources.kubesphere.io/v1alpha3/{resources}", tag = "resources",
-    params(("resources" = String, Path, description = "namespaces, pods, services, networkpolicies, namespacenetworkpolicies, ippools or workspaces"),
-           ("labelSelector" = Option<String>, Query, description = "Kubernetes label selector"),
-           ("sortBy" = Option<String>, Query, description = "name, createTime (default), startTime (pods)"),
-           ("ascending" = Option<bool>, Query, description = "Direction (default false)"),
-           ("page" = Option<u64>, Query, description = "1-based page"),
-           ("limit" = Option<i64>, Query, description = "Page size; -1 for everything")),
-    responses((status = 200, description = "items and totalItems"), (status = 400, body = super::error::Status),
-              (status = 404, body = super::error::Status)))]
 pub async fn list_cluster(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,9 +41,6 @@ pub async fn list_cluster(
 }
 
 /// R2: one cluster-scoped object.
-#[utoipa::path(get, path = "/kapis/resources.kubesphere.io/v1alpha3/{resources}/{name}", tag = "resources",
-    params(("resources" = String, Path, description = "namespaces, ippools or workspaces"), ("name" = String, Path, description = "Object name")),
-    responses((status = 200, description = "The object"), (status = 404, body = super::error::Status)))]
 pub async fn get_cluster(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,10 +52,6 @@ pub async fn get_cluster(
 }
 
 /// R3: `{"items":[…],"totalItems":N}` in one namespace.
-#[utoipa::path(get, path = "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{namespace}/{resources}", tag = "resources",
-    params(("namespace" = String, Path, description = "Namespace"), ("resources" = String, Path, description = "pods, services, networkpolicies, namespacenetworkpolicies or ippools")),
-    responses((status = 200, description = "items and totalItems"), (status = 400, body = super::error::Status),
-              (status = 404, body = super::error::Status)))]
 pub async fn list_namespaced(
     State(state): State<AppState>,
     caller: Caller,
@@ -82,10 +66,6 @@ pub async fn list_namespaced(
 }
 
 /// R4: one object in a namespace.
-#[utoipa::path(get, path = "/kapis/resources.kubesphere.io/v1alpha3/namespaces/{namespace}/{resources}/{name}", tag = "resources",
-    params(("namespace" = String, Path, description = "Namespace"), ("resources" = String, Path, description = "Resource"),
-           ("name" = String, Path, description = "Object name")),
-    responses((status = 200, description = "The object"), (status = 404, body = super::error::Status)))]
 pub async fn get_namespaced(
     State(state): State<AppState>,
     caller: Caller,

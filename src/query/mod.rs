@@ -16,6 +16,7 @@ pub mod engine;
 pub mod field;
 pub mod filters;
 pub mod params;
+pub mod patterns;
 pub mod pod_status;
 pub mod selector;
 

@@ -114,17 +114,19 @@ impl Default for ListQuery {
     }
 }
 
-/// A base-10 integer parameter: `None` when not an integer; out-of-range integers saturate.
+/// A base-10 integer parameter (an optional sign, then digits): `None` when not an integer; out-of-range integers
+/// saturate. (`str::parse` alone would call `99999999999999999999x` an overflow, not a non-integer.)
 fn integer(text: &str) -> Option<i64> {
-    use std::num::IntErrorKind;
-    match text.parse::<i64>() {
-        Ok(n) => Some(n),
-        Err(e) => match e.kind() {
-            IntErrorKind::PosOverflow => Some(i64::MAX),
-            IntErrorKind::NegOverflow => Some(i64::MIN),
-            _ => None,
-        },
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    let saturated = if text.starts_with('-') {
+        i64::MIN
+    } else {
+        i64::MAX
+    };
+    Some(text.parse::<i64>().unwrap_or(saturated))
 }
 
 /// `ascending`: `1,t,T,TRUE,true,True` → true; anything else → false.
@@ -370,6 +372,9 @@ mod tests {
             err("limit=-99999999999999999999999"),
             "invalid limit \"-99999999999999999999999\": must be >= -1"
         );
+        // Digits long enough to overflow, then something else: not an integer at all.
+        let q = ok("page=-99999999999999999999x&limit=-99999999999999999999-2");
+        assert_eq!((q.page, q.limit), (1, -1));
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use http::{Method, StatusCode};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions;
 use kube::api::ApiResource;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::audit::{self, Write};
@@ -14,7 +16,7 @@ use crate::auth::Caller;
 use crate::cluster::caller::{FIELD_MANAGER, Forward};
 use crate::cluster::kubesphere::NamespaceNetworkPolicy;
 use crate::domain::nsnp;
-use crate::domain::write_body::{self, Target};
+use crate::domain::write_body::{self, PatchKind, Target};
 
 /// The resources the dynamic endpoints serve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -139,14 +141,21 @@ pub async fn write(
         }
         WriteVerb::Patch => {
             let kind = write_body::check_patch(request.content_type, request.body, &target)?;
+            check_decodable_patch(resource, &api, kind, request.body)?;
             (request.body.to_vec(), Some(kind.content_type()))
         }
         WriteVerb::Delete => {
             let has_body = !request.body.iter().all(u8::is_ascii_whitespace);
-            (
-                request.body.to_vec(),
-                has_body.then_some("application/json"),
-            )
+            if has_body {
+                check_delete_options(request.body)?;
+            }
+            // A blank body is no body (kube-apiserver would fail to decode it, with a 500).
+            let body = if has_body {
+                request.body.to_vec()
+            } else {
+                Vec::new()
+            };
+            (body, has_body.then_some("application/json"))
         }
     };
     let forwarded = request.verb.forwarded_parameters();
@@ -207,6 +216,111 @@ pub async fn write(
     }
 }
 
+/// A DELETE body must be a DeleteOptions: kube-apiserver answers one it cannot decode with a 500, while it is the
+/// caller's mistake (400). The body is forwarded unchanged.
+fn check_delete_options(body: &[u8]) -> Result<(), Error> {
+    serde_json::from_slice::<DeleteOptions>(body)
+        .map(drop)
+        .map_err(|error| Error::BadRequest(format!("invalid DeleteOptions body: {error}")))
+}
+
+/// Refuses (400) the patches kube-apiserver cannot decode after patching, which it answers with a 500: an apply
+/// patch must name the object's `apiVersion` and `kind`; a NetworkPolicy's `metadata` and `spec`, when present,
+/// must have their Kubernetes types once the `null`s that remove fields are left out (a port is a number or a
+/// name, not an object). JSON patches, and apply bodies that are not YAML this parser reads, are left to
+/// kube-apiserver.
+fn check_decodable_patch(
+    resource: PolicyResource,
+    api: &ApiResource,
+    kind: PatchKind,
+    body: &[u8],
+) -> Result<(), Error> {
+    use k8s_openapi::api::networking::v1::NetworkPolicySpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    let mut patch: Value = match kind {
+        PatchKind::Json => return Ok(()),
+        PatchKind::Apply => match serde_saphyr::from_str(&String::from_utf8_lossy(body)) {
+            Ok(patch) => patch,
+            Err(_) => return Ok(()),
+        },
+        PatchKind::Merge | PatchKind::Strategic => serde_json::from_slice(body).unwrap_or_default(),
+    };
+    if kind == PatchKind::Apply {
+        let names =
+            |key: &str, expected: &str| patch.get(key).and_then(Value::as_str) == Some(expected);
+        if !names("apiVersion", &api.api_version) || !names("kind", &api.kind) {
+            return Err(Error::BadRequest(format!(
+                "invalid patch: an apply patch must have apiVersion {:?} and kind {:?}",
+                api.api_version, api.kind
+            )));
+        }
+    }
+    if resource != PolicyResource::NetworkPolicies {
+        return Ok(());
+    }
+    drop_null_entries(&mut patch);
+    let invalid = |field: &str, error: serde_json::Error| {
+        Error::BadRequest(format!("invalid patch: {field}: {error}"))
+    };
+    if kind == PatchKind::Apply {
+        // Server-side apply also refuses fields the type does not have, with a 500.
+        let typed = NetworkPolicy::deserialize(&patch).map_err(|e| invalid("body", e))?;
+        let known = serde_json::to_value(&typed).unwrap_or_default();
+        if let Some(field) = first_unknown_field(&patch, &known, "") {
+            return Err(Error::BadRequest(format!(
+                "invalid patch: NetworkPolicy has no field {field:?}"
+            )));
+        }
+        return Ok(());
+    }
+    if let Some(metadata) = patch.get("metadata") {
+        ObjectMeta::deserialize(metadata).map_err(|e| invalid("metadata", e))?;
+    }
+    if let Some(spec) = patch.get("spec") {
+        NetworkPolicySpec::deserialize(spec).map_err(|e| invalid("spec", e))?;
+    }
+    Ok(())
+}
+
+/// The path of the first member of `value` that `known` (the same value read into its type and written back)
+/// lacks: a field the type does not have.
+fn first_unknown_field(value: &Value, known: &Value, path: &str) -> Option<String> {
+    match (value, known) {
+        (Value::Object(members), Value::Object(known)) => {
+            members.iter().find_map(|(key, member)| {
+                let path = format!("{path}.{key}");
+                match known.get(key) {
+                    Some(known) => first_unknown_field(member, known, &path),
+                    None => Some(path),
+                }
+            })
+        }
+        (Value::Array(items), Value::Array(known)) => {
+            items
+                .iter()
+                .zip(known)
+                .enumerate()
+                .find_map(|(i, (item, known))| {
+                    first_unknown_field(item, known, &format!("{path}[{i}]"))
+                })
+        }
+        _ => None,
+    }
+}
+
+/// Removes the `null` members of every object: in a merge or apply patch they remove a field, so they have no type.
+fn drop_null_entries(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_null_entries);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_entries),
+        _ => {}
+    }
+}
+
 /// kube-apiserver's path of the collection (no `name`) or of one object.
 fn object_path(resource: &ApiResource, namespace: &str, name: Option<&str>) -> String {
     let base = format!(
@@ -216,5 +330,87 @@ fn object_path(resource: &ApiResource, namespace: &str, name: Option<&str>) -> S
     match name {
         Some(name) => format!("{base}/{name}"),
         None => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad_request(result: Result<(), Error>) -> bool {
+        matches!(result, Err(Error::BadRequest(_)))
+    }
+
+    #[test]
+    fn delete_bodies_must_be_delete_options() {
+        assert!(
+            check_delete_options(br#"{"gracePeriodSeconds": 0, "preconditions": {"uid": null}}"#)
+                .is_ok()
+        );
+        assert!(check_delete_options(b"{}").is_ok());
+        for body in [
+            &br#"{"preconditions": {"resourceVersion": {}}}"#[..],
+            b"\x00",
+            b"[]",
+            br#"{"dryRun": "All"}"#,
+        ] {
+            assert!(
+                bad_request(check_delete_options(body)),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn patches_must_decode() {
+        let policies = PolicyResource::NetworkPolicies;
+        let api = policies.api_resource();
+        let check = |kind, body: &[u8]| check_decodable_patch(policies, &api, kind, body);
+        let apply = b"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nspec:\n  egress:\n  - ports:\n    - port: {}\n";
+        assert!(bad_request(check(PatchKind::Apply, apply)));
+        let apply = b"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nspec:\n  egress:\n  - ports:\n    - port: 80\n";
+        assert!(check(PatchKind::Apply, apply).is_ok());
+        assert!(bad_request(check(
+            PatchKind::Apply,
+            b"apiVersion: networking.k8s.io/v1\nkind: {}\n"
+        )));
+        assert!(bad_request(check(PatchKind::Apply, b"spec: {}\n")));
+        let unknown = b"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nspec:\n  '': []\n  egress: [{ports: [{port: 80, x: 1}]}]\n";
+        assert!(bad_request(check(PatchKind::Apply, unknown)));
+        // Unknown fields of a merge patch are dropped by kube-apiserver.
+        assert!(check(PatchKind::Merge, br#"{"spec": {"x": 1}}"#).is_ok());
+        // YAML this parser does not read is kube-apiserver's to judge.
+        assert!(check(PatchKind::Apply, b"a: [").is_ok());
+        assert!(bad_request(check(
+            PatchKind::Merge,
+            br#"{"spec": {"podSelector": 5}}"#
+        )));
+        assert!(bad_request(check(
+            PatchKind::Strategic,
+            br#"{"metadata": {"labels": {"a": 1}}}"#
+        )));
+        let removals = br#"{"spec": null, "metadata": {"labels": {"a": null}}}"#;
+        assert!(check(PatchKind::Merge, removals).is_ok());
+        assert!(
+            check(
+                PatchKind::Json,
+                br#"[{"op": "add", "path": "/spec", "value": 5}]"#
+            )
+            .is_ok()
+        );
+
+        // An NSNP's spec is judged by kube-apiserver's CRD schema (422), only its apply patches' type here.
+        let nsnps = PolicyResource::NamespaceNetworkPolicies;
+        let api = nsnps.api_resource();
+        let merge = br#"{"spec": {"egress": [{"ports": [{"port": {}}]}]}}"#;
+        assert!(check_decodable_patch(nsnps, &api, PatchKind::Merge, merge).is_ok());
+        let apply = b"apiVersion: network.kubesphere.io/v1alpha1\nkind: NetworkPolicy\n";
+        assert!(bad_request(check_decodable_patch(
+            nsnps,
+            &api,
+            PatchKind::Apply,
+            apply
+        )));
     }
 }

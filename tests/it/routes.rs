@@ -35,6 +35,66 @@ async fn requests_without_credentials_get_401_status() {
     );
 }
 
+/// The OpenAPI document against the router: every documented operation is routed, and every other method on a
+/// documented path is a 405 whose `Allow` lists exactly the documented methods (and HEAD with GET).
+#[tokio::test]
+async fn the_openapi_document_matches_the_routes() {
+    let app = App::start().await;
+    let document = ks_network_apiserver::http::openapi::document_model();
+    let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    let mut checks = Checks::default();
+    for (template, operations) in document["paths"].as_object().unwrap() {
+        let path = template
+            .replace("{namespace}", "demo")
+            .replace("{resources}", "ippools")
+            .replace("{name}", "demo")
+            .replace("{file}", "LICENSE");
+        let documented: Vec<String> = operations
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
+        let mut allowed = documented.clone();
+        if allowed.iter().any(|m| m == "GET") {
+            allowed.push("HEAD".into());
+        }
+        allowed.sort();
+        for method in methods {
+            let request = Request::builder()
+                .method(method)
+                .uri(&path)
+                .header(http::header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+                .body(Body::empty())
+                .unwrap();
+            let response = app.request(request).await;
+            let allow = response
+                .headers()
+                .get(http::header::ALLOW)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let (code, body) = body_of(response).await;
+            if documented.iter().any(|m| m == method) {
+                let unrouted = code == 405
+                    || body["message"] == "the server could not find the requested resource";
+                checks.eq(&format!("{method} {template} is routed"), &unrouted, &false);
+            } else {
+                let mut advertised: Vec<String> = allow
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect();
+                advertised.sort();
+                checks.eq(
+                    &format!("{method} {template}: 405 and Allow"),
+                    &(code, &body["reason"], &advertised),
+                    &(405, &json!("MethodNotAllowed"), &allowed),
+                );
+            }
+        }
+    }
+    checks.finish();
+}
+
 #[tokio::test]
 async fn callers_without_grants_get_403_in_kubernetes_form() {
     // The authorizer of `App` grants nothing: alice is denied, with kube-apiserver's wording.
@@ -638,13 +698,31 @@ async fn write_body_rules_and_collection_errors() {
         &0,
     );
 
-    // 119. Delete collection, namespaced and cluster-wide.
-    for path in [
-        nsnps(a),
-        format!("{NSNP}/namespacenetworkpolicies"),
-        format!("{NP}/namespaces/{a}/networkpolicies"),
+    // 119. Delete collection, namespaced and cluster-wide; `Allow` names only what the collection serves.
+    for (path, allow) in [
+        (nsnps(a), "GET,HEAD,POST"),
+        (format!("{NSNP}/namespacenetworkpolicies"), "GET,HEAD"),
+        (
+            format!("{NP}/namespaces/{a}/networkpolicies"),
+            "GET,HEAD,POST",
+        ),
     ] {
-        let response = app.send(Method::DELETE, &path, None, "").await;
+        let request = Request::builder()
+            .method(Method::DELETE)
+            .uri(&path)
+            .header(http::header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app.request(request).await;
+        checks.eq(
+            &format!("119 Allow of {path}"),
+            &response
+                .headers()
+                .get(http::header::ALLOW)
+                .map(|v| v.to_str().unwrap().to_owned()),
+            &Some(allow.to_owned()),
+        );
+        let response = body_of(response).await;
         expect_error(
             &mut checks,
             &format!("119 DELETE {path}"),
