@@ -18,10 +18,13 @@ pub fn duration_histogram() -> Histogram {
     Histogram::new(BUCKETS)
 }
 
-/// Every family of `registry`, in the Prometheus text format.
+/// Every family of `registry`, in the Prometheus text format. Writing to a `String` cannot fail; should a metric
+/// fail to encode, what was written is served and the failure logged, never a panic on a scrape.
 pub fn encode(registry: &Registry) -> String {
     let mut text = String::new();
-    prometheus_text::encode(&mut text, registry).expect("writing to a String cannot fail");
+    if let Err(error) = prometheus_text::encode(&mut text, registry) {
+        tracing::error!(%error, "encoding the metrics failed");
+    }
     text
 }
 
