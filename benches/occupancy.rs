@@ -3,12 +3,13 @@
 //! 20 pools (/16), 20 480 pods, 320 blocks of /26 holding every pod's allocation. Prints the time to load
 //! everything, the cost of one pod or block event, and of one `status()` read.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;
 
 use ks_network_apiserver::domain::cidr::Cidr;
-use ks_network_apiserver::domain::occupancy::{AttributeInput, BlockInput, Occupancy, PodInput};
+use ks_network_apiserver::domain::occupancy::{
+    AttributeInput, BlockInput, Occupancy, PodInput, Secondary,
+};
 use ks_network_apiserver::domain::pool::{Pool, default_allowed_uses};
 
 const POOLS: usize = 20;
@@ -52,10 +53,11 @@ fn blocks() -> Vec<(String, BlockInput)> {
                 allocations.push(Some(o as i64));
                 attributes.push(AttributeInput {
                     handle_id: Some(format!("k8s-pod-network.{n:064x}")),
-                    secondary: Some(BTreeMap::from([
-                        ("namespace".to_owned(), format!("ns-{}", n % 50)),
-                        ("pod".to_owned(), format!("pod-{n}")),
-                    ])),
+                    secondary: Secondary {
+                        kind: String::new(),
+                        namespace: format!("ns-{}", n % 50),
+                        pod: format!("pod-{n}"),
+                    },
                 });
             }
             let input = BlockInput {

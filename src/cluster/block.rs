@@ -7,10 +7,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::calico::IPAMBlock;
 use super::identifying;
-use crate::domain::occupancy::{AttributeInput, BlockInput};
-
-/// The `secondary` keys occupancy reads.
-const READ_KEYS: [&str; 3] = ["type", "namespace", "pod"];
+use crate::domain::occupancy::{AttributeInput, BlockInput, Secondary};
 
 /// A cached IPAM block.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,10 +25,7 @@ impl From<IPAMBlock> for CachedBlock {
             .into_iter()
             .map(|a| AttributeInput {
                 handle_id: a.handle_id,
-                secondary: a.secondary.map(|mut secondary| {
-                    secondary.retain(|key, _| READ_KEYS.contains(&key.as_str()));
-                    secondary
-                }),
+                secondary: a.secondary.as_ref().map(Secondary::of).unwrap_or_default(),
             })
             .collect();
         CachedBlock {
@@ -77,20 +71,21 @@ mod tests {
         assert!(block.metadata.labels.is_none() && block.metadata.annotations.is_none());
         assert_eq!(block.input.cidr, "10.0.0.0/26");
         assert_eq!(block.input.allocations, [Some(0), None, Some(1)]);
-        let secondary = |i: usize| {
-            let map = block.input.attributes[i].secondary.clone().unwrap();
-            map.into_iter().collect::<Vec<_>>()
-        };
+        let secondary = |i: usize| &block.input.attributes[i].secondary;
         assert_eq!(
-            secondary(0),
-            [
-                ("namespace".to_owned(), "demo".to_owned()),
-                ("pod".to_owned(), "web".to_owned())
-            ]
+            *secondary(0),
+            Secondary {
+                kind: String::new(),
+                namespace: "demo".to_owned(),
+                pod: "web".to_owned()
+            }
         );
         assert_eq!(
-            secondary(1),
-            [("type".to_owned(), "ipipTunnelAddress".to_owned())]
+            *secondary(1),
+            Secondary {
+                kind: "ipipTunnelAddress".to_owned(),
+                ..Secondary::default()
+            }
         );
         assert_eq!(
             block.input.attributes[1].handle_id.as_deref(),

@@ -38,6 +38,7 @@ pub mod block;
 pub mod cache;
 pub mod calico;
 pub mod caller;
+pub mod compact;
 pub mod crds;
 pub mod generation;
 pub mod kubesphere;

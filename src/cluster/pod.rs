@@ -1,20 +1,27 @@
-//! Pods as the cache keeps them: metadata, the handful of spec and status fields that filters, sort keys,
-//! occupancy and migration read, and the response JSON serialised once. A full `Pod` (about 10 KB in memory
-//! for a small pod) lives only while a watch event is decoded.
+//! Pods as the cache keeps them: the metadata that filters, sort keys, occupancy and migration read (annotations
+//! and owners in compact form), the handful of spec and status fields they read, and the response JSON serialised
+//! once. A full `Pod` (about 10 KB in memory for a small pod) lives only while a watch event is decoded.
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Deserializer};
 
+use super::compact::{CompactMap, Owner};
 use super::object_json::ObjectJson;
 use crate::query::derived_status;
 
 /// A cached pod.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CachedPod {
-    /// The pod's metadata without `managedFields`.
+    /// The pod's name, namespace, uid, resourceVersion (the watch resumes from it), labels and creation and
+    /// deletion times; its annotations and owners are the two fields below, and nothing else of its metadata is kept
+    /// outside `json`.
     pub metadata: ObjectMeta,
+    /// `metadata.annotations`.
+    pub annotations: CompactMap,
+    /// `metadata.ownerReferences`.
+    pub owners: Box<[Owner]>,
     /// `spec.nodeName`.
     pub node_name: Option<String>,
     /// The `claimName`s of its `persistentVolumeClaim` volumes.
@@ -51,10 +58,26 @@ impl From<Pod> for CachedPod {
         pod.metadata.managed_fields = None;
         let labels = pod.metadata.labels.take();
         let json = ObjectJson::of(&pod);
-        let mut metadata = pod.metadata;
-        metadata.labels = labels;
+        let meta = pod.metadata;
+        let metadata = ObjectMeta {
+            name: meta.name,
+            namespace: meta.namespace,
+            uid: meta.uid,
+            resource_version: meta.resource_version,
+            labels,
+            creation_timestamp: meta.creation_timestamp,
+            deletion_timestamp: meta.deletion_timestamp,
+            ..ObjectMeta::default()
+        };
         CachedPod {
             metadata,
+            annotations: meta.annotations.unwrap_or_default().into(),
+            owners: meta
+                .owner_references
+                .into_iter()
+                .flatten()
+                .map(Owner::from)
+                .collect(),
             node_name,
             claim_names,
             host_network,
@@ -90,6 +113,13 @@ fn addresses(pod: &Pod) -> Vec<String> {
         .collect()
 }
 
+impl CachedPod {
+    /// The owner with `controller: true`.
+    pub fn controller(&self) -> Option<&Owner> {
+        self.owners.iter().find(|o| o.controller)
+    }
+}
+
 impl<'de> Deserialize<'de> for CachedPod {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Pod::deserialize(deserializer).map(CachedPod::from)
@@ -107,8 +137,10 @@ mod tests {
     fn keeps_what_reads_need_and_the_response_without_managed_fields() {
         let wire = json!({
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "p", "namespace": "n", "labels": {"app": "web"},
-                         "managedFields": [{"manager": "kubectl"}]},
+            "metadata": {"name": "p", "namespace": "n", "labels": {"app": "web"}, "annotations": {"a": "1"},
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "x", "uid": "u1"},
+                                             {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u2", "controller": true}],
+                         "resourceVersion": "7", "managedFields": [{"manager": "kubectl"}]},
             "spec": {"nodeName": "node-1", "hostNetwork": true, "containers": [{"name": "c", "image": "pause"}],
                      "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}, {"name": "e", "emptyDir": {}}]},
             "status": {"phase": "Running", "podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}, {"ip": "fd00::1"}],
@@ -126,6 +158,10 @@ mod tests {
         assert_eq!(pod.status, "Running");
         assert!(pod.metadata.managed_fields.is_none());
         assert_eq!(pod.metadata.labels.as_ref().unwrap()["app"], "web");
+        assert_eq!(pod.metadata.resource_version.as_deref(), Some("7"));
+        assert_eq!(pod.annotations.get("a"), Some("1"));
+        assert_eq!(pod.controller().map(|o| &*o.name), Some("rs"));
+        assert_eq!(pod.owners.len(), 2);
 
         let mut out = Vec::new();
         pod.json.write_with_labels([("app", "web")], &mut out);

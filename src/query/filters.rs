@@ -1,10 +1,8 @@
 //! The default filters of every resource (algorithms §9.4) and the selector filters, over a small view
 //! ([`Object`]) that the caller implements for each cached kind.
 
-use std::collections::BTreeMap;
-
 use super::params::ListQuery;
-use super::selector::LabelLookup;
+use super::selector::{LabelLookup, LabelValue};
 
 /// Annotation holding a display name, matched by the `name` / `nameAndAlias` filters.
 pub const ALIAS_ANNOTATION: &str = "kubesphere.io/alias-name";
@@ -20,7 +18,7 @@ pub trait Object {
     /// The effective labels: stored labels plus virtual ones (algorithms §3, algorithms §4.2, algorithms §9.7).
     fn labels(&self) -> &dyn LabelLookup;
     /// `metadata.annotations`.
-    fn annotations(&self) -> &BTreeMap<String, String>;
+    fn annotations(&self) -> &dyn LabelLookup;
     /// The `uid` of every `metadata.ownerReferences` entry.
     fn owner_uids(&self) -> Vec<&str>;
     /// The `kind` of every `metadata.ownerReferences` entry.
@@ -30,10 +28,8 @@ pub trait Object {
 /// Whether `value` is a case-sensitive substring of the name or a case-insensitive substring of the alias.
 fn name_or_alias_matches(object: &dyn Object, value: &str) -> bool {
     object.name().contains(value)
-        || object
-            .annotations()
-            .get(ALIAS_ANNOTATION)
-            .is_some_and(|alias| alias.to_lowercase().contains(&value.to_lowercase()))
+        || matches!(object.annotations().value(ALIAS_ANNOTATION),
+            LabelValue::One(alias) if alias.to_lowercase().contains(&value.to_lowercase()))
 }
 
 /// Applies the default filter `key=value` (algorithms §9.4). `None` when `key` is not a default filter: the caller
@@ -91,6 +87,7 @@ mod tests {
     use super::*;
     use crate::query::engine::{SortKey, sort_and_page};
     use crate::query::selector::WithVirtualSet;
+    use std::collections::BTreeMap;
 
     #[derive(Default)]
     struct Fake {
@@ -137,7 +134,7 @@ mod tests {
         fn labels(&self) -> &dyn LabelLookup {
             &self.labels
         }
-        fn annotations(&self) -> &BTreeMap<String, String> {
+        fn annotations(&self) -> &dyn LabelLookup {
             &self.fake.annotations
         }
         fn owner_uids(&self) -> Vec<&str> {

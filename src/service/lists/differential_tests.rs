@@ -143,9 +143,16 @@ fn cluster(random: &mut Random) -> Vec<Value> {
                 json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "sts", "uid": "sts-uid", "controller": true}])
             }
         };
+        let mut annotations = serde_json::Map::new();
+        if random.chance(40) {
+            annotations.insert("kubesphere.io/alias-name".into(), json!("Web Pod"));
+        }
+        if random.chance(50) {
+            annotations.insert("team".into(), json!(*random.pick(&["a", "b"])));
+        }
         let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": format!("p-{}", random.below(25)), "namespace": namespace, "uid": format!("uid-{j}"),
-                         "labels": labels, "creationTimestamp": time(random), "ownerReferences": owner,
+                         "labels": labels, "annotations": annotations, "creationTimestamp": time(random), "ownerReferences": owner,
                          "managedFields": [{"manager": "kubelet"}]},
             "spec": {"containers": [{"name": "c", "image": "pause"}], "nodeName": format!("node-{}", random.below(3)),
                      "hostNetwork": random.chance(10),
@@ -203,9 +210,11 @@ fn pod_query(random: &mut Random) -> String {
             &["rs-uid-0", "rs-uid-1", "dep-uid-0", "sts-uid"],
         ),
         ("ownerKind", &["ReplicaSet", "StatefulSet"]),
-        ("name", &["p-1", "p-2"]),
+        ("name", &["p-1", "p-2", "web"]),
         ("names", &["p-3,p-4"]),
         ("label", &["app=b", "tier"]),
+        ("annotation", &["team=a", "team", "!team"]),
+        ("uid", &["uid-1", "uid-2"]),
     ] {
         if random.chance(8) {
             pairs.push(format!("{key}={}", *random.pick(values)));
@@ -300,7 +309,7 @@ fn reference(
                     continue;
                 }
                 let pools = occupancy.pools_of_pod(ns, name);
-                let view = View::pod(pod, pools);
+                let view = View::with_pools(pod, pools);
                 let specific = |key: &str, value: &str| {
                     reference_pod_filter(pod, &services, &replica_sets, key, value)
                 };

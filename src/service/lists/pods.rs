@@ -132,7 +132,7 @@ fn evaluate(
         .iter()
         .filter(|p| {
             scope.covers(p.metadata.namespace.as_deref().unwrap_or_default()) && {
-                let view = View::pod(&***p, pools.of_pod(p));
+                let view = View::pod(p, pools.of_pod(p));
                 matches_query(&view, &query, |key, value| related.filter(p, key, value))
             }
         })
@@ -198,9 +198,9 @@ impl Related<'_> {
                                 .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
                     })
                 }),
-            "ownerReference" => owners(&pod.metadata).any(|owner| {
-                owner.uid == value
-                    || (owner.kind == "ReplicaSet"
+            "ownerReference" => pod.owners.iter().any(|owner| {
+                &*owner.uid == value
+                    || (&*owner.kind == "ReplicaSet"
                         && self
                             .replica_sets
                             .get(&ObjectRef::new(&owner.name).within(namespace))

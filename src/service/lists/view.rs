@@ -13,6 +13,7 @@ use crate::cluster::kubesphere::NamespaceNetworkPolicy;
 use crate::cluster::occupancy::OccupancyIndex;
 use crate::cluster::pod::CachedPod;
 use crate::domain::nsnp;
+use crate::query::selector::empty_labels;
 use crate::query::{LabelLookup, LabelValue, Object};
 
 /// The label that shows a pod's pool (algorithms §3).
@@ -69,6 +70,20 @@ pub struct View<'a, K> {
     extra_labels: Cow<'a, BTreeMap<String, String>>,
     /// Pods: `pools(pod)`; empty for other kinds.
     pools: &'a [String],
+    /// A pod's compact annotations and owners, read instead of its (trimmed) metadata's.
+    pod: Option<&'a CachedPod>,
+}
+
+impl<'a> View<'a, CachedPod> {
+    /// A pod in `pools` (its virtual pool label shows the first), from [`PodPools::of_pod`].
+    pub fn pod(pod: &'a CachedPod, pools: &'a [String]) -> Self {
+        View {
+            object: pod,
+            extra_labels: Cow::Owned(BTreeMap::new()),
+            pools,
+            pod: Some(pod),
+        }
+    }
 }
 
 impl<'a, K: Resource> View<'a, K> {
@@ -77,8 +92,10 @@ impl<'a, K: Resource> View<'a, K> {
         Self::new(object, Cow::Owned(BTreeMap::new()), &[])
     }
 
-    /// A pod in `pools` (its virtual pool label shows the first), from [`PodPools::of_pod`].
-    pub fn pod(object: &'a K, pools: &'a [String]) -> Self {
+    /// An object in `pools` whose annotations and owners are in its metadata: a full `Pod`, for the reference
+    /// implementation of the differential tests.
+    #[cfg(test)]
+    pub fn with_pools(object: &'a K, pools: &'a [String]) -> Self {
         Self::new(object, Cow::Owned(BTreeMap::new()), pools)
     }
 
@@ -96,6 +113,7 @@ impl<'a, K: Resource> View<'a, K> {
             object,
             extra_labels,
             pools,
+            pod: None,
         }
     }
 
@@ -149,8 +167,6 @@ impl<K: Resource> LabelLookup for View<'_, K> {
     }
 }
 
-static NO_ANNOTATIONS: BTreeMap<String, String> = BTreeMap::new();
-
 impl<K: Resource> Object for View<'_, K> {
     fn name(&self) -> &str {
         self.object.meta().name.as_deref().unwrap_or_default()
@@ -164,20 +180,30 @@ impl<K: Resource> Object for View<'_, K> {
     fn labels(&self) -> &dyn LabelLookup {
         self
     }
-    fn annotations(&self) -> &BTreeMap<String, String> {
-        self.object
-            .meta()
-            .annotations
-            .as_ref()
-            .unwrap_or(&NO_ANNOTATIONS)
+    fn annotations(&self) -> &dyn LabelLookup {
+        match self.pod {
+            Some(pod) => &pod.annotations,
+            None => self
+                .object
+                .meta()
+                .annotations
+                .as_ref()
+                .unwrap_or(empty_labels()),
+        }
     }
     fn owner_uids(&self) -> Vec<&str> {
-        owners(self.object.meta()).map(|o| o.uid.as_str()).collect()
+        match self.pod {
+            Some(pod) => pod.owners.iter().map(|o| &*o.uid).collect(),
+            None => owners(self.object.meta()).map(|o| o.uid.as_str()).collect(),
+        }
     }
     fn owner_kinds(&self) -> Vec<&str> {
-        owners(self.object.meta())
-            .map(|o| o.kind.as_str())
-            .collect()
+        match self.pod {
+            Some(pod) => pod.owners.iter().map(|o| &*o.kind).collect(),
+            None => owners(self.object.meta())
+                .map(|o| o.kind.as_str())
+                .collect(),
+        }
     }
 }
 

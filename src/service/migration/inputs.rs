@@ -95,7 +95,10 @@ impl MigrationInputs {
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 PodInput {
                     pools,
-                    owner: controller_of(&pod.metadata),
+                    owner: pod.controller().map(|o| OwnerRef {
+                        kind: o.kind.to_string(),
+                        name: o.name.to_string(),
+                    }),
                     phase: pod.phase.clone(),
                     deleting: pod.metadata.deletion_timestamp.is_some(),
                     host_network: pod.host_network,

@@ -7,17 +7,21 @@ pub(super) use crate::fixtures::pool;
 use crate::pool::Pool;
 
 use super::oracle::compute_full;
-use super::{AttributeInput, BlockInput, Occupancy, PodInput, PoolStatus};
+use super::{AttributeInput, BlockInput, Occupancy, PodInput, PoolStatus, Secondary};
 
 pub(super) fn attr(handle: Option<&str>, secondary: Option<&[(&str, &str)]>) -> AttributeInput {
     AttributeInput {
         handle_id: handle.map(str::to_owned),
-        secondary: secondary.map(|pairs| {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect()
-        }),
+        secondary: secondary
+            .map(|pairs| {
+                Secondary::of(
+                    &pairs
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                )
+            })
+            .unwrap_or_default(),
     }
 }
 

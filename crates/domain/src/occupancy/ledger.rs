@@ -51,19 +51,13 @@ fn classify(attribute: Option<&AttributeInput>) -> Class<'_> {
     if handle.is_empty() || handle.eq_ignore_ascii_case(WINDOWS_HANDLE) {
         return Class::Reserved;
     }
-    let secondary = |key: &str| {
-        attribute
-            .secondary
-            .as_ref()
-            .and_then(|m| m.get(key))
-            .map_or("", String::as_str)
-    };
-    if TUNNEL_TYPES.contains(&secondary("type")) {
+    let secondary = &attribute.secondary;
+    if TUNNEL_TYPES.contains(&secondary.kind.as_str()) {
         return Class::Tunnel;
     }
     Class::Allocation {
-        namespace: secondary("namespace"),
-        pod: secondary("pod"),
+        namespace: &secondary.namespace,
+        pod: &secondary.pod,
     }
 }
 
@@ -110,6 +104,29 @@ pub(super) fn contribution(block: &BlockInput, size: u128) -> BlockContribution 
         }
     }
     out
+}
+
+/// Counts per pool of one pod key: nearly always one pool, so a short list (a `BTreeMap` node per pod would cost
+/// ten times the memory).
+#[derive(Clone, Debug, Default)]
+pub(super) struct PoolCounts(Vec<(String, u128)>);
+
+impl PoolCounts {
+    /// Adds (`add`) or subtracts `count` at `pool`, dropping pools that reach 0.
+    fn bump(&mut self, pool: &str, count: u128, add: bool) {
+        let at = self.0.iter().position(|(name, _)| name == pool);
+        match (at, add) {
+            (Some(at), true) => self.0[at].1 = self.0[at].1.saturating_add(count),
+            (None, true) if count > 0 => self.0.push((pool.to_owned(), count)),
+            (Some(at), false) => {
+                self.0[at].1 = self.0[at].1.saturating_sub(count);
+                if self.0[at].1 == 0 {
+                    self.0.swap_remove(at);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Adds (`add`) or subtracts `count` at `key`, dropping keys that reach 0.
@@ -204,7 +221,7 @@ impl PoolAggregate {
 pub(super) struct Ledger {
     pub(super) pools: BTreeMap<String, PoolAggregate>,
     /// (namespace, pod) → pool → allocations of that pool referencing the key.
-    pub(super) refs: BTreeMap<PodKey, BTreeMap<String, u128>>,
+    pub(super) refs: BTreeMap<PodKey, PoolCounts>,
     pub(super) orphan_names: BTreeSet<String>,
     pub(super) orphan_allocations: u64,
 }
@@ -255,10 +272,10 @@ impl Ledger {
             }
             if add {
                 let per_pool = self.refs.entry(key.clone()).or_default();
-                bump(per_pool, pool_name, count, true);
+                per_pool.bump(pool_name, count, true);
             } else if let Some(per_pool) = self.refs.get_mut(key) {
-                bump(per_pool, pool_name, count, false);
-                if per_pool.is_empty() {
+                per_pool.bump(pool_name, count, false);
+                if per_pool.0.is_empty() {
                     self.refs.remove(key);
                 }
             }
@@ -288,7 +305,8 @@ impl Ledger {
         let Some(per_pool) = self.refs.get(&key) else {
             return;
         };
-        for (pool_name, &count) in per_pool {
+        for (pool_name, count) in &per_pool.0 {
+            let count = *count;
             if let Some(pool) = self.pools.get_mut(pool_name) {
                 step(&mut pool.leaked, count, !live);
             }

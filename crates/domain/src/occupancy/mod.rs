@@ -52,8 +52,32 @@ pub struct BlockInput {
 pub struct AttributeInput {
     /// `handle_id`; `None` when absent.
     pub handle_id: Option<String>,
-    /// `secondary`; `None` when absent or `null` (reads as an empty map).
-    pub secondary: Option<BTreeMap<String, String>>,
+    /// What occupancy reads of `secondary` (absent or `null` reads as an empty map).
+    pub secondary: Secondary,
+}
+
+/// The `secondary` keys of an attribute that occupancy reads; an absent key reads as `""`. Only these three are
+/// kept: a map per allocated address (with `node`, `timestamp` and the like) would cost several times as much.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Secondary {
+    /// `type` (tunnel addresses).
+    pub kind: String,
+    /// `namespace`.
+    pub namespace: String,
+    /// `pod`.
+    pub pod: String,
+}
+
+impl Secondary {
+    /// The keys occupancy reads out of a whole `secondary` map.
+    pub fn of(map: &BTreeMap<String, String>) -> Self {
+        let get = |key: &str| map.get(key).cloned().unwrap_or_default();
+        Secondary {
+            kind: get("type"),
+            namespace: get("namespace"),
+            pod: get("pod"),
+        }
+    }
 }
 
 /// A pod as the index needs it.

@@ -86,17 +86,15 @@ pub(super) fn compute_full(
                         .ok()
                         .and_then(|i| block.attributes.get(i));
                     let h = a.and_then(|a| a.handle_id.clone()).unwrap_or_default();
-                    let empty = BTreeMap::new();
-                    let secondary = a.and_then(|a| a.secondary.as_ref()).unwrap_or(&empty);
-                    let get = |k: &str| secondary.get(k).cloned().unwrap_or_default();
+                    let secondary = a.map(|a| a.secondary.clone()).unwrap_or_default();
                     if a.is_none() || h.is_empty() || h.to_lowercase() == WINDOWS_HANDLE {
                         reserved += 1;
-                    } else if TUNNEL_TYPES.contains(&get("type").as_str()) {
+                    } else if TUNNEL_TYPES.contains(&secondary.kind.as_str()) {
                         tunnel += 1;
                     } else {
                         allocations += 1;
-                        let ns = get("namespace");
-                        let pod = get("pod");
+                        let ns = secondary.namespace;
+                        let pod = secondary.pod;
                         if !ns.is_empty() {
                             *namespaces.entry(ns.clone()).or_default() += 1;
                         }
@@ -127,7 +125,7 @@ pub(super) fn compute_full(
 
 mod tests {
     use super::super::fixtures::pool;
-    use super::super::{AttributeInput, Occupancy, Orphans};
+    use super::super::{AttributeInput, Occupancy, Orphans, Secondary};
     use super::*;
 
     // ---- randomized: incremental index == oracle after every step ----
@@ -231,7 +229,7 @@ mod tests {
     fn random_attribute(rng: &mut Rng) -> AttributeInput {
         let handle_id = rng.pick(HANDLES).map(str::to_owned);
         let secondary = if rng.chance(15) {
-            None
+            Secondary::default()
         } else {
             let mut m = BTreeMap::new();
             if let Some(t) = rng.pick(TYPES) {
@@ -243,7 +241,7 @@ mod tests {
             if rng.chance(85) {
                 m.insert("pod".to_owned(), (*rng.pick(POD_NAMES)).to_owned());
             }
-            Some(m)
+            Secondary::of(&m)
         };
         AttributeInput {
             handle_id,
