@@ -114,6 +114,10 @@ pub struct Caches {
     pub occupancy: Arc<OccupancyIndex>,
     /// Pods by stored label and by namespace, for selective lists.
     pub pod_index: Arc<SelectionIndex<CachedPod>>,
+    /// Services by namespace (and stored label), for one namespace's list.
+    pub service_index: Arc<SelectionIndex<Service>>,
+    /// NamespaceNetworkPolicies by namespace (and stored label), for one namespace's list.
+    pub nsnp_index: Arc<SelectionIndex<NamespaceNetworkPolicy>>,
     /// Moves on every change of pods, pools, services and ReplicaSets (what pod lists depend on).
     pub pod_list_generation: Arc<Generation>,
     /// Moves on every change of namespaces and pools (what namespace lists depend on).
@@ -273,6 +277,8 @@ impl Caches {
     ) -> Self {
         let occupancy = Arc::new(OccupancyIndex::default());
         let pod_index = Arc::new(SelectionIndex::<CachedPod>::default());
+        let service_index = Arc::new(SelectionIndex::<Service>::default());
+        let nsnp_index = Arc::new(SelectionIndex::<NamespaceNetworkPolicy>::default());
         let generation = Arc::new(Generation::default());
         let namespace_generation = Arc::new(Generation::default());
         use Presence::{Optional, Required};
@@ -285,7 +291,13 @@ impl Caches {
                 Required,
                 with(vec![namespace_generation.clone()], extra.namespaces),
             ),
-            services: source.cache(Required, with(vec![generation.clone()], extra.services)),
+            services: source.cache(
+                Required,
+                with(
+                    vec![generation.clone(), service_index.clone()],
+                    extra.services,
+                ),
+            ),
             network_policies: source.cache(Required, extra.network_policies),
             ippools: source.cache(
                 Optional,
@@ -299,7 +311,10 @@ impl Caches {
                 ),
             ),
             ipam_blocks: source.cache(Optional, vec![occupancy.clone()]),
-            namespace_network_policies: source.cache(Optional, extra.namespace_network_policies),
+            namespace_network_policies: source.cache(
+                Optional,
+                with(vec![nsnp_index.clone()], extra.namespace_network_policies),
+            ),
             workspaces: source.cache(Optional, extra.workspaces),
             replica_sets: source.cache(Required, vec![generation.clone()]),
             deployments: source.cache(Required, vec![]),
@@ -322,6 +337,8 @@ impl Caches {
             }),
             occupancy,
             pod_index,
+            service_index,
+            nsnp_index,
             pod_list_generation: generation,
             namespace_list_generation: namespace_generation,
             max_watch_failure,

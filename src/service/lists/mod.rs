@@ -69,6 +69,7 @@ use crate::auth::{Access, Caller, Verb};
 use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::calico::IPPool;
 use crate::cluster::kubesphere::{NamespaceNetworkPolicy, Workspace};
+use crate::cluster::selection_index::SelectionIndex;
 use crate::query::{ListQuery, Object, Page, SortKey, matches_query, sort_and_page};
 use view::{PodPools, View, nsnp_view};
 use visibility::{Scope, visible_objects};
@@ -301,16 +302,22 @@ async fn list(
     let scope = Scope::resolve(context, caller, &api, namespace, query).await?;
     Ok(match resource {
         ResourceList::Pods => pods::page(context, &scope)?,
-        ResourceList::Services => {
-            namespaced_page(&synced(&caches.services)?.state(), &scope, View::plain)
-        }
+        ResourceList::Services => namespaced_page(
+            &in_scope(&caches.services, &caches.service_index, &scope)?,
+            &scope,
+            View::plain,
+        ),
         ResourceList::NetworkPolicies => namespaced_page(
             &synced(&caches.network_policies)?.state(),
             &scope,
             View::plain,
         ),
         ResourceList::NamespaceNetworkPolicies => namespaced_page(
-            &synced(&caches.namespace_network_policies)?.state(),
+            &in_scope(
+                &caches.namespace_network_policies,
+                &caches.nsnp_index,
+                &scope,
+            )?,
             &scope,
             |p| nsnp_view(p),
         ),
@@ -362,6 +369,19 @@ fn serialised<K: Resource + Serialize>(page: Page<View<'_, K>>) -> Page<JsonText
 
 fn created<K: Resource>(object: &K) -> Option<jiff::Timestamp> {
     object.meta().creation_timestamp.as_ref().map(|t| t.0)
+}
+
+/// The cached objects a namespaced list starts from: one namespace's from `index`, else all of them.
+fn in_scope<K: Cached>(
+    cache: &Cache<K>,
+    index: &SelectionIndex<K>,
+    scope: &Scope<'_>,
+) -> Result<Vec<Arc<K>>, Error> {
+    let store = synced(cache)?;
+    Ok(match scope.namespace {
+        Some(namespace) => index.in_namespace(namespace),
+        None => store.state(),
+    })
 }
 
 fn namespaced_page<'a, K: Cached + Serialize>(

@@ -1,6 +1,7 @@
 //! A cached object as a list sees it: the object plus its effective labels (stored, virtual and derived).
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -67,7 +68,7 @@ fn pod_key(pod: &CachedPod) -> (&str, &str) {
 /// A cached object with the labels a list matches and shows.
 pub struct View<'a, K> {
     pub(super) object: &'a K,
-    extra_labels: Cow<'a, BTreeMap<String, String>>,
+    extra_labels: ExtraLabels<'a, K>,
     /// Pods: `pools(pod)`; empty for other kinds.
     pools: &'a [String],
     /// A pod's compact annotations and owners, read instead of its (trimmed) metadata's.
@@ -79,7 +80,7 @@ impl<'a> View<'a, CachedPod> {
     pub fn pod(pod: &'a CachedPod, pools: &'a [String]) -> Self {
         View {
             object: pod,
-            extra_labels: Cow::Owned(BTreeMap::new()),
+            extra_labels: ExtraLabels::Given(Cow::Owned(BTreeMap::new())),
             pools,
             pod: Some(pod),
         }
@@ -111,7 +112,7 @@ impl<'a, K: Resource> View<'a, K> {
     ) -> Self {
         View {
             object,
-            extra_labels,
+            extra_labels: ExtraLabels::Given(extra_labels),
             pools,
             pod: None,
         }
@@ -129,7 +130,7 @@ impl<'a, K: Resource> View<'a, K> {
     /// Stored labels plus the virtual and derived ones (a pod's pool label shows its first pool).
     fn effective_labels(&self) -> BTreeMap<String, String> {
         let mut labels = self.stored_labels().cloned().unwrap_or_default();
-        for (k, v) in self.extra_labels.iter() {
+        for (k, v) in self.extra_labels().iter() {
             labels.entry(k.clone()).or_insert_with(|| v.clone());
         }
         if let Some(first) = self.pools().first() {
@@ -141,15 +142,39 @@ impl<'a, K: Resource> View<'a, K> {
     }
 }
 
-/// A NamespaceNetworkPolicy with its derived classification labels (algorithms §9.7).
+/// A NamespaceNetworkPolicy with its derived classification labels (algorithms §9.7), derived when a selector or the
+/// response first reads them: a list of hundreds of policies derives them only for the page it shows.
 pub fn nsnp_view(policy: &NamespaceNetworkPolicy) -> View<'_, NamespaceNetworkPolicy> {
+    View {
+        object: policy,
+        extra_labels: ExtraLabels::Derived(nsnp_labels, OnceCell::new()),
+        pools: &[],
+        pod: None,
+    }
+}
+
+fn nsnp_labels(policy: &NamespaceNetworkPolicy) -> BTreeMap<String, String> {
     let spec = serde_json::to_value(&policy.spec).unwrap_or(Value::Null);
     let labels = policy.metadata.labels.clone().unwrap_or_default();
-    View::new(
-        policy,
-        Cow::Owned(nsnp::derived_labels(&labels, &spec)),
-        &[],
-    )
+    nsnp::derived_labels(&labels, &spec)
+}
+
+/// Labels a view adds to an object's stored ones: given, or derived from the object on first use.
+enum ExtraLabels<'a, K> {
+    Given(Cow<'a, BTreeMap<String, String>>),
+    Derived(
+        fn(&K) -> BTreeMap<String, String>,
+        OnceCell<BTreeMap<String, String>>,
+    ),
+}
+
+impl<K> View<'_, K> {
+    fn extra_labels(&self) -> &BTreeMap<String, String> {
+        match &self.extra_labels {
+            ExtraLabels::Given(labels) => labels,
+            ExtraLabels::Derived(derive, labels) => labels.get_or_init(|| derive(self.object)),
+        }
+    }
 }
 
 impl<K: Resource> LabelLookup for View<'_, K> {
@@ -160,7 +185,7 @@ impl<K: Resource> LabelLookup for View<'_, K> {
         if key == POOL_LABEL && !self.pools().is_empty() {
             return LabelValue::Set(self.pools());
         }
-        match self.extra_labels.get(key) {
+        match self.extra_labels().get(key) {
             Some(value) => LabelValue::One(value),
             None => LabelValue::Absent,
         }
