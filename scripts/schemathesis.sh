@@ -25,10 +25,11 @@ SEED=${KSNET_ST_SEED:-1}
 log() { echo "schemathesis: $*" >&2; }
 die() { echo "schemathesis: error: $*" >&2; exit 1; }
 
-# free_port BASE: the first port from BASE that nothing listens on.
+# free_port BASE: the first port from BASE that no TCP socket uses. The bases lie below the kernel's ephemeral range
+# (32768 and up), where a busy machine's outgoing connections would take a chosen port before it is bound.
 free_port() {
   local port=$1
-  while [ -n "$(ss -Hltn "sport = :$port")" ]; do port=$((port + 1)); done
+  while [ -n "$(ss -Htan "sport = :$port")" ]; do port=$((port + 1)); done
   echo "$port"
 }
 
@@ -40,13 +41,13 @@ TOOLS=$("$ROOT/scripts/ci-tools.sh" ensure)
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/ksnet-schemathesis.XXXXXX")
 export KSNET_DEMO_DIR=$DIR/plane
 export KSNET_DEMO_APISERVER_PORT KSNET_DEMO_ETCD_PORT KSNET_DEMO_ETCD_PEER_PORT
-KSNET_DEMO_APISERVER_PORT=$(free_port 36443)
-KSNET_DEMO_ETCD_PORT=$(free_port 32379)
-while [ -n "$(ss -Hltn "sport = :$((KSNET_DEMO_ETCD_PORT + 1))")" ]; do
+KSNET_DEMO_APISERVER_PORT=$(free_port 25443)
+KSNET_DEMO_ETCD_PORT=$(free_port 21379)
+while [ -n "$(ss -Htan "sport = :$((KSNET_DEMO_ETCD_PORT + 1))")" ]; do
   KSNET_DEMO_ETCD_PORT=$(free_port $((KSNET_DEMO_ETCD_PORT + 2)))
 done
 KSNET_DEMO_ETCD_PEER_PORT=$((KSNET_DEMO_ETCD_PORT + 1))
-SERVER_PORT=$(free_port 39090)
+SERVER_PORT=$(free_port 25090)
 SERVER=''
 
 cleanup() {
