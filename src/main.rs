@@ -10,8 +10,8 @@ use ks_network_apiserver::cli::{Cli, Mode};
 use ks_network_apiserver::cluster::crds;
 use ks_network_apiserver::http::openapi;
 
-/// mimalloc: about a sixth less CPU per request than glibc's malloc, at the same resident memory when its arenas
-/// are committed as they are used (`MIMALLOC_ARENA_EAGER_COMMIT=0`, set by the image; docs/benchmarks.md).
+/// mimalloc: 5–10 % less CPU per request than glibc's malloc at the same resident memory, with its arenas committed
+/// as they are used (`MIMALLOC_ARENA_EAGER_COMMIT=0`, set by the image; docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
