@@ -269,8 +269,10 @@ impl<K: Cached> Feed<K> {
         }
     }
 
-    /// Applies one watch event: store, notify.
+    /// Applies one watch event: store (without `metadata.managedFields`, api §0.6: kilobytes per object that no
+    /// answer shows), notify.
     fn apply_parsed(&mut self, event: watcher::Event<K>) {
+        let event = event.modify(|object| object.meta_mut().managed_fields = None);
         let done = matches!(event, watcher::Event::InitDone);
         self.writer.apply_watcher_event(&event);
         match &event {
@@ -583,6 +585,25 @@ mod tests {
             parsed.spec.other["futureField"],
             serde_json::json!({"x": 1})
         );
+    }
+
+    #[test]
+    fn every_kind_is_stored_without_managed_fields() {
+        use k8s_openapi::api::core::v1::Service;
+        let service: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "n", "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"selector": {"app": "web"}}
+        }))
+        .unwrap();
+        assert!(service.metadata.managed_fields.is_some());
+        let (cache, mut feed) = Feed::new(&ApiResource::erase::<Service>(&()), vec![]);
+        feed.apply_parsed(watcher::Event::Init);
+        feed.apply_parsed(watcher::Event::InitApply(service.clone()));
+        feed.apply_parsed(watcher::Event::InitDone);
+        feed.apply_parsed(watcher::Event::Apply(service));
+        let stored = cache.store.get(&ObjectRef::new("web").within("n")).unwrap();
+        assert!(stored.metadata.managed_fields.is_none());
+        assert!(stored.spec.as_ref().unwrap().selector.is_some());
     }
 
     #[test]
