@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Resource;
 
 use crate::query::{LabelLookup, LabelValue};
 
-/// A string map (annotations) as one boxed slice sorted by key.
+/// A string map (labels, annotations) as one boxed slice sorted by key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CompactMap(Box<[(Box<str>, Box<str>)]>);
 
@@ -18,6 +19,59 @@ impl CompactMap {
             .binary_search_by(|(k, _)| (**k).cmp(key))
             .ok()
             .map(|at| &*self.0[at].1)
+    }
+
+    /// The entries, sorted by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+}
+
+/// A cached kind's stored labels, wherever it keeps them: in its metadata, or (pods) in a [`CompactMap`].
+pub trait Labelled: Resource {
+    /// The stored labels.
+    fn stored_labels(&self) -> Labels<'_> {
+        Labels::Map(self.meta().labels.as_ref())
+    }
+}
+
+impl Labelled for k8s_openapi::api::core::v1::Namespace {}
+impl Labelled for k8s_openapi::api::core::v1::Pod {}
+impl Labelled for k8s_openapi::api::core::v1::Service {}
+impl Labelled for k8s_openapi::api::networking::v1::NetworkPolicy {}
+impl Labelled for super::kubesphere::NamespaceNetworkPolicy {}
+impl Labelled for super::kubesphere::Workspace {}
+impl Labelled for super::calico::IPPool {}
+
+/// Borrowed stored labels.
+#[derive(Clone, Copy, Debug)]
+pub enum Labels<'a> {
+    /// `metadata.labels`.
+    Map(Option<&'a BTreeMap<String, String>>),
+    /// Labels kept apart from the metadata.
+    Compact(&'a CompactMap),
+}
+
+impl<'a> Labels<'a> {
+    /// The value of `key`.
+    pub fn get(self, key: &str) -> Option<&'a str> {
+        match self {
+            Labels::Map(map) => map?.get(key).map(String::as_str),
+            Labels::Compact(map) => map.get(key),
+        }
+    }
+
+    /// The labels, sorted by key.
+    pub fn iter(self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let (map, compact) = match self {
+            Labels::Map(map) => (map, None),
+            Labels::Compact(compact) => (None, Some(compact)),
+        };
+        let map = map
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        map.chain(compact.into_iter().flat_map(CompactMap::iter))
     }
 }
 
@@ -74,5 +128,24 @@ mod tests {
         assert_eq!(compact.get("b"), Some("2"));
         assert!(matches!(compact.value("b"), LabelValue::One("2")));
         assert!(matches!(compact.value("x"), LabelValue::Absent));
+    }
+
+    #[test]
+    fn stored_labels_read_the_same_from_metadata_and_from_a_compact_map() {
+        let map: BTreeMap<String, String> = [("tier", "web"), ("app", "a")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let compact = CompactMap::from(map.clone());
+        for labels in [Labels::Map(Some(&map)), Labels::Compact(&compact)] {
+            assert_eq!(labels.get("app"), Some("a"));
+            assert_eq!(labels.get("x"), None);
+            assert_eq!(
+                labels.iter().collect::<Vec<_>>(),
+                [("app", "a"), ("tier", "web")]
+            );
+        }
+        assert_eq!(Labels::Map(None).iter().count(), 0);
+        assert_eq!(Labels::Map(None).get("app"), None);
     }
 }

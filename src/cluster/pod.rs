@@ -7,17 +7,19 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Deserializer};
 
-use super::compact::{CompactMap, Owner};
+use super::compact::{CompactMap, Labelled, Labels, Owner};
 use super::object_json::ObjectJson;
 use crate::query::derived_status;
 
 /// A cached pod.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CachedPod {
-    /// The pod's name, namespace, uid, resourceVersion (the watch resumes from it), labels and creation and
-    /// deletion times; its annotations and owners are the two fields below, and nothing else of its metadata is kept
-    /// outside `json`.
+    /// The pod's name, namespace, uid, resourceVersion (the watch resumes from it) and creation and deletion
+    /// times; its labels, annotations and owners are the three fields below, and nothing else of its metadata is
+    /// kept outside `json`.
     pub metadata: ObjectMeta,
+    /// `metadata.labels`.
+    pub labels: CompactMap,
     /// `metadata.annotations`.
     pub annotations: CompactMap,
     /// `metadata.ownerReferences`.
@@ -64,13 +66,13 @@ impl From<Pod> for CachedPod {
             namespace: meta.namespace,
             uid: meta.uid,
             resource_version: meta.resource_version,
-            labels,
             creation_timestamp: meta.creation_timestamp,
             deletion_timestamp: meta.deletion_timestamp,
             ..ObjectMeta::default()
         };
         CachedPod {
             metadata,
+            labels: labels.unwrap_or_default().into(),
             annotations: meta.annotations.unwrap_or_default().into(),
             owners: meta
                 .owner_references
@@ -120,6 +122,12 @@ impl CachedPod {
     }
 }
 
+impl Labelled for CachedPod {
+    fn stored_labels(&self) -> Labels<'_> {
+        Labels::Compact(&self.labels)
+    }
+}
+
 impl<'de> Deserialize<'de> for CachedPod {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Pod::deserialize(deserializer).map(CachedPod::from)
@@ -157,7 +165,8 @@ mod tests {
         assert_eq!(pod.started, Some("2026-03-02T10:00:00Z".parse().unwrap()));
         assert_eq!(pod.status, "Running");
         assert!(pod.metadata.managed_fields.is_none());
-        assert_eq!(pod.metadata.labels.as_ref().unwrap()["app"], "web");
+        assert_eq!(pod.labels.get("app"), Some("web"));
+        assert!(pod.metadata.labels.is_none());
         assert_eq!(pod.metadata.resource_version.as_deref(), Some("7"));
         assert_eq!(pod.annotations.get("a"), Some("1"));
         assert_eq!(pod.controller().map(|o| &*o.name), Some("rs"));

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use super::cache::{Cached, Observer};
+use super::compact::Labelled;
 
 /// Where an object is: namespace (`""` for cluster-scoped objects) and name.
 type Key = (Arc<str>, Arc<str>);
@@ -17,18 +18,18 @@ struct Indexed<K> {
 }
 
 /// Objects by stored label and by namespace.
-pub struct SelectionIndex<K: Cached> {
+pub struct SelectionIndex<K: Cached + Labelled> {
     inner: RwLock<Entries<K>>,
 }
 
-struct Entries<K: Cached> {
+struct Entries<K: Cached + Labelled> {
     objects: HashMap<Key, Indexed<K>>,
     /// label key → label value → objects.
     by_label: HashMap<Arc<str>, HashMap<Arc<str>, HashSet<Key>>>,
     by_namespace: HashMap<Arc<str>, HashSet<Key>>,
 }
 
-impl<K: Cached> Default for SelectionIndex<K> {
+impl<K: Cached + Labelled> Default for SelectionIndex<K> {
     fn default() -> Self {
         Self {
             inner: RwLock::new(Entries {
@@ -40,7 +41,7 @@ impl<K: Cached> Default for SelectionIndex<K> {
     }
 }
 
-impl<K: Cached> SelectionIndex<K> {
+impl<K: Cached + Labelled> SelectionIndex<K> {
     /// The objects whose stored label `key` has one of `values`.
     pub fn with_label(&self, key: &str, values: &[String]) -> Vec<Arc<K>> {
         let entries = self.read();
@@ -82,7 +83,7 @@ fn shared<V>(map: &HashMap<Arc<str>, V>, text: &str) -> Arc<str> {
         .map_or_else(|| Arc::from(text), |(k, _)| k.clone())
 }
 
-impl<K: Cached> Entries<K> {
+impl<K: Cached + Labelled> Entries<K> {
     fn key_of(&self, object: &K) -> Key {
         let meta = object.meta();
         let namespace = meta.namespace.as_deref().unwrap_or_default();
@@ -119,7 +120,7 @@ impl<K: Cached> Entries<K> {
         let key = self.key_of(object);
         self.remove(&key);
         let mut labels = Vec::new();
-        for (label, value) in object.meta().labels.iter().flatten() {
+        for (label, value) in object.stored_labels().iter() {
             let label = shared(&self.by_label, label);
             let by_value = self.by_label.entry(label.clone()).or_default();
             let value = shared(by_value, value);
@@ -141,7 +142,7 @@ impl<K: Cached> Entries<K> {
     }
 }
 
-impl<K: Cached> Observer<K> for SelectionIndex<K> {
+impl<K: Cached + Labelled> Observer<K> for SelectionIndex<K> {
     fn applied(&self, object: &Arc<K>) {
         self.write().insert(object);
     }

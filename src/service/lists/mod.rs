@@ -68,6 +68,7 @@ use super::{Context, Error, synced};
 use crate::auth::{Access, Caller, Verb};
 use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::calico::IPPool;
+use crate::cluster::compact::Labelled;
 use crate::cluster::kubesphere::{NamespaceNetworkPolicy, Workspace};
 use crate::cluster::selection_index::SelectionIndex;
 use crate::query::{ListQuery, Object, Page, SortKey, matches_query, sort_and_page};
@@ -332,7 +333,7 @@ async fn list(
 /// Filters, sorts (by creation time or name) and pages views; resource-specific filter keys are answered by
 /// `extra`. A field selector (dynamic endpoints only) is evaluated on the object's JSON, so it costs a
 /// serialisation per candidate.
-fn select<'a, K: Resource + Serialize>(
+fn select<'a, K: Labelled + Serialize>(
     views: Vec<View<'a, K>>,
     query: &ListQuery,
     extra: impl Fn(&View<'a, K>, &str, &str) -> Option<bool>,
@@ -355,7 +356,7 @@ fn select<'a, K: Resource + Serialize>(
 }
 
 /// The page as returned: only its items are serialised.
-fn serialised<K: Resource + Serialize>(page: Page<View<'_, K>>) -> Page<JsonText> {
+fn serialised<K: Labelled + Serialize>(page: Page<View<'_, K>>) -> Page<JsonText> {
     Page {
         items: page
             .items
@@ -372,7 +373,7 @@ fn created<K: Resource>(object: &K) -> Option<jiff::Timestamp> {
 }
 
 /// The cached objects a namespaced list starts from: one namespace's from `index`, else all of them.
-fn in_scope<K: Cached>(
+fn in_scope<K: Cached + Labelled>(
     cache: &Cache<K>,
     index: &SelectionIndex<K>,
     scope: &Scope<'_>,
@@ -384,7 +385,7 @@ fn in_scope<K: Cached>(
     })
 }
 
-fn namespaced_page<'a, K: Cached + Serialize>(
+fn namespaced_page<'a, K: Cached + Labelled + Serialize>(
     objects: &'a [Arc<K>],
     scope: &Scope<'_>,
     view: impl Fn(&'a K) -> View<'a, K>,

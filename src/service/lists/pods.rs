@@ -81,11 +81,7 @@ fn evaluate(
                 };
                 let members = members.iter().filter_map(|(ns, name)| {
                     let pod = store.get(&ObjectRef::new(name).within(ns))?;
-                    let stored = pod
-                        .metadata
-                        .labels
-                        .as_ref()
-                        .is_some_and(|l| l.contains_key(POOL_LABEL));
+                    let stored = pod.labels.get(POOL_LABEL).is_some();
                     (!stored).then_some(pod)
                 });
                 pods.extend(members);
@@ -190,12 +186,8 @@ impl Related<'_> {
                 .get(&ObjectRef::new(value).within(namespace))
                 .is_some_and(|service| {
                     let selector = service.spec.as_ref().and_then(|s| s.selector.as_ref());
-                    let labels = pod.metadata.labels.as_ref();
                     selector.is_some_and(|sel| {
-                        !sel.is_empty()
-                            && sel
-                                .iter()
-                                .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+                        !sel.is_empty() && sel.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
                     })
                 }),
             "ownerReference" => pod.owners.iter().any(|owner| {
@@ -214,13 +206,7 @@ impl Related<'_> {
 /// A pod as returned: its stored JSON with its effective labels, the stored ones plus the virtual pool label
 /// (algorithms §3) when it has no stored one.
 pub fn pod_json(pod: &CachedPod, pools: &[String]) -> JsonText {
-    let mut labels: Vec<(&str, &str)> = pod
-        .metadata
-        .labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let mut labels: Vec<(&str, &str)> = pod.labels.iter().collect();
     if let Some(first) = pools.first()
         && let Err(at) = labels.binary_search_by(|(k, _)| (*k).cmp(POOL_LABEL))
     {

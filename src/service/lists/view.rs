@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::Resource;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::cluster::compact::{Labelled, Labels};
 use crate::cluster::kubesphere::NamespaceNetworkPolicy;
 use crate::cluster::occupancy::OccupancyIndex;
 use crate::cluster::pod::CachedPod;
@@ -87,7 +87,7 @@ impl<'a> View<'a, CachedPod> {
     }
 }
 
-impl<'a, K: Resource> View<'a, K> {
+impl<'a, K: Labelled> View<'a, K> {
     /// An object whose only labels are its stored ones.
     pub fn plain(object: &'a K) -> Self {
         Self::new(object, Cow::Owned(BTreeMap::new()), &[])
@@ -118,8 +118,8 @@ impl<'a, K: Resource> View<'a, K> {
         }
     }
 
-    fn stored_labels(&self) -> Option<&BTreeMap<String, String>> {
-        self.object.meta().labels.as_ref()
+    fn stored_labels(&self) -> Labels<'a> {
+        self.object.stored_labels()
     }
 
     /// The pod's pools (algorithms §3); empty for other kinds.
@@ -129,7 +129,11 @@ impl<'a, K: Resource> View<'a, K> {
 
     /// Stored labels plus the virtual and derived ones (a pod's pool label shows its first pool).
     fn effective_labels(&self) -> BTreeMap<String, String> {
-        let mut labels = self.stored_labels().cloned().unwrap_or_default();
+        let mut labels: BTreeMap<String, String> = self
+            .stored_labels()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         for (k, v) in self.extra_labels().iter() {
             labels.entry(k.clone()).or_insert_with(|| v.clone());
         }
@@ -177,9 +181,9 @@ impl<K> View<'_, K> {
     }
 }
 
-impl<K: Resource> LabelLookup for View<'_, K> {
+impl<K: Labelled> LabelLookup for View<'_, K> {
     fn value(&self, key: &str) -> LabelValue<'_> {
-        if let Some(value) = self.stored_labels().and_then(|l| l.get(key)) {
+        if let Some(value) = self.stored_labels().get(key) {
             return LabelValue::One(value);
         }
         if key == POOL_LABEL && !self.pools().is_empty() {
@@ -192,7 +196,7 @@ impl<K: Resource> LabelLookup for View<'_, K> {
     }
 }
 
-impl<K: Resource> Object for View<'_, K> {
+impl<K: Labelled> Object for View<'_, K> {
     fn name(&self) -> &str {
         self.object.meta().name.as_deref().unwrap_or_default()
     }
@@ -236,7 +240,7 @@ pub fn owners(meta: &ObjectMeta) -> impl Iterator<Item = &OwnerReference> {
     meta.owner_references.iter().flatten()
 }
 
-impl<K: Resource + Serialize> View<'_, K> {
+impl<K: Labelled + Serialize> View<'_, K> {
     /// The object as returned: `apiVersion`, `kind` and effective labels, no managedFields.
     pub fn to_json(&self) -> Value {
         let mut value = serde_json::to_value(self.object).unwrap_or_else(|_| json!({}));
