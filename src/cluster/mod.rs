@@ -122,6 +122,8 @@ pub struct Caches {
     pub pod_list_generation: Arc<Generation>,
     /// Moves on every change of namespaces and pools (what namespace lists depend on).
     pub namespace_list_generation: Arc<Generation>,
+    /// Moves on every change of NamespaceNetworkPolicies (what their lists depend on).
+    pub nsnp_list_generation: Arc<Generation>,
     /// `cache.maxWatchFailureSeconds`: how long a synced cache's watch may fail before `/readyz` fails.
     max_watch_failure: Duration,
 }
@@ -281,6 +283,7 @@ impl Caches {
         let nsnp_index = Arc::new(SelectionIndex::<NamespaceNetworkPolicy>::default());
         let generation = Arc::new(Generation::default());
         let namespace_generation = Arc::new(Generation::default());
+        let nsnp_generation = Arc::new(Generation::default());
         use Presence::{Optional, Required};
         Self {
             pods: source.cache(
@@ -313,7 +316,10 @@ impl Caches {
             ipam_blocks: source.cache(Optional, vec![occupancy.clone()]),
             namespace_network_policies: source.cache(
                 Optional,
-                with(vec![nsnp_index.clone()], extra.namespace_network_policies),
+                with(
+                    vec![nsnp_index.clone(), nsnp_generation.clone()],
+                    extra.namespace_network_policies,
+                ),
             ),
             workspaces: source.cache(Optional, extra.workspaces),
             replica_sets: source.cache(Required, vec![generation.clone()]),
@@ -341,6 +347,7 @@ impl Caches {
             nsnp_index,
             pod_list_generation: generation,
             namespace_list_generation: namespace_generation,
+            nsnp_list_generation: nsnp_generation,
             max_watch_failure,
         }
     }

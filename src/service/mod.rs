@@ -22,7 +22,7 @@ use crate::cluster::Caches;
 use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::caller::CallerClient;
 use crate::config::WriteIdentity;
-use lists::{NamespaceListMemo, PodListMemo};
+use lists::{NamespaceListMemo, PodListMemo, PolicyListMemo};
 use pools::PoolListMemo;
 
 /// What the services read and write through: the caches, the authorizer, and the cluster connection that
@@ -40,6 +40,8 @@ pub struct Context {
     pod_lists: PodListMemo,
     /// Sorted namespace lists remembered between cache changes.
     namespace_lists: NamespaceListMemo,
+    /// Sorted NamespaceNetworkPolicy lists remembered between cache changes.
+    nsnp_lists: PolicyListMemo,
     /// The pool list remembered between occupancy changes.
     pool_list: PoolListMemo,
 }
@@ -60,6 +62,7 @@ impl Context {
             write_identity,
             pod_lists: PodListMemo::default(),
             namespace_lists: NamespaceListMemo::default(),
+            nsnp_lists: PolicyListMemo::default(),
             pool_list: PoolListMemo::default(),
         }
     }

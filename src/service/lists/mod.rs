@@ -7,6 +7,7 @@
 mod differential_tests;
 mod memo;
 mod namespaces;
+mod nsnps;
 mod pods;
 mod view;
 mod visibility;
@@ -22,6 +23,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 pub use namespaces::NamespaceListMemo;
+pub use nsnps::PolicyListMemo;
 pub use pods::PodListMemo;
 
 /// JSON this server wrote (a response body, or one item of a list): sent as it is, never parsed back.
@@ -71,7 +73,9 @@ use crate::cluster::calico::IPPool;
 use crate::cluster::compact::Labelled;
 use crate::cluster::kubesphere::{NamespaceNetworkPolicy, Workspace};
 use crate::cluster::selection_index::SelectionIndex;
-use crate::query::{ListQuery, Object, Page, SortKey, matches_query, sort_and_page};
+use crate::query::{
+    ListQuery, Object, Page, SortKey, SortedPrefix, matches_query, page_bounds, sort_and_page,
+};
 use view::{PodPools, View, nsnp_view};
 use visibility::{Scope, visible_objects};
 
@@ -313,15 +317,7 @@ async fn list(
             &scope,
             View::plain,
         ),
-        ResourceList::NamespaceNetworkPolicies => namespaced_page(
-            &in_scope(
-                &caches.namespace_network_policies,
-                &caches.nsnp_index,
-                &scope,
-            )?,
-            &scope,
-            |p| nsnp_view(p),
-        ),
+        ResourceList::NamespaceNetworkPolicies => nsnps::page(context, &scope)?,
         _ => Page {
             items: Vec::new(),
             total: 0,
@@ -365,6 +361,21 @@ fn serialised<K: Labelled + Serialize>(page: Page<View<'_, K>>) -> Page<JsonText
             .collect(),
         total: page.total,
         end: page.end,
+    }
+}
+
+/// The page `query` asks for of a remembered list, each shown item as returned.
+fn shown_page<T>(
+    list: &SortedPrefix<T>,
+    query: &ListQuery,
+    json: impl Fn(&T) -> JsonText,
+) -> Page<JsonText> {
+    let (start, end) = page_bounds(list.items.len(), query.page, query.limit);
+    let shown = list.items.get(start..end).unwrap_or_default();
+    Page {
+        items: shown.iter().map(json).collect(),
+        total: list.items.len(),
+        end,
     }
 }
 

@@ -12,7 +12,7 @@ use kube::api::ApiResource;
 use super::memo::{ListKey, ListMemo};
 use super::view::View;
 use super::visibility::visible_names;
-use super::{JsonText, created};
+use super::{JsonText, created, shown_page};
 use crate::auth::Caller;
 use crate::cluster::occupancy::namespace_input_of;
 use crate::domain::binding::virtual_binding_labels;
@@ -70,13 +70,7 @@ pub async fn page(
         .get_or_evaluate(generation, key, wanted, |sorted| {
             evaluate(context, visible.as_ref(), query, sorted)
         })?;
-    let (start, end) = page_bounds(list.items.len(), query.page, query.limit);
-    let shown = list.items.get(start..end).unwrap_or_default();
-    Ok(Page {
-        items: shown.iter().map(NamespaceItem::json).collect(),
-        total: list.items.len(),
-        end,
-    })
+    Ok(shown_page(&list, query, NamespaceItem::json))
 }
 
 /// The namespaces in `visible` (`None`: all) that `query` keeps, the first `sorted` in its order.
