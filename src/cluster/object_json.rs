@@ -191,4 +191,32 @@ mod tests {
             r#"{"kind":"X","metadata":{"labels":{"k":"1"},"name":"a"}},{"kind":"X","metadata":{"labels":{"k":"2"},"name":"b"}}"#
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// Whatever the object and labels, the written text is the object with its labels, byte for byte as
+        /// serde_json writes them: compression changes nothing that is served.
+        #[test]
+        fn any_object_and_labels_are_written_back_exactly(
+            name in "\\PC{0,40}",
+            annotations in proptest::collection::btree_map("\\PC{0,12}", "\\PC{0,60}", 0..6),
+            image in "[a-z0-9./:-]{0,80}",
+            labels in proptest::collection::btree_map("\\PC{1,12}", "\\PC{0,20}", 0..5),
+        ) {
+            let object = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "annotations": annotations},
+                "spec": {"containers": [{"name": "c", "image": image}]}});
+            let stored = ObjectJson::of(&object);
+            let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut out = b"x".to_vec();
+            stored.write_with_labels(pairs, &mut out);
+            let mut expected = object.clone();
+            if !labels.is_empty() {
+                expected["metadata"]["labels"] = json!(labels);
+            }
+            proptest::prop_assert_eq!(&out[..1], b"x");
+            proptest::prop_assert_eq!(serde_json::from_slice::<Value>(&out[1..]).unwrap(), expected);
+        }
+    }
 }
