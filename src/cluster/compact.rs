@@ -36,6 +36,8 @@ pub trait Labelled: Resource {
 }
 
 impl Labelled for k8s_openapi::api::core::v1::Namespace {}
+/// Full pods: the reference side of the differential tests.
+#[cfg(test)]
 impl Labelled for k8s_openapi::api::core::v1::Pod {}
 impl Labelled for k8s_openapi::api::core::v1::Service {}
 impl Labelled for k8s_openapi::api::networking::v1::NetworkPolicy {}
