@@ -11,19 +11,14 @@ use super::compact::Labelled;
 /// Where an object is: namespace (`""` for cluster-scoped objects) and name.
 type Key = (Arc<str>, Arc<str>);
 
-/// An indexed object and the labels it is indexed under.
-struct Indexed<K> {
-    object: Arc<K>,
-    labels: Vec<(Arc<str>, Arc<str>)>,
-}
-
 /// Objects by stored label and by namespace.
 pub struct SelectionIndex<K: Cached + Labelled> {
     inner: RwLock<Entries<K>>,
 }
 
 struct Entries<K: Cached + Labelled> {
-    objects: HashMap<Key, Indexed<K>>,
+    /// The store's copies, never changed in place: an object's stored labels are the ones it is indexed under.
+    objects: HashMap<Key, Arc<K>>,
     /// label key → label value → objects.
     by_label: HashMap<Arc<str>, HashMap<Arc<str>, HashSet<Key>>>,
     by_namespace: HashMap<Arc<str>, HashSet<Key>>,
@@ -52,7 +47,7 @@ impl<K: Cached + Labelled> SelectionIndex<K> {
             .iter()
             .filter_map(|value| by_value.get(value.as_str()))
             .flatten()
-            .filter_map(|key| Some(entries.objects.get(key)?.object.clone()))
+            .filter_map(|key| entries.objects.get(key).cloned())
             .collect()
     }
 
@@ -64,7 +59,7 @@ impl<K: Cached + Labelled> SelectionIndex<K> {
             .get(namespace)
             .into_iter()
             .flatten()
-            .filter_map(|key| Some(entries.objects.get(key)?.object.clone()))
+            .filter_map(|key| entries.objects.get(key).cloned())
             .collect()
     }
 
@@ -92,19 +87,19 @@ impl<K: Cached + Labelled> Entries<K> {
     }
 
     fn remove(&mut self, key: &Key) {
-        let Some(indexed) = self.objects.remove(key) else {
+        let Some(object) = self.objects.remove(key) else {
             return;
         };
-        for (label, value) in indexed.labels {
-            if let Some(by_value) = self.by_label.get_mut(&label) {
-                if let Some(keys) = by_value.get_mut(&value) {
+        for (label, value) in object.stored_labels().iter() {
+            if let Some(by_value) = self.by_label.get_mut(label) {
+                if let Some(keys) = by_value.get_mut(value) {
                     keys.remove(key);
                     if keys.is_empty() {
-                        by_value.remove(&value);
+                        by_value.remove(value);
                     }
                 }
                 if by_value.is_empty() {
-                    self.by_label.remove(&label);
+                    self.by_label.remove(label);
                 }
             }
         }
@@ -119,26 +114,17 @@ impl<K: Cached + Labelled> Entries<K> {
     fn insert(&mut self, object: &Arc<K>) {
         let key = self.key_of(object);
         self.remove(&key);
-        let mut labels = Vec::new();
         for (label, value) in object.stored_labels().iter() {
             let label = shared(&self.by_label, label);
-            let by_value = self.by_label.entry(label.clone()).or_default();
+            let by_value = self.by_label.entry(label).or_default();
             let value = shared(by_value, value);
-            by_value
-                .entry(value.clone())
-                .or_default()
-                .insert(key.clone());
-            labels.push((label, value));
+            by_value.entry(value).or_default().insert(key.clone());
         }
         self.by_namespace
             .entry(key.0.clone())
             .or_default()
             .insert(key.clone());
-        let indexed = Indexed {
-            object: object.clone(),
-            labels,
-        };
-        self.objects.insert(key, indexed);
+        self.objects.insert(key, object.clone());
     }
 }
 
