@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
 
+use crate::query::selector::empty_labels;
 use crate::query::{LabelLookup, LabelValue};
 
 /// A string map (labels, annotations) as one boxed slice sorted by key.
@@ -27,23 +28,48 @@ impl CompactMap {
     }
 }
 
-/// A cached kind's stored labels, wherever it keeps them: in its metadata, or (pods) in a [`CompactMap`].
-pub trait Labelled: Resource {
+/// What lists read of a cached kind's metadata (labels, annotations, owners), wherever it keeps them: in its
+/// `ObjectMeta`, or (pods) in compact fields beside a trimmed one.
+pub trait StoredMeta: Resource {
     /// The stored labels.
     fn stored_labels(&self) -> Labels<'_> {
         Labels::Map(self.meta().labels.as_ref())
     }
+
+    /// `metadata.annotations`.
+    fn stored_annotations(&self) -> &dyn LabelLookup {
+        self.meta().annotations.as_ref().unwrap_or(empty_labels())
+    }
+
+    /// The `uid` of each owner reference.
+    fn owner_uids(&self) -> Vec<&str> {
+        owner_references(self.meta())
+            .map(|o| o.uid.as_str())
+            .collect()
+    }
+
+    /// The `kind` of each owner reference.
+    fn owner_kinds(&self) -> Vec<&str> {
+        owner_references(self.meta())
+            .map(|o| o.kind.as_str())
+            .collect()
+    }
 }
 
-impl Labelled for k8s_openapi::api::core::v1::Namespace {}
+/// `metadata.ownerReferences`.
+pub fn owner_references(meta: &ObjectMeta) -> impl Iterator<Item = &OwnerReference> {
+    meta.owner_references.iter().flatten()
+}
+
+impl StoredMeta for k8s_openapi::api::core::v1::Namespace {}
 /// Full pods: the reference side of the differential tests.
 #[cfg(test)]
-impl Labelled for k8s_openapi::api::core::v1::Pod {}
-impl Labelled for k8s_openapi::api::core::v1::Service {}
-impl Labelled for k8s_openapi::api::networking::v1::NetworkPolicy {}
-impl Labelled for super::kubesphere::NamespaceNetworkPolicy {}
-impl Labelled for super::kubesphere::Workspace {}
-impl Labelled for super::calico::IPPool {}
+impl StoredMeta for k8s_openapi::api::core::v1::Pod {}
+impl StoredMeta for k8s_openapi::api::core::v1::Service {}
+impl StoredMeta for k8s_openapi::api::networking::v1::NetworkPolicy {}
+impl StoredMeta for super::kubesphere::NamespaceNetworkPolicy {}
+impl StoredMeta for super::kubesphere::Workspace {}
+impl StoredMeta for super::calico::IPPool {}
 
 /// Borrowed stored labels.
 #[derive(Clone, Copy, Debug)]

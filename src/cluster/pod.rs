@@ -7,9 +7,9 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Deserializer};
 
-use super::compact::{CompactMap, Labelled, Labels, Owner};
+use super::compact::{CompactMap, Labels, Owner, StoredMeta};
 use super::object_json::ObjectJson;
-use crate::query::derived_status;
+use crate::query::{LabelLookup, derived_status};
 
 /// A cached pod.
 #[derive(Clone, Debug, PartialEq)]
@@ -122,9 +122,21 @@ impl CachedPod {
     }
 }
 
-impl Labelled for CachedPod {
+impl StoredMeta for CachedPod {
     fn stored_labels(&self) -> Labels<'_> {
         Labels::Compact(&self.labels)
+    }
+
+    fn stored_annotations(&self) -> &dyn LabelLookup {
+        &self.annotations
+    }
+
+    fn owner_uids(&self) -> Vec<&str> {
+        self.owners.iter().map(|o| &*o.uid).collect()
+    }
+
+    fn owner_kinds(&self) -> Vec<&str> {
+        self.owners.iter().map(|o| &*o.kind).collect()
     }
 }
 

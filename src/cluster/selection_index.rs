@@ -6,17 +6,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use super::cache::{Cached, Observer};
-use super::compact::Labelled;
+use super::compact::StoredMeta;
 
 /// Where an object is: namespace (`""` for cluster-scoped objects) and name.
 type Key = (Arc<str>, Arc<str>);
 
 /// Objects by stored label and by namespace.
-pub struct SelectionIndex<K: Cached + Labelled> {
+pub struct SelectionIndex<K: Cached + StoredMeta> {
     inner: RwLock<Entries<K>>,
 }
 
-struct Entries<K: Cached + Labelled> {
+struct Entries<K: Cached + StoredMeta> {
     /// The store's copies, never changed in place: an object's stored labels are the ones it is indexed under.
     objects: HashMap<Key, Arc<K>>,
     /// label key → label value → objects.
@@ -24,7 +24,7 @@ struct Entries<K: Cached + Labelled> {
     by_namespace: HashMap<Arc<str>, HashSet<Key>>,
 }
 
-impl<K: Cached + Labelled> Default for SelectionIndex<K> {
+impl<K: Cached + StoredMeta> Default for SelectionIndex<K> {
     fn default() -> Self {
         Self {
             inner: RwLock::new(Entries {
@@ -36,7 +36,7 @@ impl<K: Cached + Labelled> Default for SelectionIndex<K> {
     }
 }
 
-impl<K: Cached + Labelled> SelectionIndex<K> {
+impl<K: Cached + StoredMeta> SelectionIndex<K> {
     /// The objects whose stored label `key` has one of `values`.
     pub fn with_label(&self, key: &str, values: &[String]) -> Vec<Arc<K>> {
         let entries = self.read();
@@ -78,7 +78,7 @@ fn shared<V>(map: &HashMap<Arc<str>, V>, text: &str) -> Arc<str> {
         .map_or_else(|| Arc::from(text), |(k, _)| k.clone())
 }
 
-impl<K: Cached + Labelled> Entries<K> {
+impl<K: Cached + StoredMeta> Entries<K> {
     fn key_of(&self, object: &K) -> Key {
         let meta = object.meta();
         let namespace = meta.namespace.as_deref().unwrap_or_default();
@@ -128,7 +128,7 @@ impl<K: Cached + Labelled> Entries<K> {
     }
 }
 
-impl<K: Cached + Labelled> Observer<K> for SelectionIndex<K> {
+impl<K: Cached + StoredMeta> Observer<K> for SelectionIndex<K> {
     fn applied(&self, object: &Arc<K>) {
         self.write().insert(object);
     }

@@ -10,10 +10,11 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use serde_json::{Value, json};
 
-use super::view::{View, owners};
+use super::view::View;
 use super::{ResourceList, v1alpha3_list};
 use crate::auth::{Caller, Credential, Identity};
 use crate::cluster::Caches;
+use crate::cluster::compact::owner_references;
 use crate::cluster::occupancy::namespace_input_of;
 use crate::domain::binding::virtual_binding_labels;
 use crate::domain::random::SplitMix64 as Random;
@@ -416,13 +417,13 @@ fn reference_pod_filter(
             .is_some_and(|selector| {
                 !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
             }),
-        "ownerReference" => owners(&pod.metadata).any(|owner| {
+        "ownerReference" => owner_references(&pod.metadata).any(|owner| {
             owner.uid == value
                 || (owner.kind == "ReplicaSet"
                     && replica_sets
                         .iter()
                         .find(|rs| in_namespace(&rs.metadata, &owner.name))
-                        .is_some_and(|rs| owners(&rs.metadata).any(|o| o.uid == value)))
+                        .is_some_and(|rs| owner_references(&rs.metadata).any(|o| o.uid == value)))
         }),
         _ => return None,
     })

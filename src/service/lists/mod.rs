@@ -70,7 +70,7 @@ use super::{Context, Error, synced};
 use crate::auth::{Access, Caller, Verb};
 use crate::cluster::cache::{Cache, Cached};
 use crate::cluster::calico::IPPool;
-use crate::cluster::compact::Labelled;
+use crate::cluster::compact::StoredMeta;
 use crate::cluster::kubesphere::{NamespaceNetworkPolicy, Workspace};
 use crate::cluster::selection_index::SelectionIndex;
 use crate::query::{
@@ -329,7 +329,7 @@ async fn list(
 /// Filters, sorts (by creation time or name) and pages views; resource-specific filter keys are answered by
 /// `extra`. A field selector (dynamic endpoints only) is evaluated on the object's JSON, so it costs a
 /// serialisation per candidate.
-fn select<'a, K: Labelled + Serialize>(
+fn select<'a, K: StoredMeta + Serialize>(
     views: Vec<View<'a, K>>,
     query: &ListQuery,
     extra: impl Fn(&View<'a, K>, &str, &str) -> Option<bool>,
@@ -352,7 +352,7 @@ fn select<'a, K: Labelled + Serialize>(
 }
 
 /// The page as returned: only its items are serialised.
-fn serialised<K: Labelled + Serialize>(page: Page<View<'_, K>>) -> Page<JsonText> {
+fn serialised<K: StoredMeta + Serialize>(page: Page<View<'_, K>>) -> Page<JsonText> {
     Page {
         items: page
             .items
@@ -384,7 +384,7 @@ fn created<K: Resource>(object: &K) -> Option<jiff::Timestamp> {
 }
 
 /// The cached objects a namespaced list starts from: one namespace's from `index`, else all of them.
-fn in_scope<K: Cached + Labelled>(
+fn in_scope<K: Cached + StoredMeta>(
     cache: &Cache<K>,
     index: &SelectionIndex<K>,
     scope: &Scope<'_>,
@@ -396,7 +396,7 @@ fn in_scope<K: Cached + Labelled>(
     })
 }
 
-fn namespaced_page<'a, K: Cached + Labelled + Serialize>(
+fn namespaced_page<'a, K: Cached + StoredMeta + Serialize>(
     objects: &'a [Arc<K>],
     scope: &Scope<'_>,
     view: impl Fn(&'a K) -> View<'a, K>,

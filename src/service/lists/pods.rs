@@ -9,8 +9,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::JsonText;
 use super::memo::{ListKey, ListMemo};
-use super::view::{POOL_LABEL, PodPools, View, owners};
+use super::view::{POOL_LABEL, PodPools, View};
 use super::visibility::Scope;
+use crate::cluster::compact::owner_references;
 use crate::cluster::pod::CachedPod;
 use crate::cluster::workload::Workload;
 use crate::query::selector::Operator;
@@ -128,7 +129,7 @@ fn evaluate(
         .iter()
         .filter(|p| {
             scope.covers(p.metadata.namespace.as_deref().unwrap_or_default()) && {
-                let view = View::pod(p, pools.of_pod(p));
+                let view = View::<CachedPod>::with_pools(p, pools.of_pod(p));
                 matches_query(&view, &query, |key, value| related.filter(p, key, value))
             }
         })
@@ -196,7 +197,9 @@ impl Related<'_> {
                         && self
                             .replica_sets
                             .get(&ObjectRef::new(&owner.name).within(namespace))
-                            .is_some_and(|rs| owners(&rs.metadata).any(|o| o.uid == value)))
+                            .is_some_and(|rs| {
+                                owner_references(&rs.metadata).any(|o| o.uid == value)
+                            }))
             }),
             _ => return None,
         })

@@ -5,16 +5,14 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::cluster::compact::{Labelled, Labels};
+use crate::cluster::compact::{Labels, StoredMeta};
 use crate::cluster::kubesphere::NamespaceNetworkPolicy;
 use crate::cluster::occupancy::OccupancyIndex;
 use crate::cluster::pod::CachedPod;
 use crate::domain::nsnp;
-use crate::query::selector::empty_labels;
 use crate::query::{LabelLookup, LabelValue, Object};
 
 /// The label that shows a pod's pool (algorithms §3).
@@ -71,31 +69,15 @@ pub struct View<'a, K> {
     extra_labels: ExtraLabels<'a, K>,
     /// Pods: `pools(pod)`; empty for other kinds.
     pools: &'a [String],
-    /// A pod's compact annotations and owners, read instead of its (trimmed) metadata's.
-    pod: Option<&'a CachedPod>,
 }
 
-impl<'a> View<'a, CachedPod> {
-    /// A pod in `pools` (its virtual pool label shows the first), from [`PodPools::of_pod`].
-    pub fn pod(pod: &'a CachedPod, pools: &'a [String]) -> Self {
-        View {
-            object: pod,
-            extra_labels: ExtraLabels::Given(Cow::Owned(BTreeMap::new())),
-            pools,
-            pod: Some(pod),
-        }
-    }
-}
-
-impl<'a, K: Labelled> View<'a, K> {
+impl<'a, K: StoredMeta> View<'a, K> {
     /// An object whose only labels are its stored ones.
     pub fn plain(object: &'a K) -> Self {
         Self::new(object, Cow::Owned(BTreeMap::new()), &[])
     }
 
-    /// An object in `pools` whose annotations and owners are in its metadata: a full `Pod`, for the reference
-    /// implementation of the differential tests.
-    #[cfg(test)]
+    /// A pod in `pools` (its virtual pool label shows the first), from [`PodPools::of_pod`].
     pub fn with_pools(object: &'a K, pools: &'a [String]) -> Self {
         Self::new(object, Cow::Owned(BTreeMap::new()), pools)
     }
@@ -114,7 +96,6 @@ impl<'a, K: Labelled> View<'a, K> {
             object,
             extra_labels: ExtraLabels::Given(extra_labels),
             pools,
-            pod: None,
         }
     }
 
@@ -153,7 +134,6 @@ pub fn nsnp_view(policy: &NamespaceNetworkPolicy) -> View<'_, NamespaceNetworkPo
         object: policy,
         extra_labels: ExtraLabels::Derived(nsnp_labels, OnceCell::new()),
         pools: &[],
-        pod: None,
     }
 }
 
@@ -181,7 +161,7 @@ impl<K> View<'_, K> {
     }
 }
 
-impl<K: Labelled> LabelLookup for View<'_, K> {
+impl<K: StoredMeta> LabelLookup for View<'_, K> {
     fn value(&self, key: &str) -> LabelValue<'_> {
         if let Some(value) = self.stored_labels().get(key) {
             return LabelValue::One(value);
@@ -196,7 +176,7 @@ impl<K: Labelled> LabelLookup for View<'_, K> {
     }
 }
 
-impl<K: Labelled> Object for View<'_, K> {
+impl<K: StoredMeta> Object for View<'_, K> {
     fn name(&self) -> &str {
         self.object.meta().name.as_deref().unwrap_or_default()
     }
@@ -210,37 +190,17 @@ impl<K: Labelled> Object for View<'_, K> {
         self
     }
     fn annotations(&self) -> &dyn LabelLookup {
-        match self.pod {
-            Some(pod) => &pod.annotations,
-            None => self
-                .object
-                .meta()
-                .annotations
-                .as_ref()
-                .unwrap_or(empty_labels()),
-        }
+        self.object.stored_annotations()
     }
     fn owner_uids(&self) -> Vec<&str> {
-        match self.pod {
-            Some(pod) => pod.owners.iter().map(|o| &*o.uid).collect(),
-            None => owners(self.object.meta()).map(|o| o.uid.as_str()).collect(),
-        }
+        self.object.owner_uids()
     }
     fn owner_kinds(&self) -> Vec<&str> {
-        match self.pod {
-            Some(pod) => pod.owners.iter().map(|o| &*o.kind).collect(),
-            None => owners(self.object.meta())
-                .map(|o| o.kind.as_str())
-                .collect(),
-        }
+        self.object.owner_kinds()
     }
 }
 
-pub fn owners(meta: &ObjectMeta) -> impl Iterator<Item = &OwnerReference> {
-    meta.owner_references.iter().flatten()
-}
-
-impl<K: Labelled + Serialize> View<'_, K> {
+impl<K: StoredMeta + Serialize> View<'_, K> {
     /// The object as returned: `apiVersion`, `kind` and effective labels, no managedFields.
     pub fn to_json(&self) -> Value {
         let mut value = serde_json::to_value(self.object).unwrap_or_else(|_| json!({}));
