@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
@@ -25,6 +25,8 @@ use serde::de::DeserializeOwned;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+
+use super::list_watch::{ItemDecoder, ListWatchError, list_then_watch};
 
 /// A resource type the product caches.
 pub trait Cached:
@@ -340,11 +342,29 @@ pub enum Presence {
     Optional,
 }
 
+/// How a cache lists (at start and after a failed watch).
+pub enum Listing<K> {
+    /// kube-runtime's watcher: JSON throughout.
+    Json,
+    /// A protobuf list whose items the function decodes, then a JSON watch (`list_watch`); JSON from the first
+    /// time kube-apiserver does not serve it or it does not decode.
+    Protobuf(ItemDecoder<K>),
+}
+
+impl<K> Clone for Listing<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Listing<K> {}
+
 /// Starts a cache and, in `tasks`, the task that keeps it filled; the task ends when `stop` is cancelled.
 /// `observers` see every change after it reaches the store.
 pub fn start<K: Cached>(
     client: &Client,
     presence: Presence,
+    listing: Listing<K>,
     discovery_interval: Duration,
     stop: &CancellationToken,
     tasks: &mut JoinSet<()>,
@@ -357,7 +377,7 @@ pub fn start<K: Cached>(
         Presence::Required => tasks.spawn(async move {
             tokio::select! {
                 _ = stop.cancelled() => {}
-                _ = run_watch(client, resource, presence, &mut feed) => {}
+                _ = run_watch(client, resource, presence, listing, &mut feed) => {}
             }
         }),
         Presence::Optional => tasks.spawn(supervise_optional(
@@ -382,21 +402,29 @@ async fn run_watch<K: Cached>(
     client: Client,
     resource: ApiResource,
     presence: Presence,
+    mut listing: Listing<K>,
     feed: &mut Feed<K>,
 ) {
     let mut backoff = watcher::DefaultBackoff::default();
     let config = watcher::Config::default().any_semantic();
     loop {
-        let mut events = match presence {
-            Presence::Required => watcher(Api::<K>::all(client.clone()), config.clone()).boxed(),
-            Presence::Optional => {
+        let mut events = match (presence, listing) {
+            (Presence::Required, Listing::Protobuf(decode)) => {
+                list_then_watch(client.clone(), decode).boxed()
+            }
+            (Presence::Required, Listing::Json) => {
+                watcher(Api::<K>::all(client.clone()), config.clone())
+                    .map_err(ListWatchError::from)
+                    .boxed()
+            }
+            (Presence::Optional, _) => {
                 let (name, cached) = (feed.name.clone(), feed.writer.as_reader());
                 let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
                 watcher(api, config.clone())
                     .filter_map(move |event| {
                         std::future::ready(match event {
                             Ok(event) => parse_event::<K>(&name, &cached, event).map(Ok),
-                            Err(error) => Some(Err(error)),
+                            Err(error) => Some(Err(ListWatchError::from(error))),
                         })
                     })
                     .boxed()
@@ -418,6 +446,10 @@ async fn run_watch<K: Cached>(
                     }
                 }
                 Err(error) => {
+                    if error.protobuf_unusable() {
+                        warn!(resource = %feed.name, %error, "listing in JSON from now on");
+                        listing = Listing::Json;
+                    }
                     let now = Instant::now();
                     let (first, last_success) =
                         feed.watch.update(|h| (h.failed(now), h.last_success()));
@@ -507,7 +539,7 @@ async fn supervise_optional<K: Cached>(
                     let task = tokio::spawn(async move {
                         tokio::select! {
                             _ = t.cancelled() => {}
-                            _ = run_watch(c, r, Presence::Optional, &mut feed) => {}
+                            _ = run_watch(c, r, Presence::Optional, Listing::Json, &mut feed) => {}
                         }
                         feed
                     });

@@ -43,9 +43,11 @@ pub mod crds;
 pub mod generation;
 pub mod kubesphere;
 pub mod legacy;
+pub mod list_watch;
 pub mod object_json;
 pub mod occupancy;
 pub mod pod;
+pub mod protobuf;
 pub mod rbac;
 pub mod selection_index;
 pub mod served;
@@ -65,7 +67,7 @@ use tokio_util::sync::CancellationToken;
 
 use block::CachedBlock;
 use cache::Observer;
-use cache::{Cache, CacheInfo, Cached, Presence, SyncState, start};
+use cache::{Cache, CacheInfo, Cached, Listing, Presence, SyncState, start};
 use calico::IPPool;
 use generation::Generation;
 use kubesphere::{NamespaceNetworkPolicy, Workspace};
@@ -203,11 +205,26 @@ trait CacheSource {
         &mut self,
         presence: Presence,
         observers: Vec<Arc<dyn Observer<K>>>,
+    ) -> Cache<K> {
+        self.listed_cache(presence, Listing::Json, observers)
+    }
+
+    /// A cache of `K` that lists as `listing` says, whose changes `observers` see.
+    fn listed_cache<K: Cached>(
+        &mut self,
+        presence: Presence,
+        listing: Listing<K>,
+        observers: Vec<Arc<dyn Observer<K>>>,
     ) -> Cache<K>;
 }
 
 impl CacheSource for cache::Content<'_> {
-    fn cache<K: Cached>(&mut self, _: Presence, observers: Vec<Arc<dyn Observer<K>>>) -> Cache<K> {
+    fn listed_cache<K: Cached>(
+        &mut self,
+        _: Presence,
+        _: Listing<K>,
+        observers: Vec<Arc<dyn Observer<K>>>,
+    ) -> Cache<K> {
         cache::Content::cache(self, observers)
     }
 }
@@ -221,14 +238,16 @@ struct Watches<'a> {
 }
 
 impl CacheSource for Watches<'_> {
-    fn cache<K: Cached>(
+    fn listed_cache<K: Cached>(
         &mut self,
         presence: Presence,
+        listing: Listing<K>,
         observers: Vec<Arc<dyn Observer<K>>>,
     ) -> Cache<K> {
         start(
             self.client,
             presence,
+            listing,
             self.discovery_interval,
             self.stop,
             &mut self.tasks,
@@ -286,8 +305,9 @@ impl Caches {
         let nsnp_generation = Arc::new(Generation::default());
         use Presence::{Optional, Required};
         Self {
-            pods: source.cache(
+            pods: source.listed_cache(
                 Required,
+                Listing::Protobuf(CachedPod::from_protobuf),
                 vec![occupancy.clone(), pod_index.clone(), generation.clone()],
             ),
             namespaces: source.cache(

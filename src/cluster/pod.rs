@@ -8,7 +8,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Deserializer};
 
 use super::compact::{CompactMap, Labels, Owner, StoredMeta};
+use super::list_watch::ItemError;
 use super::object_json::ObjectJson;
+use super::protobuf;
 use crate::query::{LabelLookup, derived_status};
 
 /// A cached pod.
@@ -116,6 +118,14 @@ fn addresses(pod: &Pod) -> Vec<String> {
 }
 
 impl CachedPod {
+    /// A pod from its protobuf encoding (an item of a protobuf pod list), read as its JSON would be; `json` is
+    /// a buffer to reuse.
+    pub fn from_protobuf(item: &[u8], json: &mut Vec<u8>) -> Result<Self, ItemError> {
+        json.clear();
+        protobuf::write_json(&protobuf::pod_schema::POD, item, json)?;
+        Ok(serde_json::from_slice(json)?)
+    }
+
     /// The owner with `controller: true`.
     pub fn controller(&self) -> Option<&Owner> {
         self.owners.iter().find(|o| o.controller)

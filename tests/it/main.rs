@@ -54,6 +54,8 @@ mod network_policy_controller;
 mod policy_endpoints;
 /// Exclusive plane: the IPPool admission webhook against real caches.
 mod pool_admission;
+/// Shared plane: pods listed in protobuf equal the same pods listed in JSON.
+mod protobuf_list;
 /// Shared plane: the v1alpha3 generic lists.
 mod resources_lists;
 /// No plane: the router in memory (parsing, 4xx answers, health, middleware).
