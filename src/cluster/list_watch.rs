@@ -28,8 +28,12 @@ const WATCH_TIMEOUT_SECONDS: u32 = 290;
 /// to reuse for its JSON.
 pub type ItemDecoder<K> = fn(&[u8], &mut Vec<u8>) -> Result<K, ItemError>;
 
-/// Items decoded between two yields to the runtime, so that a large list does not hold a worker thread.
-const ITEMS_PER_YIELD: usize = 256;
+/// Items decoded at a time, across the machine's cores; the runtime's other tasks run between two batches, so a
+/// large list does not hold a worker thread.
+const BATCH_ITEMS: usize = 512;
+
+/// Threads a batch is decoded on, at most.
+const MAX_DECODERS: usize = 4;
 
 /// Why one item of a protobuf list could not be decoded.
 #[derive(Debug, Error)]
@@ -119,17 +123,45 @@ pub async fn list_all<K: Cached>(
     Err(ListWatchError::ListBody(DecodeError::Truncated))
 }
 
+/// Decodes `items` in order, split across up to [`MAX_DECODERS`] threads (one per core): decoding is most of
+/// the CPU a large list costs, and kube-apiserver is done with the list by the time its bytes arrive.
+fn decode_batch<K: Cached>(decode: ItemDecoder<K>, items: &[Bytes]) -> Result<Vec<K>, ItemError> {
+    let decoders = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_DECODERS);
+    let run = |part: &[Bytes]| {
+        let mut buffer = Vec::new();
+        part.iter()
+            .map(|item| decode(item, &mut buffer))
+            .collect::<Result<Vec<K>, ItemError>>()
+    };
+    if decoders == 1 {
+        return run(items);
+    }
+    let mut parts = items.chunks(items.len().div_ceil(decoders));
+    let first = parts.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = parts.map(|part| scope.spawn(move || run(part))).collect();
+        let mut objects = run(first)?;
+        for helper in helpers {
+            match helper.join() {
+                Ok(part) => objects.extend(part?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(objects)
+    })
+}
+
 /// Where the stream is.
 enum Phase<K: Cached> {
     /// The list is to be made.
     List,
-    /// The list is arriving: its objects are decoded and handed out as their bytes come in; `buffer` is reused
-    /// for their JSON.
+    /// The list is arriving: its objects are decoded in batches as their bytes come in, and handed out.
     Listing {
         body: BodyChunks,
         reader: ListReader,
-        buffer: Vec<u8>,
-        decoded: usize,
+        decoded: std::vec::IntoIter<K>,
     },
     /// Watching from `resource_version`; `events` is `None` until the watch request is made.
     Watching {
@@ -169,8 +201,7 @@ async fn step<K: Cached>(
                         Phase::Listing {
                             body,
                             reader: ListReader::default(),
-                            buffer: Vec::new(),
-                            decoded: 0,
+                            decoded: Vec::new().into_iter(),
                         },
                     ),
                     Err(error) => (Some(Err(error)), Phase::Ended),
@@ -179,55 +210,58 @@ async fn step<K: Cached>(
             Phase::Listing {
                 mut body,
                 mut reader,
-                mut buffer,
-                decoded,
+                mut decoded,
             } => {
-                if decoded % ITEMS_PER_YIELD == ITEMS_PER_YIELD - 1 {
-                    tokio::task::yield_now().await;
-                }
-                let item = match reader.next_item() {
-                    Ok(Some(item)) => item,
-                    Ok(None) => match body.next().await {
-                        Some(Ok(chunk)) => {
-                            reader.push(&chunk);
-                            phase = Phase::Listing {
-                                body,
-                                reader,
-                                buffer,
-                                decoded,
-                            };
-                            continue;
-                        }
-                        Some(Err(error)) => {
-                            return (Some(Err(ListWatchError::List(error))), Phase::Ended);
-                        }
-                        None => {
-                            return match reader.finish() {
-                                Ok(resource_version) => (
-                                    Some(Ok(watcher::Event::InitDone)),
-                                    Phase::Watching {
-                                        resource_version,
-                                        events: None,
-                                    },
-                                ),
-                                Err(error) => (Some(Err(error.into())), Phase::Ended),
-                            };
-                        }
-                    },
-                    Err(error) => return (Some(Err(error.into())), Phase::Ended),
-                };
-                return match decode(&item, &mut buffer) {
-                    Ok(object) => (
+                if let Some(object) = decoded.next() {
+                    return (
                         Some(Ok(watcher::Event::InitApply(object))),
                         Phase::Listing {
                             body,
                             reader,
-                            buffer,
-                            decoded: decoded + 1,
+                            decoded,
                         },
-                    ),
-                    Err(error) => (Some(Err(error.into())), Phase::Ended),
-                };
+                    );
+                }
+                // The next batch: items as their bytes arrive, up to BATCH_ITEMS or the end of the body.
+                let mut batch = Vec::new();
+                let mut ended = false;
+                while batch.len() < BATCH_ITEMS && !ended {
+                    match reader.next_item() {
+                        Ok(Some(item)) => batch.push(item),
+                        Ok(None) => match body.next().await {
+                            Some(Ok(chunk)) => reader.push(&chunk),
+                            Some(Err(error)) => {
+                                return (Some(Err(ListWatchError::List(error))), Phase::Ended);
+                            }
+                            None => ended = true,
+                        },
+                        Err(error) => return (Some(Err(error.into())), Phase::Ended),
+                    }
+                }
+                if batch.is_empty() {
+                    return match reader.finish() {
+                        Ok(resource_version) => (
+                            Some(Ok(watcher::Event::InitDone)),
+                            Phase::Watching {
+                                resource_version,
+                                events: None,
+                            },
+                        ),
+                        Err(error) => (Some(Err(error.into())), Phase::Ended),
+                    };
+                }
+                match decode_batch(decode, &batch) {
+                    Ok(objects) => {
+                        // Between batches, the other tasks of this worker thread run.
+                        tokio::task::yield_now().await;
+                        Phase::Listing {
+                            body,
+                            reader,
+                            decoded: objects.into_iter(),
+                        }
+                    }
+                    Err(error) => return (Some(Err(error.into())), Phase::Ended),
+                }
             }
             Phase::Watching {
                 resource_version,
