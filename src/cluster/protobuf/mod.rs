@@ -116,15 +116,6 @@ impl<'a> Fields<'a> {
             DecodeError::Truncated
         })
     }
-
-    fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
-        if len > self.bytes.len() {
-            return Err(DecodeError::Truncated);
-        }
-        let (taken, rest) = self.bytes.split_at(len);
-        self.bytes = rest;
-        Ok(taken)
-    }
 }
 
 impl<'a> Iterator for Fields<'a> {
@@ -135,20 +126,18 @@ impl<'a> Iterator for Fields<'a> {
             return None;
         }
         let field = (|| {
-            let key = self.varint()?;
-            let number = (key >> 3) as u32;
-            let value = match (key & 7) as u8 {
-                0 => Value::Varint(self.varint()?),
-                1 => self.take(8).map(|_| Value::Fixed)?,
-                2 => {
-                    let len =
-                        usize::try_from(self.varint()?).map_err(|_| DecodeError::Truncated)?;
-                    Value::Bytes(self.take(len)?)
-                }
-                5 => self.take(4).map(|_| Value::Fixed)?,
-                wire => return Err(DecodeError::WireType(wire)),
+            let header = field_header(self.bytes)?.ok_or(DecodeError::Truncated)?;
+            let value = self
+                .bytes
+                .get(header.value_at..header.end())
+                .ok_or(DecodeError::Truncated)?;
+            self.bytes = &self.bytes[header.end()..];
+            let value = match header.wire {
+                0 => Value::Varint(Fields::new(value).varint()?),
+                2 => Value::Bytes(value),
+                _ => Value::Fixed,
             };
-            Ok((number, value))
+            Ok((header.number, value))
         })();
         if field.is_err() {
             self.bytes = &[];
@@ -227,18 +216,18 @@ impl ListReader {
                     self.at = ListPosition::Envelope;
                 }
                 ListPosition::Envelope => {
-                    let Some((number, header, len)) = next_field(&self.pending)? else {
+                    let Some(field) = field_header(&self.pending)? else {
                         return Ok(None);
                     };
-                    if number == 2 {
-                        self.pending.advance(header);
-                        self.at = ListPosition::List(len);
+                    if field.number == 2 {
+                        self.pending.advance(field.value_at);
+                        self.at = ListPosition::List(field.value_len);
                         continue;
                     }
-                    if self.pending.len() < header + len {
+                    if self.pending.len() < field.end() {
                         return Ok(None);
                     }
-                    self.pending.advance(header + len);
+                    self.pending.advance(field.end());
                 }
                 ListPosition::List(0) => {
                     self.at = ListPosition::Done;
@@ -246,18 +235,22 @@ impl ListReader {
                     return Ok(None);
                 }
                 ListPosition::List(remaining) => {
-                    let Some((number, header, len)) = next_field(&self.pending)? else {
+                    let Some(header) = field_header(&self.pending)? else {
                         return Ok(None);
                     };
-                    if header + len > remaining {
+                    if header.end() > remaining {
                         return Err(DecodeError::Truncated);
                     }
-                    if self.pending.len() < header + len {
+                    if self.pending.len() < header.end() {
                         return Ok(None);
                     }
-                    self.at = ListPosition::List(remaining - header - len);
-                    let field = self.pending.split_to(header + len).freeze().slice(header..);
-                    match number {
+                    self.at = ListPosition::List(remaining - header.end());
+                    let field = self
+                        .pending
+                        .split_to(header.end())
+                        .freeze()
+                        .slice(header.value_at..);
+                    match header.number {
                         1 => {
                             let version = string(bytes_of(&field, 2)?).into_owned();
                             self.resource_version = Some(version);
@@ -280,39 +273,63 @@ impl ListReader {
     }
 }
 
-/// The number, header length and value length of the length-delimited field `bytes` starts with; `None` while its
-/// header is incomplete. Other wire types count as a value of their encoded length.
-fn next_field(bytes: &[u8]) -> Result<Option<(u32, usize, usize)>, DecodeError> {
-    let mut reader = Fields::new(bytes);
-    let key = match reader.varint() {
-        Ok(key) => key,
-        Err(DecodeError::Truncated) => return Ok(None),
-        Err(error) => return Err(error),
+/// Where a field's value lies: after its key (and, for length-delimited values, its length).
+struct FieldHeader {
+    number: u32,
+    /// Wire type: 0 varint, 1 fixed 64-bit, 2 length-delimited, 5 fixed 32-bit.
+    wire: u8,
+    /// Offset of the value from the field's start.
+    value_at: usize,
+    /// Length of the encoded value (a varint's bytes, or the length-delimited bytes).
+    value_len: usize,
+}
+
+impl FieldHeader {
+    /// Offset just past the value (saturating: a length beyond memory is simply never complete).
+    fn end(&self) -> usize {
+        self.value_at.saturating_add(self.value_len)
+    }
+}
+
+/// The header of the field `bytes` starts with; `None` while it is incomplete. The value may still be incomplete.
+fn field_header(bytes: &[u8]) -> Result<Option<FieldHeader>, DecodeError> {
+    let incomplete = |result: Result<u64, DecodeError>| match result {
+        Ok(v) => Ok(Some(v)),
+        Err(DecodeError::Truncated) => Ok(None),
+        Err(error) => Err(error),
     };
-    let number = (key >> 3) as u32;
-    let header_start = bytes.len() - reader.bytes.len();
-    let (header, len) = match (key & 7) as u8 {
+    let mut reader = Fields::new(bytes);
+    let Some(key) = incomplete(reader.varint())? else {
+        return Ok(None);
+    };
+    let (number, wire) = ((key >> 3) as u32, (key & 7) as u8);
+    let key_len = bytes.len() - reader.bytes.len();
+    let value_len = match wire {
         0 => {
-            let before = reader.bytes.len();
-            match reader.varint() {
-                Ok(_) => (header_start, before - reader.bytes.len()),
-                Err(DecodeError::Truncated) => return Ok(None),
-                Err(error) => return Err(error),
+            if incomplete(reader.varint())?.is_none() {
+                return Ok(None);
             }
+            bytes.len() - reader.bytes.len() - key_len
         }
-        1 => (header_start, 8),
-        2 => match reader.varint() {
-            Ok(len) => (
-                bytes.len() - reader.bytes.len(),
-                usize::try_from(len).map_err(|_| DecodeError::Truncated)?,
-            ),
-            Err(DecodeError::Truncated) => return Ok(None),
-            Err(error) => return Err(error),
+        1 => 8,
+        2 => match incomplete(reader.varint())? {
+            Some(len) => usize::try_from(len).unwrap_or(usize::MAX),
+            None => return Ok(None),
         },
-        5 => (header_start, 4),
+        5 => 4,
         wire => return Err(DecodeError::WireType(wire)),
     };
-    Ok(Some((number, header, len)))
+    let value_at = if wire == 2 {
+        bytes.len() - reader.bytes.len()
+    } else {
+        key_len
+    };
+    Ok(Some(FieldHeader {
+        number,
+        wire,
+        value_at,
+        value_len,
+    }))
 }
 
 /// Appends the JSON object that `message`, a protobuf message of schema `fields`, encodes.
@@ -371,16 +388,14 @@ fn write_members<'a>(
             write_fields(inner, expect_bytes(number, value)?, out, first)?;
             continue;
         }
-        // Every value of this field: a list's elements, a map's entries, or (rarely) repeats of a scalar.
-        let mut group = vec![value];
-        while let Some((_, next)) = values.next_if(|(n, _)| *n == number) {
-            group.push(next);
-        }
+        // The field's other values follow at once: a list's elements, a map's entries, or (rarely) repeats of a
+        // scalar.
+        let mut more = std::iter::from_fn(|| values.next_if(|(n, _)| *n == number).map(|(_, v)| v));
         if field.repeated {
             key(field.name, out, first);
             out.push(b'[');
             let mut element = 0;
-            for value in group {
+            for value in std::iter::once(value).chain(&mut more) {
                 // A packed list of numbers is one length-delimited value.
                 match (value, &field.kind) {
                     (Value::Bytes(packed), Kind::Bool | Kind::Int32 | Kind::Int64) => {
@@ -402,7 +417,7 @@ fn write_members<'a>(
             key(field.name, out, first);
             out.push(b'{');
             let mut entry = 0;
-            for value in group {
+            for value in std::iter::once(value).chain(&mut more) {
                 let entry_bytes = expect_bytes(number, value)?;
                 comma(&mut entry, out);
                 write_string(&string(bytes_of(entry_bytes, 1)?), out);
@@ -415,7 +430,7 @@ fn write_members<'a>(
             out.push(b'}');
         } else {
             // Protobuf's rule for a repeated scalar: the last one counts.
-            let value = group.pop().unwrap_or(value);
+            let value = more.last().unwrap_or(value);
             if field.omit_zero && is_zero(value) {
                 continue;
             }
@@ -551,7 +566,9 @@ fn write_time(timestamp: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
 }
 
 fn write_number(n: i64, out: &mut Vec<u8>) {
-    out.extend_from_slice(n.to_string().as_bytes());
+    use std::io::Write as _;
+    // Writing into a `Vec` cannot fail.
+    let _ = write!(out, "{n}");
 }
 
 /// A JSON string literal (serde_json's escaping; writing a `str` into a `Vec` cannot fail).
@@ -791,6 +808,17 @@ mod tests {
             Err(DecodeError::Truncated),
             "a list cut short is an error"
         );
+    }
+
+    #[test]
+    fn an_item_longer_than_its_list_is_an_error() {
+        let mut item_header = Vec::new();
+        varint(2 << 3 | 2, &mut item_header);
+        varint(u64::MAX, &mut item_header);
+        let unknown = bytes(2, &item_header);
+        let mut reader = ListReader::default();
+        reader.push(&[b"k8s\0".to_vec(), unknown].concat());
+        assert_eq!(reader.next_item(), Err(DecodeError::Truncated));
     }
 
     #[test]
