@@ -112,7 +112,11 @@ pub async fn kube_config(config: &Config) -> Result<kube::Config, AppError> {
 fn controller_observers(triggers: &ControllerTriggers) -> ExtraObservers {
     let policy = &triggers.network_policy;
     ExtraObservers {
-        namespaces: vec![triggers.binding.clone(), policy.clone()],
+        namespaces: vec![
+            triggers.binding.clone(),
+            policy.clone(),
+            triggers.namespaces.clone(),
+        ],
         ippools: vec![triggers.binding.clone()],
         namespace_network_policies: vec![policy.clone()],
         workspaces: vec![policy.clone()],

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
-use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::utils::Backoff;
 use kube::runtime::watcher;
 use kube::{Client, Resource};
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::list_watch::{ItemDecoder, ListWatchError, list_then_watch};
+use super::store::{Store, Writer};
 
 /// A resource type the product caches.
 pub trait Cached:

@@ -9,22 +9,50 @@ use kube::Resource;
 use crate::query::selector::empty_labels;
 use crate::query::{LabelLookup, LabelValue};
 
-/// A string map (labels, annotations) as one boxed slice sorted by key.
+/// A string map (labels, annotations) sorted by key, as two allocations: its keys and values one after the other in
+/// one text, and where each of them ends. A map of seven short entries keeps about 250 bytes instead of 450 as a
+/// slice of boxed strings (one allocation per key and per value).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CompactMap(Box<[(Box<str>, Box<str>)]>);
+pub struct CompactMap {
+    /// Key, value, key, value, … in key order.
+    text: Box<str>,
+    /// The end offset in `text` of each key and value.
+    ends: Box<[u32]>,
+}
 
 impl CompactMap {
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| (**k).cmp(key))
-            .ok()
-            .map(|at| &*self.0[at].1)
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.part(2 * middle).cmp(key) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return Some(self.part(2 * middle + 1)),
+            }
+        }
+        None
     }
 
     /// The entries, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (&**k, &**v))
+        (0..self.len()).map(|at| (self.part(2 * at), self.part(2 * at + 1)))
+    }
+
+    /// The number of entries.
+    fn len(&self) -> usize {
+        self.ends.len() / 2
+    }
+
+    /// Key or value number `at` (keys even, values odd).
+    fn part(&self, at: usize) -> &str {
+        let start = at
+            .checked_sub(1)
+            .and_then(|before| self.ends.get(before))
+            .map_or(0, |&end| end as usize);
+        let end = self.ends.get(at).map_or(start, |&end| end as usize);
+        self.text.get(start..end).unwrap_or_default()
     }
 }
 
@@ -104,8 +132,25 @@ impl<'a> Labels<'a> {
 }
 
 impl From<BTreeMap<String, String>> for CompactMap {
+    /// A map whose text exceeds 4 GiB keeps the entries that fit (kube-apiserver refuses objects over 3 MiB).
     fn from(map: BTreeMap<String, String>) -> Self {
-        CompactMap(map.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        let mut text = String::with_capacity(map.iter().map(|(k, v)| k.len() + v.len()).sum());
+        let mut ends = Vec::with_capacity(2 * map.len());
+        for (key, value) in &map {
+            let (Ok(key_end), Ok(value_end)) = (
+                u32::try_from(text.len() + key.len()),
+                u32::try_from(text.len() + key.len() + value.len()),
+            ) else {
+                break;
+            };
+            text.push_str(key);
+            text.push_str(value);
+            ends.extend([key_end, value_end]);
+        }
+        CompactMap {
+            text: text.into(),
+            ends: ends.into(),
+        }
     }
 }
 
@@ -115,25 +160,46 @@ impl LabelLookup for CompactMap {
     }
 }
 
-/// What lists and migration read of a `metadata.ownerReferences` entry.
+/// What lists and migration read of a `metadata.ownerReferences` entry, its three strings in one allocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
-    /// `kind`.
-    pub kind: Box<str>,
-    /// `name`.
-    pub name: Box<str>,
-    /// `uid`.
-    pub uid: Box<str>,
+    /// `kind`, `name` and `uid`, one after the other.
+    text: Box<str>,
+    /// Where `kind` ends in `text`.
+    kind_end: u32,
+    /// Where `name` ends in `text`.
+    name_end: u32,
     /// `controller: true`.
     pub controller: bool,
 }
 
+impl Owner {
+    /// `kind`.
+    pub fn kind(&self) -> &str {
+        self.text.get(..self.kind_end as usize).unwrap_or_default()
+    }
+
+    /// `name`.
+    pub fn name(&self) -> &str {
+        let range = self.kind_end as usize..self.name_end as usize;
+        self.text.get(range).unwrap_or_default()
+    }
+
+    /// `uid`.
+    pub fn uid(&self) -> &str {
+        self.text.get(self.name_end as usize..).unwrap_or_default()
+    }
+}
+
 impl From<OwnerReference> for Owner {
+    /// Strings beyond 4 GiB read as empty (kube-apiserver refuses objects over 3 MiB).
     fn from(owner: OwnerReference) -> Self {
+        let kind_end = u32::try_from(owner.kind.len()).unwrap_or(0);
+        let name_end = u32::try_from(owner.kind.len() + owner.name.len()).unwrap_or(kind_end);
         Owner {
-            kind: owner.kind.into(),
-            name: owner.name.into(),
-            uid: owner.uid.into(),
+            text: [owner.kind, owner.name, owner.uid].concat().into(),
+            kind_end,
+            name_end,
             controller: owner.controller == Some(true),
         }
     }
@@ -156,6 +222,70 @@ mod tests {
         assert_eq!(compact.get("b"), Some("2"));
         assert!(matches!(compact.value("b"), LabelValue::One("2")));
         assert!(matches!(compact.value("x"), LabelValue::Absent));
+        assert_eq!(compact.len(), 3);
+        assert_eq!(
+            compact.iter().collect::<Vec<_>>(),
+            [("a", "1"), ("b", "2"), ("c", "")]
+        );
+    }
+
+    #[test]
+    fn a_compact_map_finds_every_key_of_any_map() {
+        let cases: [&[(&str, &str)]; 5] = [
+            &[],
+            &[("", "")],
+            &[("", "empty key"), ("k", "")],
+            &[
+                ("a", "x"),
+                ("ab", "y"),
+                ("b", "z"),
+                ("é", "ü"),
+                ("z/z", "1/2"),
+            ],
+            &[
+                ("app", "web"),
+                ("pod-template-hash", "7d9f"),
+                ("tier", "front"),
+            ],
+        ];
+        for entries in cases {
+            let map: BTreeMap<String, String> = entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let compact = CompactMap::from(map.clone());
+            assert_eq!(compact.len(), map.len());
+            for (key, value) in &map {
+                assert_eq!(compact.get(key), Some(value.as_str()), "{entries:?}");
+            }
+            for absent in ["0", "aa", "c", "zz", "é0"] {
+                assert_eq!(compact.get(absent), map.get(absent).map(String::as_str));
+            }
+            assert!(
+                compact
+                    .iter()
+                    .eq(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            );
+        }
+    }
+
+    #[test]
+    fn an_owner_keeps_its_kind_name_and_uid() {
+        let owner = Owner::from(OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "ReplicaSet".into(),
+            name: "web-7d9f".into(),
+            uid: "u-1".into(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        });
+        assert_eq!(
+            (owner.kind(), owner.name(), owner.uid(), owner.controller),
+            ("ReplicaSet", "web-7d9f", "u-1", true)
+        );
+        let empty = Owner::from(OwnerReference::default());
+        assert_eq!((empty.kind(), empty.name(), empty.uid()), ("", "", ""));
+        assert!(!empty.controller);
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub mod protobuf;
 pub mod rbac;
 pub mod selection_index;
 pub mod served;
+pub mod store;
 pub mod workload;
 
 use std::sync::Arc;

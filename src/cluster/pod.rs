@@ -142,11 +142,11 @@ impl StoredMeta for CachedPod {
     }
 
     fn owner_uids(&self) -> Vec<&str> {
-        self.owners.iter().map(|o| &*o.uid).collect()
+        self.owners.iter().map(Owner::uid).collect()
     }
 
     fn owner_kinds(&self) -> Vec<&str> {
-        self.owners.iter().map(|o| &*o.kind).collect()
+        self.owners.iter().map(Owner::kind).collect()
     }
 }
 
@@ -191,7 +191,7 @@ mod tests {
         assert!(pod.metadata.labels.is_none());
         assert_eq!(pod.metadata.resource_version.as_deref(), Some("7"));
         assert_eq!(pod.annotations.get("a"), Some("1"));
-        assert_eq!(pod.controller().map(|o| &*o.name), Some("rs"));
+        assert_eq!(pod.controller().map(Owner::name), Some("rs"));
         assert_eq!(pod.owners.len(), 2);
 
         let mut out = Vec::new();

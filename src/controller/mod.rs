@@ -19,6 +19,7 @@ use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::controller::{Action, Config as ApplierConfig, applier};
+use kube::runtime::{reflector, watcher};
 use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cluster::Caches;
+use crate::cluster::cache::Observer;
 use crate::config::Config;
 use events::Events;
 pub use events::Reason;
@@ -48,6 +50,48 @@ pub struct ControllerTriggers {
     pub binding: Arc<Triggers>,
     /// Namespace, NSNP, Workspace, Node, Service and NetworkPolicy events for the policy reconciler.
     pub network_policy: Arc<Triggers>,
+    /// The namespaces as kube-runtime's applier reads them.
+    pub namespaces: Arc<NamespaceMirror>,
+}
+
+/// The namespace cache's content in a kube-runtime reflector store, which kube-runtime's applier takes to look up
+/// what it reconciles (the caches keep objects in their own, smaller store). Fed as the cache changes.
+#[derive(Default)]
+pub struct NamespaceMirror(Mutex<reflector::store::Writer<Namespace>>);
+
+impl NamespaceMirror {
+    fn apply(&self, event: watcher::Event<Namespace>) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .apply_watcher_event(&event);
+    }
+
+    /// A reader of the mirrored namespaces.
+    fn store(&self) -> reflector::Store<Namespace> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_reader()
+    }
+}
+
+impl Observer<Namespace> for NamespaceMirror {
+    fn applied(&self, namespace: &Arc<Namespace>) {
+        self.apply(watcher::Event::Apply(Namespace::clone(namespace)));
+    }
+
+    fn deleted(&self, namespace: &Namespace) {
+        self.apply(watcher::Event::Delete(namespace.clone()));
+    }
+
+    fn replaced(&self, namespaces: &[Arc<Namespace>]) {
+        self.apply(watcher::Event::Init);
+        for namespace in namespaces {
+            self.apply(watcher::Event::InitApply(Namespace::clone(namespace)));
+        }
+        self.apply(watcher::Event::InitDone);
+    }
 }
 
 /// What a reconcile reads and writes through.
@@ -56,6 +100,8 @@ pub struct Context {
     pub client: Client,
     /// The shared watch caches.
     pub caches: Arc<Caches>,
+    /// The namespace cache's content as the applier looks it up.
+    namespaces: reflector::Store<Namespace>,
     /// The policy reconciler's settings; `None` when it is switched off.
     network_policy: Option<network_policy::Settings>,
     /// Deduplicated Kubernetes Events.
@@ -148,6 +194,7 @@ pub async fn run(
         events: Events::new(client.clone()),
         client,
         caches,
+        namespaces: triggers.namespaces.store(),
         metrics: metrics.clone(),
         failures: Mutex::default(),
     });
@@ -245,7 +292,7 @@ async fn run_reconciler<F, Fut>(
 {
     let resolver = context.clone();
     let queue = triggers.stream(resync, move |pending| resolve(&resolver, pending));
-    let store = context.caches.namespaces.store().clone();
+    let store = context.namespaces.clone();
     let measured = move |namespace: Arc<Namespace>, context: Arc<Context>| {
         Box::pin(async move {
             let name = namespace.metadata.name.clone().unwrap_or_default();

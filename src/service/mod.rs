@@ -13,7 +13,7 @@ pub mod pools;
 
 use std::sync::Arc;
 
-use kube::runtime::reflector::Store;
+use crate::cluster::store::Store;
 
 pub use error::{Error, InvalidObject};
 

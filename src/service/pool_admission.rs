@@ -1,7 +1,7 @@
 //! IPPool admission (api §6, algorithms §13): the domain's decision over the caches. Pools, usage and bindings
 //! come from the watch caches and the occupancy index; no request lists anything.
 
-use kube::runtime::reflector::Store;
+use crate::cluster::store::Store;
 
 use super::{Context, synced};
 use crate::cluster::Caches;

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::cluster::store::Store;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Service;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 
 use super::JsonText;
 use super::memo::{ListKey, ListMemo};
@@ -192,11 +193,11 @@ impl Related<'_> {
                     })
                 }),
             "ownerReference" => pod.owners.iter().any(|owner| {
-                &*owner.uid == value
-                    || (&*owner.kind == "ReplicaSet"
+                owner.uid() == value
+                    || (owner.kind() == "ReplicaSet"
                         && self
                             .replica_sets
-                            .get(&ObjectRef::new(&owner.name).within(namespace))
+                            .get(&ObjectRef::new(owner.name()).within(namespace))
                             .is_some_and(|rs| {
                                 owner_references(&rs.metadata).any(|o| o.uid == value)
                             }))

@@ -96,8 +96,8 @@ impl MigrationInputs {
                 PodInput {
                     pools,
                     owner: pod.controller().map(|o| OwnerRef {
-                        kind: o.kind.to_string(),
-                        name: o.name.to_string(),
+                        kind: o.kind().to_owned(),
+                        name: o.name().to_owned(),
                     }),
                     phase: pod.phase.clone(),
                     deleting: pod.metadata.deletion_timestamp.is_some(),
