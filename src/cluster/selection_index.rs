@@ -209,8 +209,10 @@ impl<K: Cached + StoredMeta> Entries<K> {
 
     /// A slot holding `object`: a free one, else a new one; `None` when all `u32` slot numbers are taken.
     fn occupy(&mut self, object: &Arc<K>) -> Option<Slot> {
-        if let Some(slot) = self.free.pop() {
-            self.slots[slot.index()] = Some(object.clone());
+        if let Some(slot) = self.free.pop()
+            && let Some(entry) = self.slots.get_mut(slot.index())
+        {
+            *entry = Some(object.clone());
             return Some(slot);
         }
         let slot = Slot(u32::try_from(self.slots.len()).ok()?);
