@@ -88,6 +88,7 @@ mod tests {
     use crate::query::engine::{SortKey, sort_and_page};
     use crate::query::selector::WithVirtualSet;
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
     #[derive(Default)]
     struct Fake {
@@ -99,7 +100,7 @@ mod tests {
         owners: Vec<(String, String)>,
         phase: String,
         status: String,
-        pools: Vec<String>,
+        pools: Vec<Arc<str>>,
     }
 
     /// Effective labels of a fake pod: stored labels plus the virtual pool set.
@@ -341,10 +342,10 @@ mod tests {
     #[test]
     fn case_41_42_virtual_pool_label_in_queries() {
         let mut dual = fake("ds", "p");
-        dual.pools = vec!["ds4".to_owned(), "ds6".to_owned()];
+        dual.pools = vec!["ds4".into(), "ds6".into()];
         let mut pinned = fake("demo", "pinned");
         pinned.labels = map(&[("ippool.network.kubesphere.io/name", "legacy-pool")]);
-        pinned.pools = vec!["ds4".to_owned()];
+        pinned.pools = vec!["ds4".into()];
         let none = fake("x", "h");
         let fakes = [dual, pinned, none];
         let key = "ippool.network.kubesphere.io%2Fname";
@@ -364,7 +365,7 @@ mod tests {
     #[test]
     fn case_43_pool_pods_filtered_by_name() {
         let mut pod = fake("ns1", "nginx-demo-6b9f-k2x8p");
-        pod.pools = vec!["p24".to_owned()];
+        pod.pools = vec!["p24".into()];
         let fakes = [pod];
         let base = "limit=6&labelSelector=ippool.network.kubesphere.io/name%3Dp24&sortBy=startTime";
         assert_eq!(list(&fakes, &format!("{base}&name=nginx-demo")).1, 1);

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// The value an object has for one label key, as seen by a selector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,8 +20,9 @@ pub enum LabelValue<'a> {
     /// A stored (or single-valued virtual) label.
     One(&'a str),
     /// A virtual multi-valued label (algorithms §3): requirements are evaluated against the set. An empty set
-    /// behaves as [`LabelValue::Absent`]. `>` and `<` use the first element.
-    Set(&'a [String]),
+    /// behaves as [`LabelValue::Absent`]. `>` and `<` use the first element. Shared texts: a pod's pools are the
+    /// occupancy index's names.
+    Set(&'a [Arc<str>]),
 }
 
 /// Anything a selector can be matched against: stored labels, effective labels, annotations.
@@ -45,7 +47,7 @@ pub struct WithVirtualSet<'a> {
     /// Key of the virtual label (`ippool.network.kubesphere.io/name` for pods).
     pub key: &'a str,
     /// Its values, first = the value shown in `metadata.labels`.
-    pub values: &'a [String],
+    pub values: &'a [Arc<str>],
 }
 
 impl LabelLookup for WithVirtualSet<'_> {
@@ -159,7 +161,7 @@ impl Requirement {
                     LabelValue::Absent => return false,
                     LabelValue::One(v) => v,
                     LabelValue::Set(set) => match set.first() {
-                        Some(v) => v.as_str(),
+                        Some(v) => v,
                         None => return false,
                     },
                 };
@@ -944,8 +946,8 @@ mod tests {
         assert!(Selector::parse("app in (a,b").is_err());
     }
 
-    fn pool_set() -> Vec<String> {
-        vec!["ds4".to_owned(), "ds6".to_owned()]
+    fn pool_set() -> Vec<Arc<str>> {
+        vec!["ds4".into(), "ds6".into()]
     }
 
     const POOL: &str = "ippool.network.kubesphere.io/name";
@@ -980,7 +982,7 @@ mod tests {
 
     #[test]
     fn set_gt_lt_use_the_first_element() {
-        let numbers = vec!["5".to_owned(), "50".to_owned()];
+        let numbers: Vec<Arc<str>> = vec!["5".into(), "50".into()];
         let value = LabelValue::Set(&numbers);
         let r = |t: &str| sel(t).requirements()[0].clone();
         assert!(r("k>4").matches(value));
@@ -992,7 +994,7 @@ mod tests {
     #[test]
     fn case_42_no_pool_means_absent() {
         let stored = labels(&[]);
-        let none: Vec<String> = Vec::new();
+        let none: Vec<Arc<str>> = Vec::new();
         let pod = WithVirtualSet {
             stored: &stored,
             key: POOL,
@@ -1011,7 +1013,7 @@ mod tests {
     #[test]
     fn case_39_stored_label_wins() {
         let stored = labels(&[(POOL, "legacy-pool")]);
-        let pools = vec!["default-ipv4-ippool".to_owned()];
+        let pools: Vec<Arc<str>> = vec!["default-ipv4-ippool".into()];
         let pod = WithVirtualSet {
             stored: &stored,
             key: POOL,

@@ -148,9 +148,10 @@ fn mask(family: Family, prefix: u8) -> u128 {
 
 /// The pool of a CIDR or address among `pools` (name, CIDR): the containing pool with the longest prefix, ties
 /// by name ascending; `None` when no pool contains it.
-pub fn pool_of<'a, I>(target: &Cidr, pools: I) -> Option<&'a str>
+pub fn pool_of<'a, N, I>(target: &Cidr, pools: I) -> Option<&'a N>
 where
-    I: IntoIterator<Item = (&'a str, &'a Cidr)>,
+    N: Ord + ?Sized + 'a,
+    I: IntoIterator<Item = (&'a N, &'a Cidr)>,
 {
     pools
         .into_iter()

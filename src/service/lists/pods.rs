@@ -15,6 +15,7 @@ use super::visibility::Scope;
 use crate::cluster::compact::owner_references;
 use crate::cluster::pod::CachedPod;
 use crate::cluster::workload::Workload;
+use crate::domain::occupancy::PoolName;
 use crate::query::selector::Operator;
 use crate::query::{
     ListQuery, Page, SortBy, SortKey, SortedPrefix, matches_query, page_bounds, sort_prefix,
@@ -209,7 +210,7 @@ impl Related<'_> {
 
 /// A pod as returned: its stored JSON with its effective labels, the stored ones plus the virtual pool label
 /// (algorithms §3) when it has no stored one.
-pub fn pod_json(pod: &CachedPod, pools: &[String]) -> JsonText {
+pub fn pod_json(pod: &CachedPod, pools: &[PoolName]) -> JsonText {
     let mut labels: Vec<(&str, &str)> = pod.labels.iter().collect();
     if let Some(first) = pools.first()
         && let Err(at) = labels.binary_search_by(|(k, _)| (*k).cmp(POOL_LABEL))

@@ -13,20 +13,22 @@ use crate::cluster::kubesphere::NamespaceNetworkPolicy;
 use crate::cluster::occupancy::OccupancyIndex;
 use crate::cluster::pod::CachedPod;
 use crate::domain::nsnp;
+use crate::domain::occupancy::PoolName;
 use crate::query::{LabelLookup, LabelValue, Object};
 
 /// The label that shows a pod's pool (algorithms §3).
 pub const POOL_LABEL: &str = "ippool.network.kubesphere.io/name";
 
-/// The pools of some pods (algorithms §3), copied out of the occupancy index under one short read lock, so that
-/// filtering, sorting and serialising the pods never hold it (a writer waiting on it would stall watch processing).
-pub struct PodPools<'p>(HashMap<&'p str, HashMap<&'p str, Vec<String>>>);
+/// The pools of some pods (algorithms §3), copied out of the occupancy index (shared names, no text copied) under one
+/// short read lock, so that filtering, sorting and serialising the pods never hold it (a writer waiting on it would
+/// stall watch processing).
+pub struct PodPools<'p>(HashMap<&'p str, HashMap<&'p str, Vec<PoolName>>>);
 
 impl<'p> PodPools<'p> {
     /// The pools of `pods`; pods in no pool are left out.
     pub fn of(index: &OccupancyIndex, pods: &'p [Arc<CachedPod>]) -> Self {
         let occupancy = index.read();
-        let mut pools: HashMap<&str, HashMap<&str, Vec<String>>> = HashMap::new();
+        let mut pools: HashMap<&str, HashMap<&str, Vec<PoolName>>> = HashMap::new();
         for pod in pods {
             let (namespace, name) = pod_key(pod);
             let of_pod = occupancy.pools_of_pod(namespace, name);
@@ -46,7 +48,7 @@ impl<'p> PodPools<'p> {
     }
 
     /// The pools of `pod`: empty when it is in none or was not copied.
-    pub fn of_pod(&self, pod: &CachedPod) -> &[String] {
+    pub fn of_pod(&self, pod: &CachedPod) -> &[PoolName] {
         let (namespace, name) = pod_key(pod);
         self.0
             .get(namespace)
@@ -68,7 +70,7 @@ pub struct View<'a, K> {
     pub(super) object: &'a K,
     extra_labels: ExtraLabels<'a, K>,
     /// Pods: `pools(pod)`; empty for other kinds.
-    pools: &'a [String],
+    pools: &'a [PoolName],
 }
 
 impl<'a, K: StoredMeta> View<'a, K> {
@@ -78,7 +80,7 @@ impl<'a, K: StoredMeta> View<'a, K> {
     }
 
     /// A pod in `pools` (its virtual pool label shows the first), from [`PodPools::of_pod`].
-    pub fn with_pools(object: &'a K, pools: &'a [String]) -> Self {
+    pub fn with_pools(object: &'a K, pools: &'a [PoolName]) -> Self {
         Self::new(object, Cow::Owned(BTreeMap::new()), pools)
     }
 
@@ -90,7 +92,7 @@ impl<'a, K: StoredMeta> View<'a, K> {
     fn new(
         object: &'a K,
         extra_labels: Cow<'a, BTreeMap<String, String>>,
-        pools: &'a [String],
+        pools: &'a [PoolName],
     ) -> Self {
         View {
             object,
@@ -104,7 +106,7 @@ impl<'a, K: StoredMeta> View<'a, K> {
     }
 
     /// The pod's pools (algorithms §3); empty for other kinds.
-    fn pools(&self) -> &'a [String] {
+    fn pools(&self) -> &'a [PoolName] {
         self.pools
     }
 
@@ -121,7 +123,7 @@ impl<'a, K: StoredMeta> View<'a, K> {
         if let Some(first) = self.pools().first() {
             labels
                 .entry(POOL_LABEL.to_owned())
-                .or_insert_with(|| first.clone());
+                .or_insert_with(|| first.to_string());
         }
         labels
     }

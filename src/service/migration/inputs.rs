@@ -83,7 +83,8 @@ impl MigrationInputs {
                     let meta = &pod.metadata;
                     let namespace = meta.namespace.as_deref().unwrap_or_default();
                     let name = meta.name.as_deref().unwrap_or_default();
-                    occupancy.pools_of_pod(namespace, name).to_vec()
+                    let pools = occupancy.pools_of_pod(namespace, name);
+                    pools.iter().map(ToString::to_string).collect()
                 })
                 .collect()
         };

@@ -7,7 +7,7 @@ pub(super) use crate::fixtures::pool;
 use crate::pool::Pool;
 
 use super::oracle::compute_full;
-use super::{AttributeInput, BlockInput, Occupancy, PodInput, PoolStatus, Secondary};
+use super::{AttributeInput, BlockInput, Occupancy, PodInput, PoolName, PoolStatus, Secondary};
 
 pub(super) fn attr(handle: Option<&str>, secondary: Option<&[(&str, &str)]>) -> AttributeInput {
     AttributeInput {
@@ -156,4 +156,9 @@ pub(super) fn to_json(status: &PoolStatus) -> String {
 
 pub(super) fn ns(pairs: &[(&str, u128)]) -> BTreeMap<String, u128> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+/// Pool names as text, to compare with literals.
+pub(super) fn names(pools: &[PoolName]) -> Vec<&str> {
+    pools.iter().map(|pool| &**pool).collect()
 }

@@ -1,12 +1,12 @@
 //! What each counted block contributes to its pool (algorithms §2.4), and the ledger: per-pool running sums of
-//! those contributions and of the pod fallback counters, with the (namespace, pod) cross-references that keep
-//! `leaked` up to date.
+//! those contributions and of the pod fallback counters, kept up to date with the (namespace, pod) references.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cidr::Cidr;
 
-use super::{AttributeInput, BlockInput, BlockState, PodKey, PodMap, PodState, PoolStatus};
+use super::key::{self, PodKey};
+use super::{AttributeInput, BlockInput, BlockState, Keys, PodState, PoolName, PoolStatus};
 
 /// `secondary.type` values of tunnel addresses (algorithms §2.4).
 pub(super) const TUNNEL_TYPES: [&str; 5] = [
@@ -20,18 +20,20 @@ pub(super) const TUNNEL_TYPES: [&str; 5] = [
 /// Calico's handle for addresses reserved on Windows nodes, compared case-insensitively (algorithms §2.4).
 pub(super) const WINDOWS_HANDLE: &str = "windows-reserved-ipam-handle";
 
-/// What one counted block (not deleted, valid CIDR) contributes to the pool it is attributed to.
+/// What one counted block (not deleted, valid CIDR) contributes to the pool it is attributed to. Every count is
+/// at most the block's number of ordinals, so a `u64` holds it. A block has a few dozen namespaces and keys at
+/// most: slices cost less than maps.
 #[derive(Clone, Debug, Default)]
 pub(super) struct BlockContribution {
     /// Non-null ordinals within the block size.
     ordinals: u64,
-    allocations: u128,
-    tunnel: u128,
-    reserved: u128,
-    /// Allocations per non-empty namespace.
-    namespaces: BTreeMap<String, u128>,
-    /// Allocations per (namespace, pod) key, both non-empty (the leak check's candidates).
-    pod_refs: BTreeMap<PodKey, u128>,
+    allocations: u64,
+    tunnel: u64,
+    reserved: u64,
+    /// Allocations per non-empty namespace, one entry per namespace.
+    namespaces: Box<[(Box<str>, u64)]>,
+    /// Allocations per (namespace, pod) key, both non-empty (the leak check's candidates), one entry per key.
+    pod_refs: Box<[(PodKey, u64)]>,
 }
 
 /// How one attribute classifies the ordinals that point at it.
@@ -61,12 +63,13 @@ fn classify(attribute: Option<&AttributeInput>) -> Class<'_> {
     }
 }
 
-/// What one block of `size` addresses contributes to its pool (algorithms §2.4), in O(size + attributes).
+/// What one block of `size` addresses contributes to its pool (algorithms §2.4), in O(size + attributes). Its pod
+/// keys are new: [`Ledger::apply_block`] swaps them for the shared ones.
 pub(super) fn contribution(block: &BlockInput, size: u128) -> BlockContribution {
     let ordinals = usize::try_from(size).unwrap_or(usize::MAX);
     // Ordinals per attribute index, plus ordinals with an index outside the attributes (negative or too large).
-    let mut per_attribute = vec![0u128; block.attributes.len()];
-    let mut bad_index: u128 = 0;
+    let mut per_attribute = vec![0u64; block.attributes.len()];
+    let mut bad_index: u64 = 0;
     let mut used: u64 = 0;
     for value in block.allocations.iter().take(ordinals).flatten() {
         used = used.saturating_add(1);
@@ -83,6 +86,8 @@ pub(super) fn contribution(block: &BlockInput, size: u128) -> BlockContribution 
         reserved: bad_index,
         ..BlockContribution::default()
     };
+    let mut namespaces: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut pod_refs: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for (attribute, &count) in block.attributes.iter().zip(&per_attribute) {
         if count == 0 {
             continue;
@@ -93,35 +98,54 @@ pub(super) fn contribution(block: &BlockInput, size: u128) -> BlockContribution 
             Class::Allocation { namespace, pod } => {
                 out.allocations = out.allocations.saturating_add(count);
                 if !namespace.is_empty() {
-                    bump(&mut out.namespaces, namespace, count, true);
+                    let entry = namespaces.entry(namespace).or_default();
+                    *entry = entry.saturating_add(count);
                     if !pod.is_empty() {
-                        let key = (namespace.to_owned(), pod.to_owned());
-                        let entry = out.pod_refs.entry(key).or_default();
+                        let entry = pod_refs.entry((namespace, pod)).or_default();
                         *entry = entry.saturating_add(count);
                     }
                 }
             }
         }
     }
+    out.namespaces = namespaces
+        .into_iter()
+        .map(|(namespace, count)| (Box::from(namespace), count))
+        .collect();
+    out.pod_refs = pod_refs
+        .into_iter()
+        .map(|((namespace, pod), count)| (PodKey::new(namespace, pod), count))
+        .collect();
     out
 }
 
-/// Counts per pool of one pod key: nearly always one pool, so a short list (a `BTreeMap` node per pod would cost
-/// ten times the memory).
+/// Counts per pool of one pod key: nearly always one pool, so a short slice (a `BTreeMap` node per key would cost
+/// ten times the memory). A count is at most the allocations in memory: a `u64`.
 #[derive(Clone, Debug, Default)]
-pub(super) struct PoolCounts(Vec<(String, u128)>);
+pub(super) struct PoolCounts(Box<[(PoolName, u64)]>);
 
 impl PoolCounts {
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Adds (`add`) or subtracts `count` at `pool`, dropping pools that reach 0.
-    fn bump(&mut self, pool: &str, count: u128, add: bool) {
+    fn bump(&mut self, pool: &PoolName, count: u64, add: bool) {
         let at = self.0.iter().position(|(name, _)| name == pool);
         match (at, add) {
             (Some(at), true) => self.0[at].1 = self.0[at].1.saturating_add(count),
-            (None, true) if count > 0 => self.0.push((pool.to_owned(), count)),
+            (None, true) if count > 0 => {
+                self.0 = self
+                    .0
+                    .iter()
+                    .cloned()
+                    .chain([(pool.clone(), count)])
+                    .collect();
+            }
             (Some(at), false) => {
                 self.0[at].1 = self.0[at].1.saturating_sub(count);
                 if self.0[at].1 == 0 {
-                    self.0.swap_remove(at);
+                    self.0 = self.0.iter().filter(|(_, c)| *c > 0).cloned().collect();
                 }
             }
             _ => {}
@@ -130,7 +154,8 @@ impl PoolCounts {
 }
 
 /// Adds (`add`) or subtracts `count` at `key`, dropping keys that reach 0.
-fn bump(map: &mut BTreeMap<String, u128>, key: &str, count: u128, add: bool) {
+fn bump(map: &mut BTreeMap<String, u128>, key: &str, count: u64, add: bool) {
+    let count = u128::from(count);
     if add {
         match map.get_mut(key) {
             Some(v) => *v = v.saturating_add(count),
@@ -149,7 +174,8 @@ fn bump(map: &mut BTreeMap<String, u128>, key: &str, count: u128, add: bool) {
 }
 
 /// Adds (`add`) or subtracts `count`.
-fn step(counter: &mut u128, count: u128, add: bool) {
+fn step(counter: &mut u128, count: u64, add: bool) {
+    let count = u128::from(count);
     *counter = if add {
         counter.saturating_add(count)
     } else {
@@ -216,26 +242,25 @@ impl PoolAggregate {
     }
 }
 
-/// The per-pool sums and the cross-references that keep them up to date.
+/// The per-pool sums, by pool (whose keys are the shared pool names), and the orphan blocks.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Ledger {
-    pub(super) pools: BTreeMap<String, PoolAggregate>,
-    /// (namespace, pod) → pool → allocations of that pool referencing the key.
-    pub(super) refs: BTreeMap<PodKey, PoolCounts>,
+    pub(super) pools: BTreeMap<PoolName, PoolAggregate>,
     pub(super) orphan_names: BTreeSet<String>,
     pub(super) orphan_allocations: u64,
 }
 
-fn pod_is_live(pods: &PodMap, namespace: &str, name: &str) -> bool {
-    pods.get(namespace)
-        .and_then(|m| m.get(name))
-        .is_some_and(|p| p.live)
-}
-
 impl Ledger {
-    /// Adds or removes a block's contribution; `pods` gives liveness for the leak check.
-    pub(super) fn apply_block(&mut self, name: &str, block: &BlockState, pods: &PodMap, add: bool) {
-        let Some(contribution) = &block.contribution else {
+    /// Adds or removes a block's contribution, and its references to `keys` (which give liveness for the leak
+    /// check). Adding swaps the block's pod keys for the shared ones.
+    pub(super) fn apply_block(
+        &mut self,
+        name: &str,
+        block: &mut BlockState,
+        keys: &mut Keys,
+        add: bool,
+    ) {
+        let Some(contribution) = &mut block.contribution else {
             return;
         };
         let Some(pool_name) = &block.pool else {
@@ -263,52 +288,61 @@ impl Ledger {
         step(&mut pool.allocations, contribution.allocations, add);
         step(&mut pool.tunnel, contribution.tunnel, add);
         step(&mut pool.reserved, contribution.reserved, add);
-        for (namespace, &count) in &contribution.namespaces {
-            bump(&mut pool.namespaces, namespace, count, add);
+        for (namespace, count) in &contribution.namespaces {
+            bump(&mut pool.namespaces, namespace, *count, add);
         }
-        for (key, &count) in &contribution.pod_refs {
-            if !pod_is_live(pods, &key.0, &key.1) {
-                step(&mut pool.leaked, count, add);
-            }
-            if add {
-                let per_pool = self.refs.entry(key.clone()).or_default();
-                per_pool.bump(pool_name, count, true);
-            } else if let Some(per_pool) = self.refs.get_mut(key) {
-                per_pool.bump(pool_name, count, false);
-                if per_pool.0.is_empty() {
-                    self.refs.remove(key);
+        for (key, count) in &mut contribution.pod_refs {
+            let entry = if add {
+                let (shared, entry) = key::entry(keys, key.clone());
+                *key = shared;
+                entry
+            } else {
+                match keys.get_mut(&*key) {
+                    Some(entry) => entry,
+                    None => continue,
                 }
+            };
+            if !entry.live() {
+                step(&mut pool.leaked, *count, add);
+            }
+            entry.refs.bump(pool_name, *count, add);
+            if entry.is_empty() {
+                keys.remove(&*key);
             }
         }
     }
 
-    /// Adds or removes a pod's `pods` and fallback counts (not its liveness: see [`Ledger::liveness`]).
-    pub(super) fn apply_pod(&mut self, namespace: &str, pod: &PodState, add: bool) {
+    /// Adds or removes a pod's `pods` and fallback counts (not its liveness: see [`Ledger::liveness`]); `ranked`
+    /// is the pool-of candidates the pod's pools were computed with.
+    pub(super) fn apply_pod(
+        &mut self,
+        namespace: &str,
+        pod: &PodState,
+        ranked: &[(PoolName, Cidr)],
+        add: bool,
+    ) {
         if !pod.counted() {
             return;
         }
-        for (pool_name, &count) in pod.pools.iter().zip(&pod.counts) {
+        for pool_name in &pod.pools {
             if let Some(pool) = self.pools.get_mut(pool_name) {
                 step(&mut pool.pods, 1, add);
-                step(&mut pool.fallback_allocations, count, add);
-                bump(&mut pool.fallback_namespaces, namespace, count, add);
+            }
+        }
+        for pool_name in pod.address_pools(ranked) {
+            if let Some(pool) = self.pools.get_mut(pool_name) {
+                step(&mut pool.fallback_allocations, 1, add);
+                bump(&mut pool.fallback_namespaces, namespace, 1, add);
             }
         }
     }
 
-    /// A live pod `namespace/name` appeared (`live`) or disappeared: adjusts `leaked` of the pools referencing it.
-    pub(super) fn liveness(&mut self, namespace: &str, name: &str, live: bool) {
-        if namespace.is_empty() || name.is_empty() {
-            return;
-        }
-        let key = (namespace.to_owned(), name.to_owned());
-        let Some(per_pool) = self.refs.get(&key) else {
-            return;
-        };
-        for (pool_name, count) in &per_pool.0 {
-            let count = *count;
+    /// The key referenced by `refs` became a live pod's (`live`) or stopped being one: adjusts `leaked` of the
+    /// pools referencing it.
+    pub(super) fn liveness(&mut self, refs: &PoolCounts, live: bool) {
+        for (pool_name, count) in &refs.0 {
             if let Some(pool) = self.pools.get_mut(pool_name) {
-                step(&mut pool.leaked, count, !live);
+                step(&mut pool.leaked, *count, !live);
             }
         }
     }
@@ -317,9 +351,45 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
-    use super::super::fixtures::{World, attr, block, ns, pod_attr, pool, tunnel_attr};
-    use super::super::{BlockInput, PoolStatus};
+    use super::super::fixtures::{World, attr, block, ns, pod, pod_attr, pool, tunnel_attr};
+    use super::super::{BlockInput, Occupancy, PoolStatus};
+    use super::key;
+
+    #[test]
+    fn each_key_and_pool_name_is_allocated_once() {
+        let referencing =
+            |cidr: &str, name: &str| block(cidr, 64, &[(1, 0)], vec![pod_attr("h", "ns", name)]);
+        let mut occ = Occupancy::new();
+        occ.upsert_pool(&pool("a", "10.0.0.0/24"));
+        // A pod, then a block referencing it.
+        occ.upsert_pod(pod("ns", "p", &["10.0.0.1"]));
+        occ.upsert_block("b1", referencing("10.0.0.0/26", "p"));
+        // A block, then the pod it references.
+        occ.upsert_block("b2", referencing("10.0.0.64/26", "q"));
+        occ.upsert_pod(pod("ns", "q", &["10.0.0.65"]));
+        // An orphan block, the pod it references, then a pool that adopts the block.
+        occ.upsert_block("b3", referencing("10.1.0.0/26", "r"));
+        occ.upsert_pod(pod("ns", "r", &["10.1.0.1"]));
+        occ.upsert_pool(&pool("b", "10.1.0.0/24"));
+
+        for (name, pool, block) in [("p", "a", "b1"), ("q", "a", "b2"), ("r", "b", "b3")] {
+            let (key, _) = key::find(&occ.keys, "ns", name).unwrap();
+            let member = occ.members[pool].get(key).unwrap();
+            let state = &occ.blocks[block];
+            let (referenced, _) = &state.contribution.as_ref().unwrap().pod_refs[0];
+            assert!(key.shares(member) && key.shares(referenced), "{name}");
+
+            let (pool_name, _) = occ.ledger.pools.get_key_value(pool).unwrap();
+            let (member_pool, _) = occ.members.get_key_value(pool).unwrap();
+            let of_pod = &occ.pools_of_pod("ns", name)[0];
+            let of_block = state.pool.as_ref().unwrap();
+            for clone in [member_pool, of_pod, of_block] {
+                assert!(Arc::ptr_eq(pool_name, clone), "{name}: {pool}");
+            }
+        }
+    }
 
     // ---- how a block's ordinals are classified: cases 7–10 ----
 

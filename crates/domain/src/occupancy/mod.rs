@@ -6,16 +6,21 @@
 //!   (namespace, pod) key), computed once per block event in O(block size);
 //! - per pool, the sums of the contributions of the blocks attributed to it, the pod-fallback counters
 //!   (algorithms §2.5), the number of counted pods, and `leaked`;
-//! - per (namespace, pod) key referenced by an allocation, how many allocations of each pool reference it, so
-//!   that a pod appearing or disappearing adjusts `leaked` of exactly those pools.
+//! - per (namespace, pod) key that is a pod's or that an allocation references: the pod, and how many allocations
+//!   of each pool reference the key, so that a pod appearing or disappearing adjusts `leaked` of exactly those
+//!   pools.
 //!
 //! Pool events re-attribute every block and pod (pools change rarely); block and pod events only touch the
 //! pools they concern.
 //!
-//! This module holds the index and its inputs; `ledger` the per-block contributions and per-pool sums; `status`
-//! the [`PoolStatus`] and [`Orphans`] it reports. The test-only `oracle` computes the same statuses from scratch,
-//! and a randomized test checks the index against it after every event.
+//! Memory goes mostly to pods: each pod key and each pool name is allocated once and shared (`Arc`) by every
+//! structure that mentions it, and per-pod and per-block lists are boxed slices, not maps.
+//!
+//! This module holds the index and its inputs; `key` the shared pod keys; `ledger` the per-block contributions and
+//! per-pool sums; `status` the [`PoolStatus`] and [`Orphans`] it reports. The test-only `oracle` computes the same
+//! statuses from scratch, and a randomized test checks the index against it after every event.
 
+mod key;
 mod ledger;
 #[cfg(test)]
 mod oracle;
@@ -27,11 +32,14 @@ mod fixtures;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::cidr::{Cidr, pool_of};
 use crate::pool::Pool;
 
-use ledger::{BlockContribution, Ledger, PoolAggregate, contribution};
+use key::PodKey;
+use ledger::{BlockContribution, Ledger, PoolAggregate, PoolCounts, contribution};
 pub use status::{JSON_INTEGER_CAP, Orphans, PoolStatus, json_integer};
 
 /// An IPAM block as the index needs it (algorithms §1.3).
@@ -102,8 +110,8 @@ impl PodInput {
     }
 }
 
-/// A pod's identity: (namespace, name).
-type PodKey = (String, String);
+/// A pool's name, allocated once per pool and shared by the structures of the index that mention the pool.
+pub type PoolName = Arc<str>;
 
 fn is_live_phase(phase: Option<&str>) -> bool {
     !matches!(phase, Some("Succeeded") | Some("Failed"))
@@ -116,7 +124,7 @@ struct BlockState {
     /// `Some` when the block counts (not deleted, valid CIDR).
     contribution: Option<BlockContribution>,
     /// The pool the block is attributed to (only for counted blocks; `None` = orphan).
-    pool: Option<String>,
+    pool: Option<PoolName>,
 }
 
 /// A pod as stored by the index.
@@ -125,11 +133,9 @@ struct PodState {
     live: bool,
     host_network: bool,
     /// Parsed pod IPs, in order.
-    addresses: Vec<Cidr>,
+    addresses: Box<[IpAddr]>,
     /// `pools(pod)` (algorithms §3): empty for hostNetwork pods, else each address's pool, deduplicated, in order.
-    pools: Vec<String>,
-    /// Number of addresses in each pool of `pools` (same order).
-    counts: Vec<u128>,
+    pools: Box<[PoolName]>,
 }
 
 impl PodState {
@@ -137,36 +143,68 @@ impl PodState {
     fn counted(&self) -> bool {
         self.live && !self.host_network
     }
+
+    /// The pool of each address that has one, in order, repeated: what the fallback counts (algorithms §2.5). Not
+    /// stored: `ranked` only changes in a re-attribution, which recomputes every pod, so it gives the same pools
+    /// when the pod is removed as when it was added.
+    fn address_pools<'r>(
+        &self,
+        ranked: &'r [(PoolName, Cidr)],
+    ) -> impl Iterator<Item = &'r PoolName> {
+        self.addresses
+            .iter()
+            .filter_map(move |address| lookup(ranked, &Cidr::of_address(*address)))
+    }
 }
 
-type PodMap = BTreeMap<String, BTreeMap<String, PodState>>;
+/// What the index knows of one (namespace, name) key: the pod, if any, and the allocations referencing the key.
+#[derive(Clone, Debug, Default)]
+struct KeyEntry {
+    pod: Option<PodState>,
+    /// Pool → allocations of that pool referencing the key.
+    refs: PoolCounts,
+}
+
+impl KeyEntry {
+    /// Whether the key is a live pod's (the leak check, algorithms §2.4).
+    fn live(&self) -> bool {
+        self.pod.as_ref().is_some_and(|p| p.live)
+    }
+
+    /// No pod and no reference: the entry can go.
+    fn is_empty(&self) -> bool {
+        self.pod.is_none() && self.refs.is_empty()
+    }
+}
+
+/// Every key that is a pod's or that a counted allocation references. The other structures hold clones of these
+/// keys, so that each key is allocated once.
+type Keys = BTreeMap<PodKey, KeyEntry>;
 
 /// The incrementally maintained occupancy index. Feed it watch events; read [`Occupancy::status`].
 #[derive(Clone, Debug, Default)]
 pub struct Occupancy {
     /// Pools with a valid CIDR, sorted by name: the candidates of the pool-of lookup (algorithms §1.5).
-    ranked: Vec<(String, Cidr)>,
+    ranked: Vec<(PoolName, Cidr)>,
     ledger: Ledger,
     blocks: BTreeMap<String, BlockState>,
-    pods: PodMap,
+    keys: Keys,
     /// Pool → the pods whose `pools(pod)` contains it (the virtual label's inverted index).
-    members: BTreeMap<String, BTreeSet<PodKey>>,
+    members: BTreeMap<PoolName, BTreeSet<PodKey>>,
 }
 
-/// Adds (`add`) or removes the pod from the member sets of `pools`.
+/// Adds (`add`) or removes `key` from the member sets of `pools`.
 fn set_membership(
-    members: &mut BTreeMap<String, BTreeSet<PodKey>>,
-    namespace: &str,
-    name: &str,
-    pools: &[String],
+    members: &mut BTreeMap<PoolName, BTreeSet<PodKey>>,
+    key: &PodKey,
+    pools: &[PoolName],
     add: bool,
 ) {
     for pool in pools {
-        let key = (namespace.to_owned(), name.to_owned());
         if add {
-            members.entry(pool.clone()).or_default().insert(key);
+            members.entry(pool.clone()).or_default().insert(key.clone());
         } else if let Some(set) = members.get_mut(pool) {
-            set.remove(&key);
+            set.remove(key);
             if set.is_empty() {
                 members.remove(pool);
             }
@@ -175,41 +213,29 @@ fn set_membership(
 }
 
 /// The pool of `target` among `ranked` (algorithms §1.5).
-fn lookup<'a>(ranked: &'a [(String, Cidr)], target: &Cidr) -> Option<&'a str> {
-    pool_of(
-        target,
-        ranked.iter().map(|(name, cidr)| (name.as_str(), cidr)),
-    )
+fn lookup<'a>(ranked: &'a [(PoolName, Cidr)], target: &Cidr) -> Option<&'a PoolName> {
+    pool_of(target, ranked.iter().map(|(name, cidr)| (name, cidr)))
 }
 
-/// `pools(pod)` with the number of addresses in each (algorithms §3); empty for hostNetwork pods.
+/// `pools(pod)` (algorithms §3); empty for hostNetwork pods.
 fn pod_pools(
-    ranked: &[(String, Cidr)],
+    ranked: &[(PoolName, Cidr)],
     host_network: bool,
-    addresses: &[Cidr],
-) -> (Vec<String>, Vec<u128>) {
-    let mut pools: Vec<String> = Vec::new();
-    let mut counts: Vec<u128> = Vec::new();
+    addresses: &[IpAddr],
+) -> Box<[PoolName]> {
+    let mut pools: Vec<PoolName> = Vec::new();
     if host_network {
-        return (pools, counts);
+        return pools.into();
     }
-    for address in addresses {
-        let Some(pool) = lookup(ranked, address) else {
-            continue;
-        };
-        match pools.iter().position(|p| p == pool) {
-            Some(i) => {
-                if let Some(c) = counts.get_mut(i) {
-                    *c = c.saturating_add(1);
-                }
-            }
-            None => {
-                pools.push(pool.to_owned());
-                counts.push(1);
-            }
+    for pool in addresses
+        .iter()
+        .filter_map(|a| lookup(ranked, &Cidr::of_address(*a)))
+    {
+        if !pools.contains(pool) {
+            pools.push(pool.clone());
         }
     }
-    (pools, counts)
+    pools.into()
 }
 
 impl Occupancy {
@@ -220,13 +246,15 @@ impl Occupancy {
     /// Adds a pool or changes it. A new pool or a changed CIDR re-attributes every block and pod
     /// (O(blocks + pods)); other changes (disabled, allowed uses, …) do not affect occupancy and cost O(log pools).
     pub fn upsert_pool(&mut self, pool: &Pool) {
-        let old = self.ledger.pools.get(&pool.name).map(|p| p.cidr);
+        let old = self.ledger.pools.get(pool.name.as_str()).map(|p| p.cidr);
         if old == Some(pool.cidr) {
             return;
         }
-        self.ledger
-            .pools
-            .insert(pool.name.clone(), PoolAggregate::empty(pool.cidr));
+        // A known name keeps its key (and so the clones of it).
+        self.ledger.pools.insert(
+            PoolName::from(pool.name.as_str()),
+            PoolAggregate::empty(pool.cidr),
+        );
         // A pool with an invalid CIDR takes part in no attribution: adding one, or turning one into another,
         // changes nothing else.
         if pool.cidr.is_some() || old.flatten().is_some() {
@@ -249,15 +277,18 @@ impl Occupancy {
         let fresh: BTreeMap<String, Option<Cidr>> =
             pools.into_iter().map(|p| (p.name, p.cidr)).collect();
         let unchanged = fresh.len() == self.ledger.pools.len()
-            && fresh
-                .iter()
-                .all(|(name, cidr)| self.ledger.pools.get(name).is_some_and(|p| p.cidr == *cidr));
+            && fresh.iter().all(|(name, cidr)| {
+                self.ledger
+                    .pools
+                    .get(name.as_str())
+                    .is_some_and(|p| p.cidr == *cidr)
+            });
         if unchanged {
             return;
         }
         self.ledger.pools = fresh
             .into_iter()
-            .map(|(name, cidr)| (name, PoolAggregate::empty(cidr)))
+            .map(|(name, cidr)| (PoolName::from(name), PoolAggregate::empty(cidr)))
             .collect();
         self.reattribute();
     }
@@ -273,22 +304,26 @@ impl Occupancy {
         for pool in self.ledger.pools.values_mut() {
             *pool = PoolAggregate::empty(pool.cidr);
         }
-        self.ledger.refs.clear();
         self.ledger.orphan_names.clear();
         self.ledger.orphan_allocations = 0;
+        self.keys.retain(|_, entry| {
+            entry.refs = PoolCounts::default();
+            entry.pod.is_some()
+        });
         for (name, block) in &mut self.blocks {
             block.pool = match (&block.contribution, &block.cidr) {
-                (Some(_), Some(cidr)) => lookup(&self.ranked, cidr).map(str::to_owned),
+                (Some(_), Some(cidr)) => lookup(&self.ranked, cidr).cloned(),
                 _ => None,
             };
-            self.ledger.apply_block(name, block, &self.pods, true);
+            self.ledger.apply_block(name, block, &mut self.keys, true);
         }
         self.members.clear();
-        for (namespace, pods) in &mut self.pods {
-            for (name, pod) in pods.iter_mut() {
-                (pod.pools, pod.counts) = pod_pools(&self.ranked, pod.host_network, &pod.addresses);
-                self.ledger.apply_pod(namespace, pod, true);
-                set_membership(&mut self.members, namespace, name, &pod.pools, true);
+        for (key, entry) in &mut self.keys {
+            if let Some(pod) = &mut entry.pod {
+                pod.pools = pod_pools(&self.ranked, pod.host_network, &pod.addresses);
+                self.ledger
+                    .apply_pod(key.namespace(), pod, &self.ranked, true);
+                set_membership(&mut self.members, key, &pod.pools, true);
             }
         }
     }
@@ -302,22 +337,24 @@ impl Occupancy {
             _ => None,
         };
         let pool = match (&contribution, &cidr) {
-            (Some(_), Some(c)) => lookup(&self.ranked, c).map(str::to_owned),
+            (Some(_), Some(c)) => lookup(&self.ranked, c).cloned(),
             _ => None,
         };
-        let state = BlockState {
+        let mut state = BlockState {
             cidr,
             contribution,
             pool,
         };
-        self.ledger.apply_block(name, &state, &self.pods, true);
+        self.ledger
+            .apply_block(name, &mut state, &mut self.keys, true);
         self.blocks.insert(name.to_owned(), state);
     }
 
     /// Removes a block. O(its distinct namespaces and pod keys).
     pub fn remove_block(&mut self, name: &str) {
-        if let Some(old) = self.blocks.remove(name) {
-            self.ledger.apply_block(name, &old, &self.pods, false);
+        if let Some(mut old) = self.blocks.remove(name) {
+            self.ledger
+                .apply_block(name, &mut old, &mut self.keys, false);
         }
     }
 
@@ -338,61 +375,51 @@ impl Occupancy {
         }
     }
 
-    /// Adds or replaces a pod. O(its IPs × pools + references to its key).
+    /// Adds or replaces a pod. O(its IPs × pools + pools referencing its key).
     pub fn upsert_pod(&mut self, pod: PodInput) {
-        let live = pod.live();
-        let addresses: Vec<Cidr> = pod
+        // Read as `Cidr::parse_address` reads them, kept as `IpAddr`: half the room of a `Cidr`.
+        let addresses: Box<[IpAddr]> = pod
             .ips
             .iter()
-            .filter_map(|ip| Cidr::parse_address(ip))
+            .filter_map(|ip| ip.trim().parse().ok())
             .collect();
-        let (pools, counts) = pod_pools(&self.ranked, pod.host_network, &addresses);
         let state = PodState {
-            live,
+            live: pod.live(),
             host_network: pod.host_network,
+            pools: pod_pools(&self.ranked, pod.host_network, &addresses),
             addresses,
-            pools,
-            counts,
         };
-        let was_live = self.detach_pod(&pod.namespace, &pod.name);
-        if was_live != live {
-            self.ledger.liveness(&pod.namespace, &pod.name, live);
-        }
-        self.ledger.apply_pod(&pod.namespace, &state, true);
-        set_membership(
-            &mut self.members,
-            &pod.namespace,
-            &pod.name,
-            &state.pools,
-            true,
-        );
-        self.pods
-            .entry(pod.namespace)
-            .or_default()
-            .insert(pod.name, state);
+        let key = key::interned(&self.keys, &pod.namespace, &pod.name);
+        self.set_pod(key, Some(state));
     }
 
-    /// Removes a pod from the map and its counts from the ledger; returns whether it was live. Liveness is left
-    /// to the caller.
-    fn detach_pod(&mut self, namespace: &str, name: &str) -> bool {
-        let Some(pods) = self.pods.get_mut(namespace) else {
-            return false;
-        };
-        let Some(old) = pods.remove(name) else {
-            return false;
-        };
-        if pods.is_empty() {
-            self.pods.remove(namespace);
-        }
-        self.ledger.apply_pod(namespace, &old, false);
-        set_membership(&mut self.members, namespace, name, &old.pools, false);
-        old.live
-    }
-
-    /// Removes a pod. O(its pools + references to its key).
+    /// Removes a pod. O(its IPs × pools + pools referencing its key).
     pub fn remove_pod(&mut self, namespace: &str, name: &str) {
-        if self.detach_pod(namespace, name) {
-            self.ledger.liveness(namespace, name, false);
+        if let Some((key, _)) = key::find(&self.keys, namespace, name) {
+            self.set_pod(key.clone(), None);
+        }
+    }
+
+    /// Makes `pod` the pod of `key` (`None`: no pod), updating the pool sums, the member sets and `leaked`.
+    fn set_pod(&mut self, key: PodKey, pod: Option<PodState>) {
+        let entry = self.keys.entry(key.clone()).or_default();
+        let old = std::mem::replace(&mut entry.pod, pod);
+        if let Some(old) = &old {
+            self.ledger
+                .apply_pod(key.namespace(), old, &self.ranked, false);
+            set_membership(&mut self.members, &key, &old.pools, false);
+        }
+        if let Some(new) = &entry.pod {
+            self.ledger
+                .apply_pod(key.namespace(), new, &self.ranked, true);
+            set_membership(&mut self.members, &key, &new.pools, true);
+        }
+        let live = entry.live();
+        if old.is_some_and(|p| p.live) != live {
+            self.ledger.liveness(&entry.refs, live);
+        }
+        if entry.is_empty() {
+            self.keys.remove(&key);
         }
     }
 
@@ -400,19 +427,16 @@ impl Occupancy {
     pub fn replace_pods(&mut self, pods: impl IntoIterator<Item = PodInput>) {
         let fresh: BTreeMap<PodKey, PodInput> = pods
             .into_iter()
-            .map(|p| ((p.namespace.clone(), p.name.clone()), p))
+            .map(|p| (PodKey::new(&p.namespace, &p.name), p))
             .collect();
         let gone: Vec<PodKey> = self
-            .pods
+            .keys
             .iter()
-            .flat_map(|(namespace, pods)| {
-                pods.keys()
-                    .map(move |name| (namespace.clone(), name.clone()))
-            })
-            .filter(|key| !fresh.contains_key(key))
+            .filter(|(key, entry)| entry.pod.is_some() && !fresh.contains_key(*key))
+            .map(|(key, _)| key.clone())
             .collect();
-        for (namespace, name) in gone {
-            self.remove_pod(&namespace, &name);
+        for key in gone {
+            self.set_pod(key, None);
         }
         for pod in fresh.into_values() {
             self.upsert_pod(pod);
@@ -430,22 +454,21 @@ impl Occupancy {
         self.ledger
             .pools
             .iter()
-            .map(|(name, p)| (name.clone(), p.status()))
+            .map(|(name, p)| (name.to_string(), p.status()))
             .collect()
     }
 
     /// Names of the known pools, sorted.
     pub fn pool_names(&self) -> impl Iterator<Item = &str> {
-        self.ledger.pools.keys().map(String::as_str)
+        self.ledger.pools.keys().map(|name| &**name)
     }
 
     /// `pools(pod)` (algorithms §3): empty for hostNetwork pods and unknown pods; otherwise each pod IP's pool in
-    /// order, duplicates removed; independent of the phase.
-    pub fn pools_of_pod(&self, namespace: &str, name: &str) -> &[String] {
-        self.pods
-            .get(namespace)
-            .and_then(|m| m.get(name))
-            .map_or(&[], |p| p.pools.as_slice())
+    /// order, duplicates removed; independent of the phase. The names are the index's own: cloning one is cheap.
+    pub fn pools_of_pod(&self, namespace: &str, name: &str) -> &[PoolName] {
+        key::find(&self.keys, namespace, name)
+            .and_then(|(_, entry)| entry.pod.as_ref())
+            .map_or(&[], |pod| &pod.pools)
     }
 
     /// The pods (namespace, name) whose `pools(pod)` contains `pool`, in key order. O(1) to start.
@@ -454,13 +477,13 @@ impl Occupancy {
             .get(pool)
             .into_iter()
             .flatten()
-            .map(|(namespace, name)| (namespace.as_str(), name.as_str()))
+            .map(|key| (key.namespace(), key.name()))
     }
 
     /// The pool of an address (algorithms §1.5); `None` when it does not parse or no pool contains it. O(pools).
     pub fn pool_of_address(&self, ip: &str) -> Option<&str> {
         let address = Cidr::parse_address(ip)?;
-        lookup(&self.ranked, &address)
+        lookup(&self.ranked, &address).map(|name| &**name)
     }
 
     /// Orphan blocks (algorithms §2.8). O(orphans).

@@ -124,7 +124,7 @@ pub(super) fn compute_full(
 }
 
 mod tests {
-    use super::super::fixtures::pool;
+    use super::super::fixtures::{names, pool};
     use super::super::{AttributeInput, Occupancy, Orphans, Secondary};
     use super::*;
 
@@ -382,7 +382,7 @@ mod tests {
                     }
                 }
                 assert_eq!(
-                    occ.pools_of_pod(ns, name),
+                    names(occ.pools_of_pod(ns, name)),
                     want,
                     "{context}: pod {ns}/{name}"
                 );
@@ -517,9 +517,9 @@ mod tests {
         // Removing every block and pod leaves no residue: every sum is 0 and no reference or orphan remains.
         occ.replace_blocks(Vec::new());
         occ.replace_pods(Vec::new());
-        assert!(occ.ledger.refs.is_empty(), "seed {seed}: refs left");
+        assert!(occ.keys.is_empty(), "seed {seed}: pods or references left");
         assert!(occ.ledger.orphan_names.is_empty() && occ.ledger.orphan_allocations == 0);
-        assert!(occ.blocks.is_empty() && occ.pods.is_empty());
+        assert!(occ.blocks.is_empty() && occ.members.is_empty());
         for (name, p) in &occ.ledger.pools {
             let status = p.status();
             let capacity = p.cidr.map_or(0, |c| c.size());

@@ -1,7 +1,7 @@
 //! The occupancy cases (section A) and the index's own behaviour, each world checked against the oracle.
 
 use super::fixtures::{
-    World, attr, block, ns, phased, pod, pod_attr, pool, to_json, tunnel_attr, windows_attr,
+    World, attr, block, names, ns, phased, pod, pod_attr, pool, to_json, tunnel_attr, windows_attr,
 };
 use super::oracle::compute_full;
 use super::*;
@@ -231,8 +231,8 @@ fn case_11_overlapping_pools_longest_prefix_wins() {
         (wide.capacity, wide.allocations, wide.unallocated, wide.pods),
         (65536, 1, 65535, 1)
     );
-    assert_eq!(occ.pools_of_pod("a", "p"), ["narrow"]);
-    assert_eq!(occ.pools_of_pod("a", "q"), ["wide"]);
+    assert_eq!(names(occ.pools_of_pod("a", "p")), ["narrow"]);
+    assert_eq!(names(occ.pools_of_pod("a", "q")), ["wide"]);
     assert_eq!(occ.pool_of_address("10.80.1.5"), Some("narrow"));
     assert_eq!(occ.pool_of_address("10.80.2.5"), Some("wide"));
     assert_eq!(occ.pool_of_address("10.81.0.1"), None);
@@ -470,7 +470,7 @@ fn pools_of_pod_keeps_order_dedups_and_ignores_phase() {
     h.host_network = true;
     w.pods.push(h);
     let occ = w.occupancy();
-    assert_eq!(occ.pools_of_pod("ds", "p"), ["ds6", "ds4"]);
+    assert_eq!(names(occ.pools_of_pod("ds", "p")), ["ds6", "ds4"]);
     assert!(occ.pools_of_pod("ds", "h").is_empty());
     assert!(occ.pools_of_pod("ds", "missing").is_empty());
     assert_eq!(occ.pool_of_address("garbage"), None);
