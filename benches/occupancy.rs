@@ -7,9 +7,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use ks_network_apiserver::domain::cidr::Cidr;
-use ks_network_apiserver::domain::occupancy::{
-    AttributeInput, BlockInput, Occupancy, PodInput, Secondary,
-};
+use ks_network_apiserver::domain::occupancy::{AttributeInput, BlockInput, Occupancy, PodInput};
 use ks_network_apiserver::domain::pool::{Pool, default_allowed_uses};
 
 const POOLS: usize = 20;
@@ -51,13 +49,9 @@ fn blocks() -> Vec<(String, BlockInput)> {
             for o in 0..64 {
                 let n = (b * 64 + o) * POOLS + p;
                 allocations.push(Some(o as i64));
-                attributes.push(AttributeInput {
-                    handle_id: Some(format!("k8s-pod-network.{n:064x}")),
-                    secondary: Secondary {
-                        kind: String::new(),
-                        namespace: format!("ns-{}", n % 50),
-                        pod: format!("pod-{n}"),
-                    },
+                attributes.push(AttributeInput::Allocation {
+                    namespace: format!("ns-{}", n % 50).into(),
+                    pod: format!("pod-{n}").into(),
                 });
             }
             let input = BlockInput {

@@ -1,13 +1,14 @@
-//! IPAM blocks as the cache keeps them: what occupancy reads (algorithms §2.4) and nothing else. Of each allocation's
-//! `secondary` attributes only `type`, `namespace` and `pod` are read; `node`, `timestamp` and the like (a map of
-//! strings per allocated address) are dropped, as are `unallocated` and the block's labels and annotations.
+//! IPAM blocks as the cache keeps them: what occupancy reads (algorithms §2.4) and nothing else. Each attribute is
+//! kept as its class (reserved, tunnel, or the allocated address's namespace and pod); its handle and the rest of
+//! `secondary` (`node`, `timestamp`, …: strings per allocated address) are dropped, as are `unallocated` and the
+//! block's labels and annotations.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Deserializer};
 
 use super::calico::IPAMBlock;
 use super::identifying;
-use crate::domain::occupancy::{AttributeInput, BlockInput, Secondary};
+use crate::domain::occupancy::{AttributeInput, BlockInput};
 
 /// A cached IPAM block.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,10 +24,7 @@ impl From<IPAMBlock> for CachedBlock {
         let attributes = spec
             .attributes
             .into_iter()
-            .map(|a| AttributeInput {
-                handle_id: a.handle_id,
-                secondary: a.secondary.as_ref().map(Secondary::of).unwrap_or_default(),
-            })
+            .map(|a| AttributeInput::of(a.handle_id.as_deref(), a.secondary.as_ref()))
             .collect();
         CachedBlock {
             metadata: identifying(block.metadata),
@@ -71,25 +69,15 @@ mod tests {
         assert!(block.metadata.labels.is_none() && block.metadata.annotations.is_none());
         assert_eq!(block.input.cidr, "10.0.0.0/26");
         assert_eq!(block.input.allocations, [Some(0), None, Some(1)]);
-        let secondary = |i: usize| &block.input.attributes[i].secondary;
         assert_eq!(
-            *secondary(0),
-            Secondary {
-                kind: String::new(),
-                namespace: "demo".to_owned(),
-                pod: "web".to_owned()
-            }
-        );
-        assert_eq!(
-            *secondary(1),
-            Secondary {
-                kind: "ipipTunnelAddress".to_owned(),
-                ..Secondary::default()
-            }
-        );
-        assert_eq!(
-            block.input.attributes[1].handle_id.as_deref(),
-            Some("ipip-tunnel-addr-n1")
+            block.input.attributes,
+            [
+                AttributeInput::Allocation {
+                    namespace: "demo".into(),
+                    pod: "web".into()
+                },
+                AttributeInput::Tunnel
+            ]
         );
     }
 }

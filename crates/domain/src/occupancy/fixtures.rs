@@ -7,22 +7,16 @@ pub(super) use crate::fixtures::pool;
 use crate::pool::Pool;
 
 use super::oracle::compute_full;
-use super::{AttributeInput, BlockInput, Occupancy, PodInput, PoolName, PoolStatus, Secondary};
+use super::{AttributeInput, BlockInput, Occupancy, PodInput, PoolName, PoolStatus};
 
 pub(super) fn attr(handle: Option<&str>, secondary: Option<&[(&str, &str)]>) -> AttributeInput {
-    AttributeInput {
-        handle_id: handle.map(str::to_owned),
-        secondary: secondary
-            .map(|pairs| {
-                Secondary::of(
-                    &pairs
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                )
-            })
-            .unwrap_or_default(),
-    }
+    let secondary: Option<BTreeMap<String, String>> = secondary.map(|pairs| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    });
+    AttributeInput::of(handle, secondary.as_ref())
 }
 
 pub(super) fn pod_attr(handle: &str, namespace: &str, pod: &str) -> AttributeInput {

@@ -48,7 +48,9 @@ pub(super) trait Pair {
 impl Pair for PodKey {
     fn pair(&self) -> (&str, &str) {
         // `split` is the namespace's length, a character boundary.
-        self.text.split_at(self.split)
+        self.text
+            .split_at_checked(self.split)
+            .unwrap_or((&self.text, ""))
     }
 }
 

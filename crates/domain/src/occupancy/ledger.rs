@@ -36,33 +36,6 @@ pub(super) struct BlockContribution {
     pod_refs: Box<[(PodKey, u64)]>,
 }
 
-/// How one attribute classifies the ordinals that point at it.
-enum Class<'a> {
-    Reserved,
-    Tunnel,
-    Allocation { namespace: &'a str, pod: &'a str },
-}
-
-fn classify(attribute: Option<&AttributeInput>) -> Class<'_> {
-    let Some(attribute) = attribute else {
-        return Class::Reserved;
-    };
-    let handle = attribute.handle_id.as_deref().unwrap_or("");
-    // `lowercase(h) == "windows-reserved-ipam-handle"`: the only non-ASCII character whose lowercase is ASCII is
-    // the Kelvin sign (→ `k`), and the target has no `k`, so an ASCII case-insensitive comparison is exact.
-    if handle.is_empty() || handle.eq_ignore_ascii_case(WINDOWS_HANDLE) {
-        return Class::Reserved;
-    }
-    let secondary = &attribute.secondary;
-    if TUNNEL_TYPES.contains(&secondary.kind.as_str()) {
-        return Class::Tunnel;
-    }
-    Class::Allocation {
-        namespace: &secondary.namespace,
-        pod: &secondary.pod,
-    }
-}
-
 /// What one block of `size` addresses contributes to its pool (algorithms §2.4), in O(size + attributes). Its pod
 /// keys are new: [`Ledger::apply_block`] swaps them for the shared ones.
 pub(super) fn contribution(block: &BlockInput, size: u128) -> BlockContribution {
@@ -92,16 +65,16 @@ pub(super) fn contribution(block: &BlockInput, size: u128) -> BlockContribution 
         if count == 0 {
             continue;
         }
-        match classify(Some(attribute)) {
-            Class::Reserved => out.reserved = out.reserved.saturating_add(count),
-            Class::Tunnel => out.tunnel = out.tunnel.saturating_add(count),
-            Class::Allocation { namespace, pod } => {
+        match attribute {
+            AttributeInput::Reserved => out.reserved = out.reserved.saturating_add(count),
+            AttributeInput::Tunnel => out.tunnel = out.tunnel.saturating_add(count),
+            AttributeInput::Allocation { namespace, pod } => {
                 out.allocations = out.allocations.saturating_add(count);
                 if !namespace.is_empty() {
-                    let entry = namespaces.entry(namespace).or_default();
+                    let entry = namespaces.entry(&**namespace).or_default();
                     *entry = entry.saturating_add(count);
                     if !pod.is_empty() {
-                        let entry = pod_refs.entry((namespace, pod)).or_default();
+                        let entry = pod_refs.entry((&**namespace, &**pod)).or_default();
                         *entry = entry.saturating_add(count);
                     }
                 }

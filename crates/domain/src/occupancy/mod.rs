@@ -39,7 +39,10 @@ use crate::cidr::{Cidr, pool_of};
 use crate::pool::Pool;
 
 use key::PodKey;
-use ledger::{BlockContribution, Ledger, PoolAggregate, PoolCounts, contribution};
+use ledger::{
+    BlockContribution, Ledger, PoolAggregate, PoolCounts, TUNNEL_TYPES, WINDOWS_HANDLE,
+    contribution,
+};
 pub use status::{JSON_INTEGER_CAP, Orphans, PoolStatus, json_integer};
 
 /// An IPAM block as the index needs it (algorithms §1.3).
@@ -55,35 +58,40 @@ pub struct BlockInput {
     pub attributes: Vec<AttributeInput>,
 }
 
-/// One entry of an IPAM block's `spec.attributes`.
+/// One entry of an IPAM block's `spec.attributes`, as occupancy counts the ordinals that point at it (algorithms
+/// §2.4). Only the class and, for allocations, the pod are kept: the handle and the rest of `secondary` (`node`,
+/// `timestamp`, …) would cost several times as much per allocated address.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AttributeInput {
-    /// `handle_id`; `None` when absent.
-    pub handle_id: Option<String>,
-    /// What occupancy reads of `secondary` (absent or `null` reads as an empty map).
-    pub secondary: Secondary,
+pub enum AttributeInput {
+    /// No handle, an empty one, or Calico's handle for addresses reserved on Windows nodes.
+    #[default]
+    Reserved,
+    /// A tunnel address (`secondary.type`).
+    Tunnel,
+    /// An allocated address: `secondary.namespace` and `secondary.pod`, `""` when absent.
+    Allocation { namespace: Box<str>, pod: Box<str> },
 }
 
-/// The `secondary` keys of an attribute that occupancy reads; an absent key reads as `""`. Only these three are
-/// kept: a map per allocated address (with `node`, `timestamp` and the like) would cost several times as much.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Secondary {
-    /// `type` (tunnel addresses).
-    pub kind: String,
-    /// `namespace`.
-    pub namespace: String,
-    /// `pod`.
-    pub pod: String,
-}
-
-impl Secondary {
-    /// The keys occupancy reads out of a whole `secondary` map.
-    pub fn of(map: &BTreeMap<String, String>) -> Self {
-        let get = |key: &str| map.get(key).cloned().unwrap_or_default();
-        Secondary {
-            kind: get("type"),
-            namespace: get("namespace"),
-            pod: get("pod"),
+impl AttributeInput {
+    /// The class of an attribute with `handle_id` and `secondary` (absent or `null`: an empty map).
+    pub fn of(handle_id: Option<&str>, secondary: Option<&BTreeMap<String, String>>) -> Self {
+        let handle = handle_id.unwrap_or("");
+        // `lowercase(h) == "windows-reserved-ipam-handle"`: the only non-ASCII character whose lowercase is ASCII
+        // is the Kelvin sign (→ `k`), and the target has no `k`, so an ASCII case-insensitive comparison is exact.
+        if handle.is_empty() || handle.eq_ignore_ascii_case(WINDOWS_HANDLE) {
+            return AttributeInput::Reserved;
+        }
+        let get = |key: &str| {
+            secondary
+                .and_then(|map| map.get(key))
+                .map_or("", String::as_str)
+        };
+        if TUNNEL_TYPES.contains(&get("type")) {
+            return AttributeInput::Tunnel;
+        }
+        AttributeInput::Allocation {
+            namespace: get("namespace").into(),
+            pod: get("pod").into(),
         }
     }
 }

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use crate::cidr::{Cidr, pool_of};
 use crate::pool::Pool;
 
-use super::ledger::{TUNNEL_TYPES, WINDOWS_HANDLE};
-use super::{BlockInput, PodInput, PoolStatus};
+use super::{AttributeInput, BlockInput, PodInput, PoolStatus};
 
 /// Every pool's status (algorithms §2.4–2.5) computed from scratch, straightforwardly, for every pool in `pools` (a
 /// repeated pool name: the last one wins). O(pools × (blocks × block size + pods × IPs)).
@@ -85,21 +84,17 @@ pub(super) fn compute_full(
                     let a = usize::try_from(*v)
                         .ok()
                         .and_then(|i| block.attributes.get(i));
-                    let h = a.and_then(|a| a.handle_id.clone()).unwrap_or_default();
-                    let secondary = a.map(|a| a.secondary.clone()).unwrap_or_default();
-                    if a.is_none() || h.is_empty() || h.to_lowercase() == WINDOWS_HANDLE {
-                        reserved += 1;
-                    } else if TUNNEL_TYPES.contains(&secondary.kind.as_str()) {
-                        tunnel += 1;
-                    } else {
-                        allocations += 1;
-                        let ns = secondary.namespace;
-                        let pod = secondary.pod;
-                        if !ns.is_empty() {
-                            *namespaces.entry(ns.clone()).or_default() += 1;
-                        }
-                        if !ns.is_empty() && !pod.is_empty() && !live(&ns, &pod) {
-                            leaked += 1;
+                    match a {
+                        None | Some(AttributeInput::Reserved) => reserved += 1,
+                        Some(AttributeInput::Tunnel) => tunnel += 1,
+                        Some(AttributeInput::Allocation { namespace, pod }) => {
+                            allocations += 1;
+                            if !namespace.is_empty() {
+                                *namespaces.entry(namespace.to_string()).or_default() += 1;
+                            }
+                            if !namespace.is_empty() && !pod.is_empty() && !live(namespace, pod) {
+                                leaked += 1;
+                            }
                         }
                     }
                 }
@@ -125,7 +120,7 @@ pub(super) fn compute_full(
 
 mod tests {
     use super::super::fixtures::{names, pool};
-    use super::super::{AttributeInput, Occupancy, Orphans, Secondary};
+    use super::super::{Occupancy, Orphans};
     use super::*;
 
     // ---- randomized: incremental index == oracle after every step ----
@@ -227,10 +222,8 @@ mod tests {
     }
 
     fn random_attribute(rng: &mut Rng) -> AttributeInput {
-        let handle_id = rng.pick(HANDLES).map(str::to_owned);
-        let secondary = if rng.chance(15) {
-            Secondary::default()
-        } else {
+        let handle_id = *rng.pick(HANDLES);
+        let secondary = (!rng.chance(15)).then(|| {
             let mut m = BTreeMap::new();
             if let Some(t) = rng.pick(TYPES) {
                 m.insert("type".to_owned(), (*t).to_owned());
@@ -241,12 +234,9 @@ mod tests {
             if rng.chance(85) {
                 m.insert("pod".to_owned(), (*rng.pick(POD_NAMES)).to_owned());
             }
-            Secondary::of(&m)
-        };
-        AttributeInput {
-            handle_id,
-            secondary,
-        }
+            m
+        });
+        AttributeInput::of(handle_id, secondary.as_ref())
     }
 
     fn random_block(rng: &mut Rng) -> BlockInput {

@@ -522,3 +522,59 @@ fn block_cidr_change_moves_it_between_pools_and_to_orphans() {
     assert_eq!(occ.status("c").unwrap().allocations, 0);
     assert_eq!(occ.status("c").unwrap().leaked, 0);
 }
+
+#[test]
+fn attributes_are_classified_by_handle_then_secondary_type() {
+    let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let tunnel = map(&[("type", "vxlanTunnelAddress"), ("namespace", "a")]);
+    let pod = map(&[("namespace", "a"), ("pod", "p"), ("node", "n1")]);
+    for handle in [
+        None,
+        Some(""),
+        Some("windows-reserved-ipam-handle"),
+        Some("WINDOWS-reserved-IPAM-handle"),
+    ] {
+        assert_eq!(
+            AttributeInput::of(handle, Some(&pod)),
+            AttributeInput::Reserved,
+            "{handle:?}"
+        );
+        assert_eq!(
+            AttributeInput::of(handle, Some(&tunnel)),
+            AttributeInput::Reserved,
+            "{handle:?}"
+        );
+    }
+    assert_eq!(
+        AttributeInput::of(Some("h"), Some(&tunnel)),
+        AttributeInput::Tunnel
+    );
+    assert_eq!(
+        AttributeInput::of(Some("h"), Some(&map(&[("type", "IPIPTunnelAddress")]))),
+        AttributeInput::Allocation {
+            namespace: "".into(),
+            pod: "".into()
+        },
+        "tunnel types are compared exactly"
+    );
+    assert_eq!(
+        AttributeInput::of(Some("h"), Some(&pod)),
+        AttributeInput::Allocation {
+            namespace: "a".into(),
+            pod: "p".into()
+        }
+    );
+    assert_eq!(
+        AttributeInput::of(Some("\u{212a}8s-pod-network.x"), None),
+        AttributeInput::Allocation {
+            namespace: "".into(),
+            pod: "".into()
+        },
+        "no secondary: an allocation of no pod"
+    );
+}
