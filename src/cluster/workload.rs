@@ -1,6 +1,7 @@
-//! Workloads as the caches keep them: metadata and the pod template's annotations, which is all that migration and
-//! the pod filters read. A ReplicaSet, Deployment, StatefulSet, DaemonSet or CronJob carries a whole pod template
-//! (kilobytes per object, and clusters keep ten old ReplicaSets per Deployment); only this much of it is kept.
+//! Workloads as the caches keep them: name, namespace, uid, owner references and the pod template's annotations,
+//! which is all that migration and the pod filters read (workloads are never listed). A ReplicaSet, Deployment,
+//! StatefulSet, DaemonSet or CronJob carries a whole pod template and labels and annotations of its own (kilobytes
+//! per object, and clusters keep ten old ReplicaSets per Deployment); only this much of it is kept.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +15,7 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
+use super::identifying;
 use super::legacy::CronJobV1Beta1;
 
 /// A kind whose objects carry a pod template.
@@ -75,7 +77,7 @@ impl PodTemplateOwner for CronJobV1Beta1 {
 
 /// A cached workload of kind `K`.
 pub struct Workload<K> {
-    /// Its metadata without `managedFields`.
+    /// Its name, namespace, uid, resourceVersion and owner references.
     pub metadata: ObjectMeta,
     /// Its pod template's annotations.
     pub template_annotations: BTreeMap<String, String>,
@@ -85,9 +87,12 @@ pub struct Workload<K> {
 impl<K: PodTemplateOwner> From<K> for Workload<K> {
     fn from(object: K) -> Self {
         let (mut metadata, template_annotations) = object.into_parts();
-        metadata.managed_fields = None;
+        let owner_references = metadata.owner_references.take();
         Workload {
-            metadata,
+            metadata: ObjectMeta {
+                owner_references,
+                ..identifying(metadata)
+            },
             template_annotations,
             kind: PhantomData,
         }
@@ -127,10 +132,12 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn keeps_metadata_and_template_annotations_only() {
+    fn keeps_identity_owners_and_template_annotations_only() {
         let deployment: Workload<Deployment> = serde_json::from_value(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "demo", "managedFields": [{"manager": "kubectl"}]},
+            "metadata": {"name": "web", "namespace": "demo", "uid": "u1", "managedFields": [{"manager": "kubectl"}],
+                         "labels": {"app": "web"}, "annotations": {"deployment.kubernetes.io/revision": "3"},
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "x", "uid": "u0", "controller": true}]},
             "spec": {"selector": {"matchLabels": {"app": "web"}},
                      "template": {"metadata": {"annotations": {"cni.projectcalico.org/ipv4pools": "[\"a\"]"}},
                                   "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
@@ -138,6 +145,13 @@ mod tests {
         .unwrap();
         assert_eq!(deployment.metadata.name.as_deref(), Some("web"));
         assert!(deployment.metadata.managed_fields.is_none());
+        assert_eq!(deployment.metadata.uid.as_deref(), Some("u1"));
+        assert!(deployment.metadata.labels.is_none() && deployment.metadata.annotations.is_none());
+        let owners = deployment.metadata.owner_references.as_deref().unwrap();
+        assert_eq!(
+            (owners[0].uid.as_str(), owners[0].controller),
+            ("u0", Some(true))
+        );
         assert_eq!(
             deployment.template_annotations["cni.projectcalico.org/ipv4pools"],
             "[\"a\"]"
