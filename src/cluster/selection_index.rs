@@ -1,16 +1,14 @@
 //! Objects by stored label (`key=value`) and by namespace, fed by a cache's watch events, so that a list with an
 //! equality selector or in one namespace looks at its candidates only instead of scanning the whole cache.
 //!
-//! The index shares the store's copies of the objects and keeps each in a numbered slot of a slab; the label and
-//! namespace sets hold 4-byte slot numbers, and an object's slot is looked up by the namespace and name read from
-//! the object itself, so no name is copied. A freed slot is taken by the next object; label and namespace strings are
+//! The index shares the store's copies of the objects and keeps each in a numbered slot of a slab; the label sets
+//! hold 4-byte slot numbers, and each namespace maps its objects, found through the names they carry (as in the
+//! store), to their slots, so no name is copied. A freed slot is taken by the next object; label and namespace strings are
 //! shared between the maps. At 20,000 pods with four labels each, about 125 bytes per object when each label value is
 //! shared by ten pods or more (425 when every set held a copy of the key), plus about 170 for a label whose value is
 //! unique to its pod.
 
-use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 
 use kube::Resource;
@@ -18,6 +16,7 @@ use tracing::warn;
 
 use super::cache::{Cached, Observer};
 use super::compact::StoredMeta;
+use super::store::ByName;
 
 /// Objects by stored label and by namespace.
 pub struct SelectionIndex<K: Cached + StoredMeta> {
@@ -40,66 +39,11 @@ struct Entries<K: Cached + StoredMeta> {
     slots: Vec<Option<Arc<K>>>,
     /// Free slots, taken before `slots` grows.
     free: Vec<Slot>,
-    slot_of: HashMap<ByName<K>, Slot>,
     /// label key → label value → objects.
     by_label: HashMap<Arc<str>, HashMap<Arc<str>, HashSet<Slot>>>,
-    by_namespace: HashMap<Arc<str>, HashSet<Slot>>,
+    /// namespace → its objects (found through their own names, as in the store) and their slots.
+    by_namespace: HashMap<Arc<str>, HashMap<ByName<K>, Slot>>,
 }
-
-/// Namespace (`""` for cluster-scoped objects) and name: what an object's slot is looked up by.
-trait Named {
-    fn key(&self) -> (&str, &str);
-}
-
-impl Named for (&str, &str) {
-    fn key(&self) -> (&str, &str) {
-        *self
-    }
-}
-
-impl Hash for dyn Named + '_ {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.key().hash(state);
-    }
-}
-
-impl PartialEq for dyn Named + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for dyn Named + '_ {}
-
-/// An object as a key of `slot_of`: hashed and compared by namespace and name, and borrowed as `dyn Named` so that
-/// a `(namespace, name)` pair finds it.
-struct ByName<K>(Arc<K>);
-
-impl<K: Resource> Named for ByName<K> {
-    fn key(&self) -> (&str, &str) {
-        key_of(&*self.0)
-    }
-}
-
-impl<'a, K: Resource + 'a> Borrow<dyn Named + 'a> for ByName<K> {
-    fn borrow(&self) -> &(dyn Named + 'a) {
-        self
-    }
-}
-
-impl<K: Resource> Hash for ByName<K> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.key().hash(state);
-    }
-}
-
-impl<K: Resource> PartialEq for ByName<K> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl<K: Resource> Eq for ByName<K> {}
 
 /// `object`'s namespace (`""` when cluster-scoped) and name.
 fn key_of<K: Resource>(object: &K) -> (&str, &str) {
@@ -140,8 +84,8 @@ impl<K: Cached + StoredMeta> SelectionIndex<K> {
             .by_namespace
             .get(namespace)
             .into_iter()
-            .flatten()
-            .filter_map(|&slot| entries.object(slot))
+            .flat_map(HashMap::keys)
+            .map(|object| object.0.clone())
             .collect()
     }
 
@@ -171,12 +115,11 @@ fn unlist(sets: &mut HashMap<Arc<str>, HashSet<Slot>>, key: &str, slot: Slot) {
 }
 
 impl<K: Cached + StoredMeta> Entries<K> {
-    /// Empty, with room for `objects` in the slab and in `slot_of`.
+    /// Empty, with room for `objects` in the slab.
     fn with_capacity(objects: usize) -> Self {
         Self {
             slots: Vec::with_capacity(objects),
             free: Vec::new(),
-            slot_of: HashMap::with_capacity(objects),
             by_label: HashMap::new(),
             by_namespace: HashMap::new(),
         }
@@ -189,9 +132,16 @@ impl<K: Cached + StoredMeta> Entries<K> {
     /// Unindexes the object with `object`'s namespace and name, under the labels of its indexed copy, and frees its
     /// slot.
     fn remove(&mut self, object: &K) {
-        let Some(slot) = self.slot_of.remove(&key_of(object) as &dyn Named) else {
+        let (namespace, name) = key_of(object);
+        let Some(names) = self.by_namespace.get_mut(namespace) else {
             return;
         };
+        let Some(slot) = names.remove(name) else {
+            return;
+        };
+        if names.is_empty() {
+            self.by_namespace.remove(namespace);
+        }
         let Some(stored) = self.slots.get_mut(slot.index()).and_then(Option::take) else {
             return;
         };
@@ -204,7 +154,6 @@ impl<K: Cached + StoredMeta> Entries<K> {
                 }
             }
         }
-        unlist(&mut self.by_namespace, key_of(&*stored).0, slot);
     }
 
     /// A slot holding `object`: a free one, else a new one; `None` when all `u32` slot numbers are taken.
@@ -234,8 +183,10 @@ impl<K: Cached + StoredMeta> Entries<K> {
             by_value.entry(value).or_default().insert(slot);
         }
         let namespace = shared(&self.by_namespace, key_of(&**object).0);
-        self.by_namespace.entry(namespace).or_default().insert(slot);
-        self.slot_of.insert(ByName(object.clone()), slot);
+        self.by_namespace
+            .entry(namespace)
+            .or_default()
+            .insert(ByName(object.clone()), slot);
     }
 }
 
@@ -335,11 +286,7 @@ mod tests {
 
     /// The slot of the object named `namespace/name`.
     fn slot(index: &SelectionIndex<Pod>, namespace: &str, name: &str) -> Slot {
-        *index
-            .read()
-            .slot_of
-            .get(&(namespace, name) as &dyn Named)
-            .unwrap()
+        index.read().by_namespace[namespace][name]
     }
 
     /// The slots indexed under `key=value`.
@@ -361,22 +308,18 @@ mod tests {
             .zip(&entries.slots)
             .filter_map(|(slot, object)| Some((slot, object.as_ref()?)))
             .collect();
-        assert_eq!(entries.slot_of.len(), occupied.len());
         assert_eq!(entries.free.len() + occupied.len(), entries.slots.len());
         for &slot in &entries.free {
             assert!(entries.slots[slot.index()].is_none(), "{slot:?} is free");
         }
         let mut listed = 0;
         for (slot, object) in &occupied {
-            assert_eq!(
-                entries.slot_of.get(&key_of(&***object) as &dyn Named),
-                Some(slot)
-            );
+            let (namespace, name) = key_of(&***object);
+            assert_eq!(entries.by_namespace[namespace].get(name), Some(slot));
             for (label, value) in object.stored_labels().iter() {
                 assert!(entries.by_label[label][value].contains(slot));
                 listed += 1;
             }
-            assert!(entries.by_namespace[key_of(&***object).0].contains(slot));
         }
         let label_entries: usize = entries
             .by_label
@@ -385,7 +328,7 @@ mod tests {
             .map(HashSet::len)
             .sum();
         assert_eq!(label_entries, listed, "no stale slot under a label");
-        let namespace_entries: usize = entries.by_namespace.values().map(HashSet::len).sum();
+        let namespace_entries: usize = entries.by_namespace.values().map(HashMap::len).sum();
         assert_eq!(
             namespace_entries,
             occupied.len(),
@@ -426,7 +369,6 @@ mod tests {
             }
             let entries = index.read();
             assert!(entries.slots.len() <= 100, "{} slots", entries.slots.len());
-            assert!(entries.slot_of.is_empty());
             assert!(entries.by_label.is_empty());
             assert!(entries.by_namespace.is_empty());
             assert_consistent(&entries);
@@ -479,7 +421,6 @@ mod tests {
         let entries = index.read();
         assert_eq!(entries.slots.len(), 3);
         assert!(entries.free.is_empty());
-        assert_eq!(entries.slot_of.len(), 3);
         assert_eq!(entries.by_namespace.len(), 2);
         assert_eq!(entries.by_label["app"].len(), 2);
         assert_consistent(&entries);

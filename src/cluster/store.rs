@@ -12,8 +12,9 @@ use kube::Resource;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
-/// An object as a set member, equal to and hashed as its name, so that a set of them is looked up by `&str`.
-struct ByName<K>(Arc<K>);
+/// An object as a set member or map key, equal to and hashed as its name, so that a set of them is looked up by
+/// `&str` (the objects of one namespace; also the selection index's).
+pub(super) struct ByName<K>(pub(super) Arc<K>);
 
 impl<K: Resource> ByName<K> {
     fn name(&self) -> &str {
