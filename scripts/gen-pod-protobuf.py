@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """Generates src/cluster/protobuf/pod_schema.rs: how a Kubernetes Pod's protobuf encoding maps to its JSON.
 
-    scripts/gen-pod-protobuf.py CORE_V1_TYPES_GO META_V1_TYPES_GO COMMITS > src/cluster/protobuf/pod_schema.rs
+    scripts/gen-pod-protobuf.py CORE_V1_TYPES_GO META_V1_TYPES_GO COMMITS K8S_OPENAPI_SRC \
+        > src/cluster/protobuf/pod_schema.rs
 
 CORE_V1_TYPES_GO is k8s.io/api's core/v1/types.go, META_V1_TYPES_GO k8s.io/apimachinery's pkg/apis/meta/v1/types.go,
-COMMITS a line naming the commits they come from (written into the header). Every struct reachable from Pod becomes
-a table of its fields: protobuf field number, JSON name, what the value is, whether it repeats, and whether Go's
-encoding/json leaves it out when it holds its zero value (`omitempty` on a non-pointer scalar). Protobuf field
-numbers never change meaning, so tables from a recent Kubernetes read every older server's pods; fields a server
-sends that a table does not know are skipped, as the JSON path skips fields k8s-openapi does not know.
+COMMITS a line naming the commits they come from (written into the header), K8S_OPENAPI_SRC the version folder of the
+k8s-openapi crate the server builds with (`~/.cargo/registry/src/*/k8s-openapi-0.29.0/src/v1_33`). Every struct
+reachable from Pod becomes a table of its fields: protobuf field number, JSON name, what the value is, whether it
+repeats, whether Go's encoding/json leaves it out when it holds its zero value (`omitempty` on a non-pointer scalar),
+and where k8s-openapi's `Serialize` writes it among its object's fields (an inlined struct's fields among its
+parent's; none when k8s-openapi does not know the field). Protobuf field numbers never change meaning, so tables
+from a recent Kubernetes read every older server's pods; fields a server sends that a table does not know are
+skipped, as the JSON path skips fields k8s-openapi does not know.
 """
+import glob
+import os
 import re
 import sys
 
@@ -58,10 +64,29 @@ def unqualified(go_type):
     return go_type.split(".")[-1]
 
 
+def openapi_orders(folder):
+    """JSON field names of each k8s-openapi core/v1 and meta/v1 type, in the order its `Serialize` writes them."""
+    orders = {}
+    for sub in ("api/core/v1", "apimachinery/pkg/apis/meta/v1"):
+        for path in sorted(glob.glob(os.path.join(folder, sub, "*.rs"))):
+            text = open(path, encoding="utf-8").read()
+            at = text.find("fn serialize<S>")
+            if at < 0:
+                continue
+            body = text[at:]
+            name = re.search(r'serialize_struct\(\s*(?:<Self as crate::Resource>::KIND|"(\w+)")', body)
+            if name is None:
+                continue
+            struct = name.group(1) or os.path.basename(path)[:-3].title().replace("_", "")
+            # Fields it requires are written from `&self.<field>`, the others from `value` when set.
+            orders[struct] = re.findall(r'serialize_field\(&mut state, "([^"]+)", (&self|value)', body)
+    return orders
+
+
 class Generator:
-    def __init__(self, structs, named):
-        self.structs, self.named = structs, named
-        self.order, self.seen = [], set()
+    def __init__(self, structs, named, openapi):
+        self.structs, self.named, self.openapi = structs, named, openapi
+        self.order, self.seen, self.fields = [], set(), {}
 
     def kind(self, go_type):
         """The Rust `Kind` of one (non-repeated) value of `go_type`."""
@@ -109,13 +134,33 @@ class Generator:
             element = resolved[2:] if repeated else resolved
             kind = self.kind(element)
             if inline:
-                kind = kind.replace("Message(", "Inline(")
+                # k8s-openapi flattens an inlined struct: its fields are ranked among this struct's.
+                child = unqualified(element.lstrip("*"))
+                places = ", ".join(self.places(struct, self.fields[child]))
+                kind = kind.replace("Message(", "Inline(").rstrip(")") + f", &[{places}])"
             scalar = kind in ("Str", "Bool", "Int32", "Int64")
             omit_zero = scalar and not pointer and not repeated and (
                 "omitempty" in json_parts[1:] or "omitzero" in json_parts[1:])
             fields.append((number, json_name, kind, repeated, omit_zero))
         fields.sort()
+        if len(fields) > 64:
+            raise SystemExit(f"gen-pod-protobuf: {struct} has more than 64 fields (the transcoder's set of a message's fields)")
+        self.fields[struct] = fields
         self.order.append((struct, fields))
+
+    def places(self, struct, fields):
+        """Where k8s-openapi's `struct` writes each of `fields` (a Rust `Place`): its rank in the order it is
+        serialised in, and whether it is written even when unset (a required field); `UNKNOWN` when k8s-openapi
+        does not know it, or `struct` is only ever inlined."""
+        order = [name for name, _ in self.openapi.get(struct, [])]
+        required = {name for name, source in self.openapi.get(struct, []) if source == "&self"}
+        if len(order) > 255:
+            raise SystemExit(f"gen-pod-protobuf: {struct} has more fields than a rank holds")
+        return [
+            "UNKNOWN" if name not in order else
+            f"{'always' if name in required else 'at'}({order.index(name)})"
+            for _, name, *_ in fields
+        ]
 
 
 def constant(struct):
@@ -123,27 +168,30 @@ def constant(struct):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) != 5:
         raise SystemExit(__doc__)
     structs, named = parse(sys.argv[1:3])
-    generator = Generator(structs, named)
+    generator = Generator(structs, named, openapi_orders(sys.argv[4]))
     generator.visit("Pod")
     out = [
-        "//! How a Pod's protobuf encoding maps to its JSON: one table per message, fields by number.",
+        "//! How a Pod's protobuf encoding maps to its JSON: one table per message, fields by number, each with where",
+        "//! k8s-openapi writes it.",
         "//!",
-        "//! Generated by `scripts/gen-pod-protobuf.py` from Kubernetes' `types.go` files; do not edit.",
-        f"//! Source: {sys.argv[3]}",
+        "//! Generated by `scripts/gen-pod-protobuf.py` from Kubernetes' `types.go` files and k8s-openapi's sources;",
+        "//! do not edit.",
+        f"//! Source: {sys.argv[3]}; {os.path.basename(os.path.dirname(os.path.dirname(os.path.normpath(sys.argv[4]))))}"
+        f" ({os.path.basename(os.path.normpath(sys.argv[4]))})",
         "",
-        "use super::{Field, Kind::*};",
+        "use super::{Field, Kind::*, UNKNOWN, always, at};",
         "",
     ]
     for struct, fields in sorted(generator.order):
         out.append(f"/// `{struct}`.")
         out.append(f"pub static {constant(struct)}: [Field; {len(fields)}] = [")
-        for number, name, kind, repeated, omit_zero in fields:
+        for (number, name, kind, repeated, omit_zero), place in zip(fields, generator.places(struct, fields)):
             out.append(
                 f'    Field {{ number: {number}, name: "{name}", kind: {kind}, '
-                f"repeated: {str(repeated).lower()}, omit_zero: {str(omit_zero).lower()} }},"
+                f"repeated: {str(repeated).lower()}, omit_zero: {str(omit_zero).lower()}, place: {place} }},"
             )
         out.append("];")
         out.append("")

@@ -343,10 +343,26 @@ impl Caches {
                 ),
             ),
             workspaces: source.cache(Optional, extra.workspaces),
-            replica_sets: source.cache(Required, vec![generation.clone()]),
-            deployments: source.cache(Required, vec![]),
-            stateful_sets: source.cache(Required, vec![]),
-            daemon_sets: source.cache(Required, vec![]),
+            replica_sets: source.listed_cache(
+                Required,
+                Listing::Protobuf(Workload::from_protobuf),
+                vec![generation.clone()],
+            ),
+            deployments: source.listed_cache(
+                Required,
+                Listing::Protobuf(Workload::from_protobuf),
+                vec![],
+            ),
+            stateful_sets: source.listed_cache(
+                Required,
+                Listing::Protobuf(Workload::from_protobuf),
+                vec![],
+            ),
+            daemon_sets: source.listed_cache(
+                Required,
+                Listing::Protobuf(Workload::from_protobuf),
+                vec![],
+            ),
             cron_jobs: source.cache(Optional, vec![]),
             cron_jobs_v1beta1: source.cache(Optional, vec![]),
             nodes: extra

@@ -40,10 +40,19 @@ impl ObjectJson {
     /// no copy of the object is made). Kubernetes objects put `apiVersion` and `kind` (strings) before
     /// `metadata`, so the first `"metadata":{` is the object's own.
     pub fn of<K: Serialize>(object: &K) -> Self {
-        let text = serde_json::to_string(object).unwrap_or_else(|_| "{}".to_owned());
-        let labels_at = text.find(METADATA_OPEN).map(|at| at + METADATA_OPEN.len());
+        let text = serde_json::to_vec(object).unwrap_or_else(|_| b"{}".to_vec());
+        Self::from_text(&text)
+    }
+
+    /// An object already written as [`ObjectJson::of`] writes it (by `protobuf::write_canonical_members`).
+    pub fn from_text(text: &[u8]) -> Self {
+        let open = METADATA_OPEN.as_bytes();
+        let labels_at = text
+            .windows(open.len())
+            .position(|window| window == open)
+            .map(|at| at + open.len());
         ObjectJson {
-            compressed: compress_with_dict(text.as_bytes(), &DICTIONARY).into(),
+            compressed: compress_with_dict(text, &DICTIONARY).into(),
             // Objects are far below 4 GiB: kube-apiserver refuses requests over 3 MiB.
             len: text.len() as u32,
             labels_at: labels_at.map(|at| at as u32),

@@ -3,14 +3,17 @@
 //! once. A full `Pod` (about 10 KB in memory for a small pod) lives only while a watch event is decoded.
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{
+    Container, PersistentVolumeClaimVolumeSource, Pod, PodSpec, PodStatus, Volume,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 use super::compact::{CompactMap, Labels, Owner, StoredMeta};
 use super::list_watch::ItemError;
 use super::object_json::ObjectJson;
-use super::protobuf;
+use super::protobuf::{self, fields, pod_schema};
 use crate::query::{LabelLookup, derived_status};
 
 /// A cached pod.
@@ -46,6 +49,17 @@ pub struct CachedPod {
 
 impl From<Pod> for CachedPod {
     fn from(mut pod: Pod) -> Self {
+        pod.metadata.managed_fields = None;
+        let labels = pod.metadata.labels.take().unwrap_or_default().into();
+        let json = ObjectJson::of(&pod);
+        CachedPod::of(pod, labels, json)
+    }
+}
+
+impl CachedPod {
+    /// The cached form of `pod` (whose labels and managed fields are taken out), with its `labels` and stored
+    /// text.
+    fn of(pod: Pod, labels: CompactMap, json: ObjectJson) -> Self {
         let spec = pod.spec.as_ref();
         let status = pod.status.as_ref();
         let node_name = spec.and_then(|s| s.node_name.clone());
@@ -59,9 +73,6 @@ impl From<Pod> for CachedPod {
         let ips = addresses(&pod);
         let started = status.and_then(|s| s.start_time.as_ref()).map(|t| t.0);
         let derived = derived_status(&pod);
-        pod.metadata.managed_fields = None;
-        let labels = pod.metadata.labels.take();
-        let json = ObjectJson::of(&pod);
         let meta = pod.metadata;
         let metadata = ObjectMeta {
             name: meta.name,
@@ -74,7 +85,7 @@ impl From<Pod> for CachedPod {
         };
         CachedPod {
             metadata,
-            labels: labels.unwrap_or_default().into(),
+            labels,
             annotations: meta.annotations.unwrap_or_default().into(),
             owners: meta
                 .owner_references
@@ -90,6 +101,60 @@ impl From<Pod> for CachedPod {
             started,
             status: derived,
             json,
+        }
+    }
+}
+
+/// What a pod's cached form reads of its spec (the rest of the pod is only in its stored text).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadSpec {
+    node_name: Option<String>,
+    host_network: Option<bool>,
+    #[serde(default)]
+    volumes: Vec<ReadVolume>,
+    /// Only counted (the derived status shows `Init:<i>/<count>`).
+    #[serde(default)]
+    init_containers: Vec<IgnoredAny>,
+}
+
+/// A volume, for its claim.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadVolume {
+    persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
+}
+
+/// What a pod's cached form reads, from its stored text.
+#[derive(Deserialize)]
+struct ReadPod {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    spec: Option<ReadSpec>,
+    status: Option<PodStatus>,
+}
+
+impl From<ReadPod> for Pod {
+    /// A pod with what [`CachedPod::of`] reads.
+    fn from(read: ReadPod) -> Self {
+        Pod {
+            metadata: read.metadata,
+            spec: read.spec.map(|spec| PodSpec {
+                node_name: spec.node_name,
+                host_network: spec.host_network,
+                volumes: Some(
+                    spec.volumes
+                        .into_iter()
+                        .map(|v| Volume {
+                            persistent_volume_claim: v.persistent_volume_claim,
+                            ..Volume::default()
+                        })
+                        .collect(),
+                ),
+                init_containers: Some(vec![Container::default(); spec.init_containers.len()]),
+                ..PodSpec::default()
+            }),
+            status: read.status,
         }
     }
 }
@@ -120,10 +185,29 @@ fn addresses(pod: &Pod) -> Vec<String> {
 impl CachedPod {
     /// A pod from its protobuf encoding (an item of a protobuf pod list), read as its JSON would be; `json` is
     /// a buffer to reuse.
+    ///
+    /// The stored text is written straight from the protobuf in the order and form the JSON path stores it
+    /// (`protobuf::write_canonical_members`); the few fields kept apart are then read back from it, and the
+    /// labels from the protobuf. No whole `Pod` is built or serialised.
     pub fn from_protobuf(item: &[u8], json: &mut Vec<u8>) -> Result<Self, ItemError> {
         json.clear();
-        protobuf::write_json(&protobuf::pod_schema::POD, item, json)?;
-        Ok(serde_json::from_slice(json)?)
+        json.extend_from_slice(br#"{"apiVersion":"v1","kind":"Pod""#);
+        protobuf::write_canonical_members(
+            &pod_schema::POD,
+            item,
+            json,
+            &mut false,
+            &[fields::METADATA, fields::LABELS],
+        )?;
+        json.push(b'}');
+        let read: ReadPod = serde_json::from_slice(json)?;
+        let metadata = fields::message_at(item, &[fields::METADATA])?;
+        let labels = fields::labels(metadata)?.into();
+        Ok(CachedPod::of(
+            read.into(),
+            labels,
+            ObjectJson::from_text(json),
+        ))
     }
 
     /// The owner with `controller: true`.

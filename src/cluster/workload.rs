@@ -17,9 +17,14 @@ use serde::{Deserialize, Deserializer};
 
 use super::identifying;
 use super::legacy::CronJobV1Beta1;
+use super::list_watch::ItemError;
+use super::protobuf::fields;
 
 /// A kind whose objects carry a pod template.
 pub trait PodTemplateOwner: Resource<DynamicType = ()> + DeserializeOwned + 'static {
+    /// The protobuf field numbers from the object to its `PodTemplateSpec`, outermost first.
+    const TEMPLATE: &'static [u32];
+
     /// The object's metadata and its pod template's annotations, taken out of it.
     fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>);
 }
@@ -32,6 +37,9 @@ fn annotations_of(template: Option<PodTemplateSpec>) -> BTreeMap<String, String>
 }
 
 impl PodTemplateOwner for ReplicaSet {
+    /// `spec` = 2, `template` = 3.
+    const TEMPLATE: &'static [u32] = &[2, 3];
+
     fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
         (
             self.metadata,
@@ -41,24 +49,36 @@ impl PodTemplateOwner for ReplicaSet {
 }
 
 impl PodTemplateOwner for Deployment {
+    /// `spec` = 2, `template` = 3.
+    const TEMPLATE: &'static [u32] = &[2, 3];
+
     fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
         (self.metadata, annotations_of(self.spec.map(|s| s.template)))
     }
 }
 
 impl PodTemplateOwner for StatefulSet {
+    /// `spec` = 2, `template` = 3.
+    const TEMPLATE: &'static [u32] = &[2, 3];
+
     fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
         (self.metadata, annotations_of(self.spec.map(|s| s.template)))
     }
 }
 
 impl PodTemplateOwner for DaemonSet {
+    /// `spec` = 2, `template` = 2.
+    const TEMPLATE: &'static [u32] = &[2, 2];
+
     fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
         (self.metadata, annotations_of(self.spec.map(|s| s.template)))
     }
 }
 
 impl PodTemplateOwner for CronJob {
+    /// `spec` = 2, `jobTemplate` = 5, its `spec` = 2, `template` = 6.
+    const TEMPLATE: &'static [u32] = &[2, 5, 2, 6];
+
     fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
         let template = self
             .spec
@@ -69,6 +89,9 @@ impl PodTemplateOwner for CronJob {
 }
 
 impl PodTemplateOwner for CronJobV1Beta1 {
+    /// As `batch/v1`'s.
+    const TEMPLATE: &'static [u32] = &[2, 5, 2, 6];
+
     fn into_parts(self) -> (ObjectMeta, BTreeMap<String, String>) {
         let annotations = self.template_annotations();
         (self.metadata, annotations)
@@ -96,6 +119,22 @@ impl<K: PodTemplateOwner> From<K> for Workload<K> {
             template_annotations,
             kind: PhantomData,
         }
+    }
+}
+
+impl<K: PodTemplateOwner> Workload<K> {
+    /// A workload from its protobuf encoding (an item of a protobuf list), read field by field: no JSON and no
+    /// full object in between. The buffer is not needed.
+    pub fn from_protobuf(item: &[u8], _: &mut Vec<u8>) -> Result<Self, ItemError> {
+        let metadata = fields::identity_and_owners(fields::message_at(item, &[fields::METADATA])?)?;
+        let template = fields::message_at(item, K::TEMPLATE)?;
+        let template_annotations =
+            fields::annotations(fields::message_at(template, &[fields::METADATA])?)?;
+        Ok(Workload {
+            metadata,
+            template_annotations,
+            kind: PhantomData,
+        })
     }
 }
 

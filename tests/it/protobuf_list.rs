@@ -246,11 +246,20 @@ async fn pods_listed_in_protobuf_equal_pods_listed_in_json() {
             pod.json.write_with_labels(pod.labels.iter(), &mut out);
             String::from_utf8(out).unwrap()
         };
-        assert_eq!(
-            text(from_protobuf),
-            text(from_json),
-            "{name:?}: the stored response text"
-        );
+        let (written, expected) = (text(from_protobuf), text(from_json));
+        if let Some(at) = written
+            .bytes()
+            .zip(expected.bytes())
+            .position(|(a, b)| a != b)
+        {
+            let from = written.floor_char_boundary(at.saturating_sub(200));
+            panic!(
+                "{name:?}: the stored response text differs at byte {at}:\n  protobuf: {}\n      json: {}",
+                &written[from..written.floor_char_boundary(at + 200)],
+                &expected[from..expected.floor_char_boundary(at + 200)]
+            );
+        }
+        assert_eq!(written, expected, "{name:?}: the stored response text");
         assert_eq!(from_protobuf, *from_json, "{name:?}: the cached pod");
     }
     let full = json[&Some("full".to_owned())];
@@ -268,4 +277,130 @@ async fn pods_listed_in_protobuf_equal_pods_listed_in_json() {
             &kube::api::Patch::Merge(json!({"metadata": {"finalizers": null}})),
         )
         .await;
+}
+
+/// A workload's template: one container, annotations including one with a pool list.
+fn template(app: &str) -> Value {
+    json!({
+        "metadata": {"labels": {"app": app},
+                     "annotations": {"cni.projectcalico.org/ipv4pools": "[\"pool-a\"]", "quote": "say \"hi\"", "empty": ""}},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]}
+    })
+}
+
+/// `K`'s workloads in `namespace` listed in protobuf equal them listed in JSON: identity, owner references and
+/// template annotations (the JSON list is read from kube-apiserver's watch cache too, once it shows `expected`).
+/// Returns the workloads listed in protobuf.
+async fn assert_workloads_equal<K>(
+    admin: &kube::Client,
+    namespace: &str,
+    expected: usize,
+) -> Vec<ks_network_apiserver::cluster::workload::Workload<K>>
+where
+    K: ks_network_apiserver::cluster::workload::PodTemplateOwner,
+{
+    use ks_network_apiserver::cluster::workload::Workload;
+    let in_namespace = |w: &&Workload<K>| w.metadata.namespace.as_deref() == Some(namespace);
+    let json: Vec<Workload<K>> = eventually(SYNC, "the workloads in the watch cache", || async {
+        let listed = Api::<Workload<K>>::all(admin.clone())
+            .list(&ListParams::default().match_any())
+            .await
+            .map_err(|e| e.to_string())?
+            .items;
+        if listed.iter().filter(in_namespace).count() == expected {
+            Ok(listed)
+        } else {
+            Err("not every workload yet".to_owned())
+        }
+    })
+    .await;
+    let protobuf = list_all(admin, Workload::<K>::from_protobuf).await.unwrap();
+    let by_name = |all: &[Workload<K>]| -> BTreeMap<String, (String, String)> {
+        all.iter()
+            .filter(in_namespace)
+            .map(|w| {
+                (
+                    w.metadata.name.clone().unwrap_or_default(),
+                    (
+                        format!("{:?}", w.metadata),
+                        format!("{:?}", w.template_annotations),
+                    ),
+                )
+            })
+            .collect()
+    };
+    let from_json = by_name(&json);
+    assert_eq!(from_json.len(), expected);
+    assert_eq!(by_name(&protobuf), from_json);
+    protobuf.into_iter().filter(|w| in_namespace(&w)).collect()
+}
+
+#[tokio::test]
+async fn workloads_listed_in_protobuf_equal_workloads_listed_in_json() {
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+    let plane = ControlPlane::shared();
+    let admin = plane.client(User::Admin).await;
+    let namespace = unique_name("protobuf-workloads");
+    create(
+        &admin,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+    )
+    .await;
+    let selector = |app: &str| json!({"matchLabels": {"app": app}});
+    create(
+        &admin,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace, "labels": {"tier": "front"},
+                     "annotations": {"deployment.kubernetes.io/revision": "1"}},
+        "spec": {"replicas": 0, "selector": selector("web"), "template": template("web")}}),
+    )
+    .await;
+    // Owned by the Deployment (controller) and by a second owner without the pointer fields.
+    create(&admin, json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web-1", "namespace": namespace,
+                     "ownerReferences": [
+                         {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "controller": true, "blockOwnerDeletion": false},
+                         {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}]},
+        "spec": {"replicas": 0, "selector": selector("web"), "template": template("web")}})).await;
+    // No template annotations at all.
+    create(&admin, json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "bare", "namespace": namespace},
+        "spec": {"replicas": 0, "selector": selector("bare"),
+                 "template": {"metadata": {"labels": {"app": "bare"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})).await;
+    create(&admin, json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": namespace},
+        "spec": {"replicas": 0, "serviceName": "db", "selector": selector("db"), "template": template("db")}})).await;
+    create(
+        &admin,
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": namespace},
+        "spec": {"selector": selector("agent"), "template": template("agent")}}),
+    )
+    .await;
+
+    assert_workloads_equal::<Deployment>(&admin, &namespace, 1).await;
+    let replica_sets = assert_workloads_equal::<ReplicaSet>(&admin, &namespace, 2).await;
+    let web = replica_sets
+        .iter()
+        .find(|w| w.metadata.name.as_deref() == Some("web-1"))
+        .unwrap();
+    let owners = web.metadata.owner_references.as_deref().unwrap();
+    assert_eq!(
+        owners
+            .iter()
+            .map(|o| (o.kind.as_str(), o.controller, o.block_owner_deletion))
+            .collect::<Vec<_>>(),
+        [
+            ("Deployment", Some(true), Some(false)),
+            ("Deployment", None, None)
+        ]
+    );
+    assert!(owners.iter().all(|o| o.uid.len() == 36));
+    assert_eq!(
+        web.template_annotations["cni.projectcalico.org/ipv4pools"],
+        "[\"pool-a\"]"
+    );
+    assert!(web.metadata.labels.is_none() && web.metadata.resource_version.is_some());
+    assert_workloads_equal::<StatefulSet>(&admin, &namespace, 1).await;
+    assert_workloads_equal::<DaemonSet>(&admin, &namespace, 1).await;
 }

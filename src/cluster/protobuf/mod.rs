@@ -1,13 +1,18 @@
-//! Kubernetes' protobuf encoding, read back into the JSON kube-apiserver would have sent: how the pod cache lists
-//! pods at start. kube-apiserver serves a pod list in protobuf about 9 times faster than in JSON (0.5 s against
-//! 4.5 s for the 20,000 pods of the `large` benchmark on 2 cores), in half the bytes (70 MB against 142 MB).
+//! Kubernetes' protobuf encoding, read back into JSON: how the pod cache lists pods at start. kube-apiserver serves
+//! a pod list in protobuf about 9 times faster than in JSON (0.5 s against 4.5 s for the 20,000 pods of the `large`
+//! benchmark on 2 cores), in half the bytes (70 MB against 142 MB).
 //!
-//! A message is written as JSON by a table of its fields (`pod_schema`, generated from Kubernetes' `types.go`):
-//! each field's number, JSON name and value kind, and whether Go leaves it out at its zero value. What comes out
-//! is what Go's `encoding/json` writes for the same object, which serde then reads exactly as it reads the JSON
-//! list: the two paths give equal pods (the `protobuf_list` integration test compares them on a real
-//! kube-apiserver). Fields no table knows (newer than the table, or `managedFields`) are skipped.
+//! A message is written as JSON by a table of its fields (`pod_schema`, generated from Kubernetes' `types.go` and
+//! k8s-openapi's sources): each field's number, JSON name and value kind, whether Go leaves it out at its zero
+//! value, and where k8s-openapi writes it. What comes out is the text the JSON path stores for the same pod (a
+//! `k8s_openapi` Pod read from kube-apiserver's JSON, serialised again): k8s-openapi's field order, without the
+//! fields it does not know or zero times, so that a pod listed in protobuf is stored byte for byte as a pod
+//! received in a JSON watch event, with no typed object built in between (the `protobuf_list` integration test
+//! compares both paths on a real kube-apiserver). Fields no table knows (newer than the table, or
+//! `managedFields`) are skipped. `fields` reads a few fields straight into their cached form, for kinds whose
+//! cache keeps no text (workloads).
 
+pub mod fields;
 pub mod pod_schema;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -30,7 +35,42 @@ pub struct Field {
     /// Left out at its zero value (`omitempty` on a non-pointer scalar in Go). Other fields are written when
     /// present: Go's protobuf encoding writes non-pointer scalars always, pointers when set.
     pub omit_zero: bool,
+    /// Where k8s-openapi writes it.
+    pub place: Place,
 }
+
+/// Where k8s-openapi's `Serialize` writes a field among its object's fields.
+#[derive(Clone, Copy, Debug)]
+pub struct Place {
+    /// Its position in k8s-openapi's order; `None` when k8s-openapi does not know the field (newer than its API
+    /// version), which is then left out.
+    pub rank: Option<u8>,
+    /// Written even when unset or at its zero value, as that zero value: a field k8s-openapi requires (a
+    /// non-`Option` member, which it always serialises).
+    pub always: bool,
+}
+
+/// A field k8s-openapi writes at `rank` when set.
+pub const fn at(rank: u8) -> Place {
+    Place {
+        rank: Some(rank),
+        always: false,
+    }
+}
+
+/// A field k8s-openapi always writes, at `rank`.
+pub const fn always(rank: u8) -> Place {
+    Place {
+        rank: Some(rank),
+        always: true,
+    }
+}
+
+/// A field k8s-openapi does not know.
+pub const UNKNOWN: Place = Place {
+    rank: None,
+    always: false,
+};
 
 /// What a field's value is.
 #[derive(Debug)]
@@ -53,8 +93,9 @@ pub enum Kind {
     Map(&'static Kind),
     /// A nested object.
     Message(&'static [Field]),
-    /// An embedded struct whose fields JSON writes into the enclosing object.
-    Inline(&'static [Field]),
+    /// An embedded struct whose fields JSON writes into the enclosing object, and their places there
+    /// (k8s-openapi flattens it into the enclosing type).
+    Inline(&'static [Field], &'static [Place]),
 }
 
 /// Why protobuf bytes could not be read.
@@ -332,8 +373,11 @@ fn field_header(bytes: &[u8]) -> Result<Option<FieldHeader>, DecodeError> {
     }))
 }
 
-/// Appends the JSON object that `message`, a protobuf message of schema `fields`, encodes.
-pub fn write_json(fields: &[Field], message: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+/// Appends the JSON object that `message`, a protobuf message of schema `fields`, encodes, as Go writes it (its
+/// field order, `null` for zero times): what kube-apiserver's JSON holds, the reference the canonical text is
+/// tested against.
+#[cfg(test)]
+fn write_json(fields: &[Field], message: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     out.push(b'{');
     write_fields(fields, message, out, &mut true)?;
     out.push(b'}');
@@ -341,6 +385,7 @@ pub fn write_json(fields: &[Field], message: &[u8], out: &mut Vec<u8>) -> Result
 }
 
 /// Writes the members of `message` into an open JSON object; `first` tells whether none is written yet.
+#[cfg(test)]
 fn write_fields(
     fields: &[Field],
     message: &[u8],
@@ -372,6 +417,7 @@ fn write_fields(
 }
 
 /// Writes fields that arrive grouped by number.
+#[cfg(test)]
 fn write_members<'a>(
     fields: &[Field],
     values: impl Iterator<Item = (u32, Value<'a>)>,
@@ -384,7 +430,7 @@ fn write_members<'a>(
             continue;
         };
         let field = &fields[at];
-        if let Kind::Inline(inner) = field.kind {
+        if let Kind::Inline(inner, _) = field.kind {
             write_fields(inner, expect_bytes(number, value)?, out, first)?;
             continue;
         }
@@ -399,16 +445,11 @@ fn write_members<'a>(
                 // A packed list of numbers is one length-delimited value.
                 match (value, &field.kind) {
                     (Value::Bytes(packed), Kind::Bool | Kind::Int32 | Kind::Int64) => {
-                        let mut reader = Fields::new(packed);
-                        while !reader.bytes.is_empty() {
-                            let v = reader.varint()?;
-                            comma(&mut element, out);
-                            write_value(&field.kind, number, Value::Varint(v), out)?;
-                        }
+                        write_packed(&field.kind, number, packed, out, &mut element)?;
                     }
                     _ => {
                         comma(&mut element, out);
-                        write_value(&field.kind, number, value, out)?;
+                        write_go_value(&field.kind, number, value, out)?;
                     }
                 }
             }
@@ -418,12 +459,8 @@ fn write_members<'a>(
             out.push(b'{');
             let mut entry = 0;
             for value in std::iter::once(value).chain(&mut more) {
-                let entry_bytes = expect_bytes(number, value)?;
-                comma(&mut entry, out);
-                write_string(&string(bytes_of(entry_bytes, 1)?), out);
-                out.push(b':');
-                match field_of(entry_bytes, 2)? {
-                    Some(v) => write_value(value_kind, number, v, out)?,
+                match open_entry(number, value, out, &mut entry)? {
+                    Some(v) => write_go_value(value_kind, number, v, out)?,
                     None => write_zero(value_kind, out),
                 }
             }
@@ -435,10 +472,56 @@ fn write_members<'a>(
                 continue;
             }
             key(field.name, out, first);
-            write_value(&field.kind, number, value, out)?;
+            write_go_value(&field.kind, number, value, out)?;
         }
     }
     Ok(())
+}
+
+/// One value as Go writes it.
+#[cfg(test)]
+fn write_go_value(
+    kind: &Kind,
+    number: u32,
+    value: Value<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    match kind {
+        Kind::Message(fields) => write_json(fields, expect_bytes(number, value)?, out),
+        _ => write_value(kind, number, value, out),
+    }
+}
+
+/// Writes each number of a packed list (one length-delimited value) as an element of an open JSON array.
+fn write_packed(
+    kind: &Kind,
+    number: u32,
+    packed: &[u8],
+    out: &mut Vec<u8>,
+    element: &mut usize,
+) -> Result<(), DecodeError> {
+    let mut reader = Fields::new(packed);
+    while !reader.bytes.is_empty() {
+        let v = reader.varint()?;
+        comma(element, out);
+        write_value(kind, number, Value::Varint(v), out)?;
+    }
+    Ok(())
+}
+
+/// Writes the key of a map entry (`value`, key = 1, value = 2) into an open JSON object; returns the entry's
+/// value, `None` when the entry leaves it out (its zero value).
+fn open_entry<'a>(
+    number: u32,
+    value: Value<'a>,
+    out: &mut Vec<u8>,
+    entry: &mut usize,
+) -> Result<Option<Value<'a>>, DecodeError> {
+    let entry_bytes = expect_bytes(number, value)?;
+    comma(entry, out);
+    write_string(&string(bytes_of(entry_bytes, 1)?), out);
+    out.push(b':');
+    field_of(entry_bytes, 2)
 }
 
 fn key(name: &str, out: &mut Vec<u8>, first: &mut bool) {
@@ -485,6 +568,245 @@ fn expect_varint(number: u32, value: Value<'_>) -> Result<u64, DecodeError> {
     }
 }
 
+/// A field of a message to write in k8s-openapi's order: its rank there, its table entry and one of its values
+/// (`None`: unset, and written as its zero value because k8s-openapi always writes it).
+#[derive(Clone, Copy)]
+struct Member<'a> {
+    rank: u8,
+    always: bool,
+    field: &'static Field,
+    value: Option<Value<'a>>,
+}
+
+/// Appends the members of `message`, a protobuf message of schema `fields`, to an open JSON object as
+/// k8s-openapi writes the same object once read from the JSON Go writes (`serde_json::to_vec` of the typed object):
+/// in k8s-openapi's field order, without the fields it does not know and without zero times (Go writes `null`,
+/// which reads as absent); `first` tells whether the object has no member yet. The field at the path of field
+/// numbers `without` is left out (a pod's own labels, `[1, 11]`, kept apart from its text; empty: none). The JSON
+/// watch path stores that text, so both paths store the same bytes.
+pub fn write_canonical_members(
+    fields: &'static [Field],
+    message: &[u8],
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    without: &[u32],
+) -> Result<(), DecodeError> {
+    let mut scratch = Vec::with_capacity(64);
+    canonical_members(fields, message, out, first, without, &mut scratch)
+}
+
+/// [`write_canonical_members`], with `scratch` holding the members of the messages being written (each
+/// message's at its end, removed once written).
+fn canonical_members<'a>(
+    fields: &'static [Field],
+    message: &'a [u8],
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    without: &[u32],
+    scratch: &mut Vec<Member<'a>>,
+) -> Result<(), DecodeError> {
+    let start = scratch.len();
+    let skipped = match without {
+        [number] => Some(*number),
+        _ => None,
+    };
+    collect_members(fields, None, message, skipped, scratch)?;
+    // Stable: a list's elements and a map's entries keep their order.
+    scratch[start..].sort_by_key(|member| member.rank);
+    let mut at = start;
+    while at < scratch.len() {
+        let member = scratch[at];
+        let mut end = at + 1;
+        while end < scratch.len() && std::ptr::eq(scratch[end].field, member.field) {
+            end += 1;
+        }
+        let inner = match without {
+            [number, inner @ ..] if *number == member.field.number => inner,
+            _ => &[],
+        };
+        write_canonical_member(member, at..end, out, first, inner, scratch)?;
+        at = end;
+    }
+    scratch.truncate(start);
+    Ok(())
+}
+
+/// Pushes the known fields of `message` but field `skipped` onto `members`, and the fields k8s-openapi always
+/// writes that `message` leaves unset; an inline struct's fields go among its parent's, at the places `places`
+/// gives them there.
+fn collect_members<'a>(
+    fields: &'static [Field],
+    places: Option<&'static [Place]>,
+    message: &'a [u8],
+    skipped: Option<u32>,
+    members: &mut Vec<Member<'a>>,
+) -> Result<(), DecodeError> {
+    let place = |at: usize| match places {
+        Some(places) => places.get(at).copied().unwrap_or(UNKNOWN),
+        None => fields[at].place,
+    };
+    // Which of the table's fields are set (a table has at most 64 fields; the generator checks).
+    let mut set = 0u64;
+    for field in Fields::new(message) {
+        let (number, value) = field?;
+        let Ok(at) = fields.binary_search_by_key(&number, |f| f.number) else {
+            continue;
+        };
+        set |= 1 << (at % 64);
+        let field = &fields[at];
+        if skipped == Some(number) {
+            continue;
+        }
+        if let Kind::Inline(inner, inner_places) = field.kind {
+            collect_members(
+                inner,
+                Some(inner_places),
+                expect_bytes(number, value)?,
+                skipped,
+                members,
+            )?;
+            continue;
+        }
+        let Place {
+            rank: Some(rank),
+            always,
+        } = place(at)
+        else {
+            continue;
+        };
+        members.push(Member {
+            rank,
+            always,
+            field,
+            value: Some(value),
+        });
+    }
+    for (at, field) in fields.iter().enumerate() {
+        if set & (1 << (at % 64)) != 0 {
+            continue;
+        }
+        if let Kind::Inline(inner, inner_places) = field.kind {
+            collect_members(inner, Some(inner_places), &[], skipped, members)?;
+        } else if let Place {
+            rank: Some(rank),
+            always: true,
+        } = place(at)
+        {
+            members.push(Member {
+                rank,
+                always: true,
+                field,
+                value: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes one field whose values are `scratch[values]`, without the field at path `without` in them.
+fn write_canonical_member<'a>(
+    member: Member<'a>,
+    values: std::ops::Range<usize>,
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    without: &[u32],
+    scratch: &mut Vec<Member<'a>>,
+) -> Result<(), DecodeError> {
+    let field = member.field;
+    let number = field.number;
+    let Some(value) = member.value else {
+        // Unset, and always written: its zero value (an empty list or map, an empty message with its own
+        // always-written fields, "", 0 or false).
+        key(field.name, out, first);
+        match field.kind {
+            _ if field.repeated => out.extend_from_slice(b"[]"),
+            Kind::Map(_) => out.extend_from_slice(b"{}"),
+            Kind::Message(_) => {
+                write_canonical_value(&field.kind, number, Value::Bytes(&[]), out, &[], scratch)?
+            }
+            ref kind => write_zero(kind, out),
+        }
+        return Ok(());
+    };
+    if field.repeated {
+        key(field.name, out, first);
+        out.push(b'[');
+        let mut element = 0;
+        for at in values.clone() {
+            // Recursion only pushes past `values` and removes what it pushed.
+            let Some(value) = scratch[at].value else {
+                continue;
+            };
+            match (value, &field.kind) {
+                (Value::Bytes(packed), Kind::Bool | Kind::Int32 | Kind::Int64) => {
+                    write_packed(&field.kind, number, packed, out, &mut element)?;
+                }
+                _ => {
+                    comma(&mut element, out);
+                    write_canonical_value(&field.kind, number, value, out, without, scratch)?;
+                }
+            }
+        }
+        out.push(b']');
+    } else if let Kind::Map(value_kind) = field.kind {
+        key(field.name, out, first);
+        out.push(b'{');
+        let mut entry = 0;
+        for at in values.clone() {
+            // Recursion only pushes past `values` and removes what it pushed.
+            let Some(value) = scratch[at].value else {
+                continue;
+            };
+            match open_entry(number, value, out, &mut entry)? {
+                Some(v) => write_canonical_value(value_kind, number, v, out, &[], scratch)?,
+                None => write_zero(value_kind, out),
+            }
+        }
+        out.push(b'}');
+    } else {
+        // Protobuf's rule for a repeated scalar: the last one counts.
+        let value = scratch[values.end - 1].value.unwrap_or(value);
+        if field.omit_zero && !member.always && is_zero(value) {
+            return Ok(());
+        }
+        if let Kind::Time = field.kind
+            && time_of(expect_bytes(number, value)?)?.is_none()
+        {
+            return Ok(());
+        }
+        key(field.name, out, first);
+        write_canonical_value(&field.kind, number, value, out, without, scratch)?;
+    }
+    Ok(())
+}
+
+/// One value as k8s-openapi writes it: a nested message in its order, anything else as Go writes it.
+fn write_canonical_value<'a>(
+    kind: &Kind,
+    number: u32,
+    value: Value<'a>,
+    out: &mut Vec<u8>,
+    without: &[u32],
+    scratch: &mut Vec<Member<'a>>,
+) -> Result<(), DecodeError> {
+    match kind {
+        Kind::Message(fields) => {
+            out.push(b'{');
+            canonical_members(
+                fields,
+                expect_bytes(number, value)?,
+                out,
+                &mut true,
+                without,
+                scratch,
+            )?;
+            out.push(b'}');
+            Ok(())
+        }
+        _ => write_value(kind, number, value, out),
+    }
+}
+
 /// Whether a scalar holds its zero value (`""`, `0`, `false`).
 fn is_zero(value: Value<'_>) -> bool {
     match value {
@@ -494,7 +816,7 @@ fn is_zero(value: Value<'_>) -> bool {
     }
 }
 
-/// Writes one value of `kind`.
+/// Writes one value of `kind` that is not a message.
 fn write_value(
     kind: &Kind,
     number: u32,
@@ -527,9 +849,9 @@ fn write_value(
                 write_number(varint_of(message, 2)? as i64 as i32 as i64, out);
             }
         }
-        Kind::Message(fields) => write_json(fields, expect_bytes(number, value)?, out)?,
-        // A map value is never a map; an inline struct is never a list element or map value.
-        Kind::Map(_) | Kind::Inline(_) => out.extend_from_slice(b"null"),
+        // Messages are written by the callers, in their order; a map value is never a map; an inline struct is
+        // never a list element or map value.
+        Kind::Message(_) | Kind::Map(_) | Kind::Inline(..) => out.extend_from_slice(b"null"),
     }
     Ok(())
 }
@@ -542,7 +864,7 @@ fn write_zero(kind: &Kind, out: &mut Vec<u8>) {
         Kind::Int32 | Kind::Int64 => b"0",
         Kind::Quantity => b"\"0\"",
         Kind::Message(_) => b"{}",
-        Kind::Time | Kind::IntOrString | Kind::Map(_) | Kind::Inline(_) => b"null",
+        Kind::Time | Kind::IntOrString | Kind::Map(_) | Kind::Inline(..) => b"null",
     };
     out.extend_from_slice(text);
 }
@@ -550,11 +872,7 @@ fn write_zero(kind: &Kind, out: &mut Vec<u8>) {
 /// `metav1.Time` as Go writes it: RFC 3339 in UTC, whole seconds. Its zero value is encoded as an empty message
 /// and written as `null` (as is a time out of range); the Unix epoch is a message holding `seconds: 0`.
 fn write_time(timestamp: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    let seconds = varint_of(timestamp, 1)? as i64;
-    let time = (!timestamp.is_empty())
-        .then(|| jiff::Timestamp::from_second(seconds).ok())
-        .flatten();
-    match time {
+    match time_of(timestamp)? {
         Some(time) => {
             out.push(b'"');
             out.extend_from_slice(time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().as_bytes());
@@ -563,6 +881,14 @@ fn write_time(timestamp: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
         None => out.extend_from_slice(b"null"),
     }
     Ok(())
+}
+
+/// The time a `metav1.Time` message holds; `None` at its zero value (an empty message) or out of range.
+fn time_of(timestamp: &[u8]) -> Result<Option<jiff::Timestamp>, DecodeError> {
+    let seconds = varint_of(timestamp, 1)? as i64;
+    Ok((!timestamp.is_empty())
+        .then(|| jiff::Timestamp::from_second(seconds).ok())
+        .flatten())
 }
 
 fn write_number(n: i64, out: &mut Vec<u8>) {
@@ -732,6 +1058,171 @@ mod tests {
                                            "ready": false, "restartCount": 3, "image": "nginx", "imageID": ""}]
                 }
             })
+        );
+    }
+
+    /// A message of schema `fields` with every field set (two elements per list, two entries per map): to
+    /// distinct values from `seed` that are not zero values, or with `zero`, to zero values (`""`, 0, `false`,
+    /// the zero time, messages of zero values).
+    fn populated(fields: &[Field], seed: &mut i64, zero: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for field in fields {
+            let count = if field.repeated || matches!(field.kind, Kind::Map(_)) {
+                2
+            } else {
+                1
+            };
+            for _ in 0..count {
+                *seed += 1;
+                let value = match field.kind {
+                    Kind::Map(kind) => {
+                        let mut value = populated_value(field, kind, seed, zero);
+                        value.splice(0..0, text(1, &format!("key-{seed}")));
+                        bytes(field.number, &value)
+                    }
+                    ref kind => populated_value(field, kind, seed, zero),
+                };
+                out.extend(value);
+            }
+        }
+        out
+    }
+
+    /// One value of `kind`, encoded as field `field.number` (as field 2 of a map entry for a map's values).
+    fn populated_value(field: &Field, kind: &Kind, seed: &mut i64, zero: bool) -> Vec<u8> {
+        let number = if matches!(field.kind, Kind::Map(_)) {
+            2
+        } else {
+            field.number
+        };
+        if zero {
+            return match kind {
+                Kind::Str => text(number, ""),
+                Kind::Bool | Kind::Int32 | Kind::Int64 => number_field(number, 0),
+                Kind::Time | Kind::Quantity => bytes(number, &[]),
+                Kind::IntOrString => {
+                    bytes(number, &message(&[number_field(1, 0), number_field(2, 0)]))
+                }
+                Kind::Message(inner) | Kind::Inline(inner, _) => {
+                    bytes(number, &populated(inner, seed, true))
+                }
+                Kind::Map(_) => unreachable!("a map's values are never maps"),
+            };
+        }
+        match kind {
+            Kind::Str => text(number, &format!("s{seed}<&>\"\u{2028}é")),
+            Kind::Bool => number_field(number, 1),
+            Kind::Int32 | Kind::Int64 => number_field(number, -*seed),
+            Kind::Time => bytes(number, &number_field(1, 1_772_445_600 + *seed)),
+            Kind::Quantity => bytes(number, &text(1, &format!("{seed}m"))),
+            Kind::IntOrString => bytes(
+                number,
+                &if *seed % 2 == 0 {
+                    message(&[number_field(1, 0), number_field(2, *seed)])
+                } else {
+                    message(&[number_field(1, 1), text(3, &format!("port-{seed}"))])
+                },
+            ),
+            Kind::Message(inner) | Kind::Inline(inner, _) => {
+                bytes(number, &populated(inner, seed, false))
+            }
+            Kind::Map(_) => unreachable!("a map's values are never maps"),
+        }
+    }
+
+    fn number_field(field: u32, v: i64) -> Vec<u8> {
+        number(field, v)
+    }
+
+    /// The canonical text of `pod` (labels left out) equals k8s-openapi's serialisation of the pod read from the
+    /// JSON Go writes, byte for byte, and the cached pod read from the protobuf equals the one read from that JSON.
+    fn assert_written_as_k8s_openapi_writes_it(pod: &[u8]) {
+        let mut go = Vec::new();
+        write_json(&POD, pod, &mut go).unwrap();
+        let mut typed: k8s_openapi::api::core::v1::Pod = serde_json::from_slice(&go).unwrap();
+        let cached = crate::cluster::pod::CachedPod::from(typed.clone());
+        assert_eq!(
+            crate::cluster::pod::CachedPod::from_protobuf(pod, &mut Vec::new()).unwrap(),
+            cached
+        );
+        typed.metadata.labels = None;
+        let expected = serde_json::to_string(&typed).unwrap();
+
+        let mut canonical = br#"{"apiVersion":"v1","kind":"Pod""#.to_vec();
+        write_canonical_members(&POD, pod, &mut canonical, &mut false, &[1, 11]).unwrap();
+        canonical.push(b'}');
+        let canonical = String::from_utf8(canonical).unwrap();
+        let differs = canonical
+            .bytes()
+            .zip(expected.bytes())
+            .position(|(a, b)| a != b);
+        if let Some(at) = differs {
+            let from = canonical.floor_char_boundary(at.saturating_sub(300));
+            panic!(
+                "differs at byte {at}:\n  written: {}\n expected: {}",
+                &canonical[from..canonical.floor_char_boundary(at + 200)],
+                &expected[from..expected.floor_char_boundary(at + 200)]
+            );
+        }
+        assert_eq!(canonical.len(), expected.len());
+    }
+
+    #[test]
+    fn a_pod_with_every_field_set_is_written_as_k8s_openapi_writes_it() {
+        // Fields k8s-openapi does not know are left out, as the JSON path drops them.
+        let pod = populated(&POD, &mut 0, false);
+        assert_eq!(
+            crate::cluster::pod::CachedPod::from_protobuf(&pod, &mut Vec::new())
+                .unwrap()
+                .labels
+                .iter()
+                .count(),
+            2
+        );
+        assert_written_as_k8s_openapi_writes_it(&pod);
+    }
+
+    #[test]
+    fn a_pod_with_every_field_at_its_zero_value_is_written_as_k8s_openapi_writes_it() {
+        // Go leaves out zero values of `omitempty` fields, and k8s-openapi writes the ones it requires anyway
+        // (`imagePullSecrets: [{"name": ""}]`); zero times are `null` in Go's JSON and absent in k8s-openapi's.
+        assert_written_as_k8s_openapi_writes_it(&populated(&POD, &mut 0, true));
+    }
+
+    #[test]
+    fn unset_fields_k8s_openapi_requires_are_written_as_their_zero_value() {
+        // A pod with one empty container, one empty volume, one empty pull secret and one empty toleration.
+        let pod = message(&[
+            bytes(1, &text(1, "p")),
+            bytes(
+                2,
+                &message(&[bytes(1, &[]), bytes(2, &[]), bytes(15, &[]), bytes(22, &[])]),
+            ),
+        ]);
+        assert_written_as_k8s_openapi_writes_it(&pod);
+        let mut canonical = b"{".to_vec();
+        write_canonical_members(&POD, &pod, &mut canonical, &mut true, &[]).unwrap();
+        canonical.push(b'}');
+        let text: Value = serde_json::from_slice(&canonical).unwrap();
+        assert_eq!(text["spec"]["imagePullSecrets"], json!([{"name": ""}]));
+        assert_eq!(text["spec"]["containers"][0]["name"], json!(""));
+    }
+
+    #[test]
+    fn zero_times_and_unknown_fields_are_left_out_of_the_canonical_text() {
+        let pod = sample_pod();
+        let mut canonical = b"{".to_vec();
+        write_canonical_members(&POD, &pod, &mut canonical, &mut true, &[]).unwrap();
+        canonical.push(b'}');
+        let text = String::from_utf8(canonical).unwrap();
+        assert!(!text.contains("null"), "{text}");
+        assert!(!text.contains("newer Kubernetes") && !text.contains("kubectl"));
+        let mut go = Vec::new();
+        write_json(&POD, &pod, &mut go).unwrap();
+        let typed: k8s_openapi::api::core::v1::Pod = serde_json::from_slice(&go).unwrap();
+        assert_eq!(
+            serde_json::from_str::<k8s_openapi::api::core::v1::Pod>(&text).unwrap(),
+            typed
         );
     }
 
