@@ -1,10 +1,11 @@
-//! Occupancy index cost at cluster scale: `cargo bench --bench occupancy`.
+//! Occupancy index cost at cluster scale (Criterion): `cargo bench --bench occupancy`.
 //!
-//! 20 pools (/16), 20 480 pods, 320 blocks of /26 holding every pod's allocation. Prints the time to load
-//! everything, the cost of one pod or block event, and of one `status()` read.
+//! 20 pools (/16), 20 480 pods, 320 blocks of /26 holding every pod's allocation: the time to load everything, the
+//! cost of one pod or block event (a block event re-reads its 64 ordinals), and of `status()` reads.
 
 use std::hint::black_box;
-use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
 
 use ks_network_apiserver::domain::cidr::Cidr;
 use ks_network_apiserver::domain::occupancy::{AttributeInput, BlockInput, Occupancy, PodInput};
@@ -66,55 +67,73 @@ fn blocks() -> Vec<(String, BlockInput)> {
     out
 }
 
-fn per_op(label: &str, count: usize, f: impl FnMut(usize)) {
-    let mut f = f;
-    let start = Instant::now();
-    for i in 0..count {
-        f(i);
-    }
-    let elapsed = start.elapsed();
-    println!(
-        "{label:<44} {:>10.2} µs/op ({count} ops)",
-        elapsed.as_secs_f64() * 1e6 / count as f64
-    );
-}
-
-fn main() {
+/// An index holding every pool, block and pod.
+fn loaded() -> Occupancy {
     let mut index = Occupancy::default();
-    let start = Instant::now();
     index.replace_pools((0..POOLS).map(pool));
     index.replace_blocks(blocks());
     index.replace_pods((0..PODS).map(|n| pod(n, "Running")));
-    println!(
-        "{:<44} {:>10.1} ms",
-        "initial load (20 pools, 20k pods, blocks)",
-        start.elapsed().as_secs_f64() * 1e3
-    );
+    index
+}
+
+fn occupancy(c: &mut Criterion) {
+    let mut load = c.benchmark_group("occupancy load");
+    load.sample_size(10);
+    load.bench_function("initial load (20 pools, 20k pods, blocks)", |b| {
+        b.iter(|| black_box(loaded()))
+    });
+    load.finish();
+
+    let mut index = loaded();
     let status = index.status("pool-00").unwrap_or_default();
     assert_eq!(status.allocations, (PODS / POOLS) as u128);
     assert_eq!(status.pods, (PODS / POOLS) as u128);
 
-    per_op("pod update (phase flip, leak bookkeeping)", 20_000, |i| {
-        index.upsert_pod(pod(i, if i % 2 == 0 { "Failed" } else { "Running" }))
+    let mut i = 0;
+    c.bench_function("pod update (phase flip, leak bookkeeping)", |b| {
+        b.iter(|| {
+            i = (i + 1) % PODS;
+            index.upsert_pod(pod(i, if i % 2 == 0 { "Failed" } else { "Running" }))
+        })
     });
-    per_op("pod delete + re-add", 10_000, |i| {
-        index.remove_pod(&format!("ns-{}", i % 50), &format!("pod-{i}"));
-        index.upsert_pod(pod(i, "Running"));
+    c.bench_function("pod delete + re-add", |b| {
+        b.iter(|| {
+            i = (i + 1) % PODS;
+            index.remove_pod(&format!("ns-{}", i % 50), &format!("pod-{i}"));
+            index.upsert_pod(pod(i, "Running"));
+        })
     });
     let all = blocks();
-    per_op("block update (64 ordinals)", 2_000, |i| {
-        let (name, block) = &all[i % all.len()];
-        index.upsert_block(name, block.clone());
+    c.bench_function("block update (64 ordinals)", |b| {
+        b.iter(|| {
+            i = (i + 1) % all.len();
+            let (name, block) = &all[i];
+            index.upsert_block(name, block.clone());
+        })
     });
-    per_op("status() of one pool", 100_000, |i| {
-        black_box(index.status(&format!("pool-{:02}", i % POOLS)));
+    c.bench_function("status() of one pool", |b| {
+        b.iter(|| {
+            i = (i + 1) % POOLS;
+            black_box(index.status(&format!("pool-{i:02}")))
+        })
     });
-    per_op("status() of every pool (GET /ippools)", 10_000, |_| {
-        for p in 0..POOLS {
-            black_box(index.status(&format!("pool-{p:02}")));
-        }
+    c.bench_function("status() of every pool (GET /ippools)", |b| {
+        b.iter(|| {
+            for p in 0..POOLS {
+                black_box(index.status(&format!("pool-{p:02}")));
+            }
+        })
     });
-    per_op("pool update (re-attributes everything)", 20, |i| {
-        index.upsert_pool(&pool(i % POOLS))
+    let mut pools = c.benchmark_group("occupancy pools");
+    pools.sample_size(10);
+    pools.bench_function("pool update (re-attributes everything)", |b| {
+        b.iter(|| {
+            i = (i + 1) % POOLS;
+            index.upsert_pool(&pool(i))
+        })
     });
+    pools.finish();
 }
+
+criterion_group!(benches, occupancy);
+criterion_main!(benches);
