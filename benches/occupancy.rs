@@ -126,10 +126,16 @@ fn occupancy(c: &mut Criterion) {
     });
     let mut pools = c.benchmark_group("occupancy pools");
     pools.sample_size(10);
-    pools.bench_function("pool update (re-attributes everything)", |b| {
+    // An unchanged CIDR changes nothing; a changed one re-attributes every address.
+    let mut shrunk = false;
+    pools.bench_function("pool CIDR change (re-attributes every address)", |b| {
         b.iter(|| {
-            i = (i + 1) % POOLS;
-            index.upsert_pool(&pool(i))
+            shrunk = !shrunk;
+            let mut changed = pool(0);
+            if shrunk {
+                changed.cidr = Cidr::parse("10.0.0.0/17");
+            }
+            index.upsert_pool(&changed)
         })
     });
     pools.finish();
