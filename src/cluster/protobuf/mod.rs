@@ -1090,48 +1090,42 @@ mod tests {
 
     /// One value of `kind`, encoded as field `field.number` (as field 2 of a map entry for a map's values).
     fn populated_value(field: &Field, kind: &Kind, seed: &mut i64, zero: bool) -> Vec<u8> {
-        let number = if matches!(field.kind, Kind::Map(_)) {
+        let at = if matches!(field.kind, Kind::Map(_)) {
             2
         } else {
             field.number
         };
         if zero {
             return match kind {
-                Kind::Str => text(number, ""),
-                Kind::Bool | Kind::Int32 | Kind::Int64 => number_field(number, 0),
-                Kind::Time | Kind::Quantity => bytes(number, &[]),
-                Kind::IntOrString => {
-                    bytes(number, &message(&[number_field(1, 0), number_field(2, 0)]))
-                }
+                Kind::Str => text(at, ""),
+                Kind::Bool | Kind::Int32 | Kind::Int64 => number(at, 0),
+                Kind::Time | Kind::Quantity => bytes(at, &[]),
+                Kind::IntOrString => bytes(at, &message(&[number(1, 0), number(2, 0)])),
                 Kind::Message(inner) | Kind::Inline(inner, _) => {
-                    bytes(number, &populated(inner, seed, true))
+                    bytes(at, &populated(inner, seed, true))
                 }
                 Kind::Map(_) => unreachable!("a map's values are never maps"),
             };
         }
         match kind {
-            Kind::Str => text(number, &format!("s{seed}<&>\"\u{2028}é")),
-            Kind::Bool => number_field(number, 1),
-            Kind::Int32 | Kind::Int64 => number_field(number, -*seed),
-            Kind::Time => bytes(number, &number_field(1, 1_772_445_600 + *seed)),
-            Kind::Quantity => bytes(number, &text(1, &format!("{seed}m"))),
+            Kind::Str => text(at, &format!("s{seed}<&>\"\u{2028}é")),
+            Kind::Bool => number(at, 1),
+            Kind::Int32 | Kind::Int64 => number(at, -*seed),
+            Kind::Time => bytes(at, &number(1, 1_772_445_600 + *seed)),
+            Kind::Quantity => bytes(at, &text(1, &format!("{seed}m"))),
             Kind::IntOrString => bytes(
-                number,
+                at,
                 &if *seed % 2 == 0 {
-                    message(&[number_field(1, 0), number_field(2, *seed)])
+                    message(&[number(1, 0), number(2, *seed)])
                 } else {
-                    message(&[number_field(1, 1), text(3, &format!("port-{seed}"))])
+                    message(&[number(1, 1), text(3, &format!("port-{seed}"))])
                 },
             ),
             Kind::Message(inner) | Kind::Inline(inner, _) => {
-                bytes(number, &populated(inner, seed, false))
+                bytes(at, &populated(inner, seed, false))
             }
             Kind::Map(_) => unreachable!("a map's values are never maps"),
         }
-    }
-
-    fn number_field(field: u32, v: i64) -> Vec<u8> {
-        number(field, v)
     }
 
     /// The canonical text of `pod` (labels left out) equals k8s-openapi's serialisation of the pod read from the
