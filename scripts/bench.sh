@@ -119,11 +119,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# idle_percent: how idle the machine's CPUs were over the next 3 seconds (everything else competes with the run).
+# idle_percent [SECONDS]: how idle the machine's CPUs were over the next SECONDS (default 3; everything else
+# competes with the run).
 idle_percent() {
   local a b
   a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
-  sleep 3
+  sleep "${1:-3}"
   b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
   awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
     printf "%.0f", (y[2] > x[2]) ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 100 }'
@@ -184,31 +185,49 @@ LUA
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 CLK_TCK=$(getconf CLK_TCK)
 
-# foreign_ticks: utime + stime + cutime + cstime summed over every process that is neither this script nor one of
-# its descendants: what else runs on the machine (children that ended count through their parent's cutime).
+# foreign_ticks [PLANE]: utime + stime + cutime + cstime summed over every process that is neither this script nor
+# one of its descendants (children that ended count through their parent's cutime); with PLANE (a pid), the
+# processes under PLANE (etcd and kube-apiserver) count as well: what else runs on the machine.
 foreign_ticks() {
   # cat fails for processes that ended since the glob: not an error
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | sed 's/^\([0-9]*\) (.*) /\1 /' | awk -v self=$$ '
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | sed 's/^\([0-9]*\) (.*) /\1 /' | awk -v self=$$ -v plane="${1:-}" '
     { parent[$1] = $3; ticks[$1] = $13 + $14 + $15 + $16 }
     END {
       for (p in ticks) {
         q = p; ours = 0
-        for (d = 0; d < 64 && q > 1; d++) { if (q == self) { ours = 1; break }; q = parent[q] }
+        for (d = 0; d < 64 && q > 1; d++) {
+          if (q == plane) break
+          if (q == self) { ours = 1; break }
+          q = parent[q]
+        }
         if (!ours) sum += ticks[p]
       }
       printf "%d\n", sum
     }'
 }
 
-# others KEY COMMAND...: runs COMMAND; R[<round>:<KEY>:others] = the share of one CPU that other processes used meanwhile (%).
+# quiet: waits until the machine is at least 90 % idle over 1 s (at most 30 s), so that a run does not meet what
+# the one before it left running: after its own load, kube-apiserver's Go garbage collector goes on marking a heap
+# of gigabytes at `xl` for a second or more, on both cores.
+quiet() {
+  local started=$SECONDS
+  until [ "$(idle_percent 1)" -ge 90 ]; do
+    [ $((SECONDS - started)) -lt 30 ] || { log "  the machine is still busy after 30 s; measuring anyway"; return; }
+  done
+}
+
+# others KEY COMMAND...: runs COMMAND; R[<round>:<KEY>:others] = the share of one CPU that other processes used
+# meanwhile (%). For the server's page runs (KEY is a page number) etcd and kube-apiserver count as others; for
+# kube-apiserver's own runs and the churn runs (whose writes they serve) they do not.
 others() {
-  local key=$1 before started
+  local key=$1 before started plane=
   shift
-  before=$(foreign_ticks)
+  [[ "$key" == [0-9]* ]] && plane=$PLANE
+  before=$(foreign_ticks "$plane")
   started=$(date +%s%N)
   "$@"
-  R[$round:$key:others]=$(awk -v t=$(($(foreign_ticks) - before)) -v hz="$CLK_TCK" -v ns=$(($(date +%s%N) - started)) \
-    'BEGIN { printf "%.0f", t * 100 / hz / (ns / 1e9) }')
+  R[$round:$key:others]=$(awk -v t=$(($(foreign_ticks "$plane") - before)) -v hz="$CLK_TCK" \
+    -v ns=$(($(date +%s%N) - started)) 'BEGIN { printf "%.0f", t * 100 / hz / (ns / 1e9) }')
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -322,6 +341,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     [ "$matches" = "${EXPECTED[$i]}" ] || die "$path matched $matches, the seed plan says ${EXPECTED[$i]}"
     R[$round:$i:bytes]=$bytes
     R[$round:$i:matches]=$matches
+    quiet
     before=$(cpu_ticks "$SERVER")
     others "$i" load "$SERVER_URL$path" >"$DIR/load"
     read -r rps p50 p99 requests errors <"$DIR/load"
@@ -333,6 +353,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
       read -r code bytes _ < <(fetch "$KUBE$base")
       [ "$code" = 200 ] || die "kube-apiserver $base answered $code: $(head -c 500 "$DIR/body")"
       R[$round:$i:kbytes]=$bytes
+      quiet
       others "k$i" load "$KUBE$base" >"$DIR/load"
       read -r rps p50 p99 requests errors <"$DIR/load"
       R[$round:$i:krps]=$rps R[$round:$i:kp50]=$p50 R[$round:$i:kp99]=$p99
@@ -343,6 +364,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   for i in "${!PAGES[@]}"; do
     IFS='|' read -r name path _ pod <<<"${PAGES[$i]}"
     [ "$pod" = 1 ] || continue
+    quiet
     "$SEED" "$KUBECONFIG_ADMIN" churn "$WRITE_RATE" $((DURATION_S + 2)) >"$DIR/churn.log" 2>&1 &
     CHURN=$!
     sleep 1
@@ -479,9 +501,12 @@ compare numbers from one machine only):
    `WRITE_RATE` times a second; `bench_seed <kubeconfig> occupancy URL TOKEN SAMPLES` moves a pod's `status.podIP`
    into another pool and back and times each change until `GET /kapis/network.kubesphere.io/v1alpha2/ippools/<pool>`
    shows the pool's new `status.pods`;
+   every wrk run starts once the machine has been at least 90 % idle for a second, so that it does not meet what
+   the run before it left behind (kube-apiserver's garbage collector, after its own runs);
 4. medians over the rounds (occupancy: over all samples) go into the profile's section, with how idle the machine
-   was before the run and how much CPU every other process on it used during the wrk runs (from `/proc`): a busy
-   machine is called out, because its numbers are noise.
+   was before the run and how much CPU every other process on it used during the wrk runs (from `/proc`; during
+   the server's runs etcd and kube-apiserver count as other processes): a busy machine is called out, because
+   its numbers are noise.
 
 Commands: `scripts/bench.sh small` (about 8 minutes once built), `scripts/bench.sh large` (about 12 minutes with
 `ROUNDS=2`), `scripts/bench.sh xl` (seeding alone takes several minutes). Knobs: `DURATION` (10s), `ROUNDS` (2),

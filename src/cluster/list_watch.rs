@@ -5,6 +5,8 @@
 //! stream gives the events kube-runtime's watcher gives (`Init`, `InitApply`…, `InitDone`, then `Apply` and
 //! `Delete`) and ends after its first error, like a failed watch in `cache::run_watch`.
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use http::{StatusCode, header};
@@ -28,11 +30,10 @@ const WATCH_TIMEOUT_SECONDS: u32 = 290;
 /// to reuse for its JSON.
 pub type ItemDecoder<K> = fn(&[u8], &mut Vec<u8>) -> Result<K, ItemError>;
 
-/// Items decoded at a time, across the machine's cores; the runtime's other tasks run between two batches, so a
-/// large list does not hold a worker thread.
+/// Items in one batch: a batch is decoded on a blocking thread while the cache takes the batches before it.
 const BATCH_ITEMS: usize = 512;
 
-/// Threads a batch is decoded on, at most.
+/// Batches decoded at once, at most (one per core, plus one so that no core waits while the cache takes a batch).
 const MAX_DECODERS: usize = 4;
 
 /// Why one item of a protobuf list could not be decoded.
@@ -61,6 +62,9 @@ pub enum ListWatchError {
     /// An item of the list does not decode.
     #[error("protobuf list item does not decode: {0}")]
     Item(#[from] ItemError),
+    /// A batch's decoding did not finish (it panicked, or the runtime is shutting down).
+    #[error("protobuf list decoding stopped: {0}")]
+    Decoder(#[source] tokio::task::JoinError),
     /// The watch request or its stream failed.
     #[error("watch failed: {0}")]
     Watch(#[source] kube::Error),
@@ -78,7 +82,9 @@ impl ListWatchError {
     pub fn protobuf_unusable(&self) -> bool {
         match self {
             ListWatchError::ListStatus(status) => *status == StatusCode::NOT_ACCEPTABLE,
-            ListWatchError::ListBody(_) | ListWatchError::Item(_) => true,
+            ListWatchError::ListBody(_) | ListWatchError::Item(_) | ListWatchError::Decoder(_) => {
+                true
+            }
             _ => false,
         }
     }
@@ -123,44 +129,57 @@ pub async fn list_all<K: Cached>(
     Err(ListWatchError::ListBody(DecodeError::Truncated))
 }
 
-/// Decodes `items` in order, split across up to [`MAX_DECODERS`] threads (one per core): decoding is most of
-/// the CPU a large list costs, and kube-apiserver is done with the list by the time its bytes arrive.
-fn decode_batch<K: Cached>(decode: ItemDecoder<K>, items: &[Bytes]) -> Result<Vec<K>, ItemError> {
-    let decoders = std::thread::available_parallelism()
+/// Batches decoded at once: one per core (at most [`MAX_DECODERS`]), plus one.
+fn batches_in_flight() -> usize {
+    std::thread::available_parallelism()
         .map_or(1, usize::from)
-        .clamp(1, MAX_DECODERS);
-    let run = |part: &[Bytes]| {
+        .clamp(1, MAX_DECODERS)
+        + 1
+}
+
+/// Decodes `items` in order, on a blocking thread: decoding is most of the CPU a large list costs.
+fn decode_batch<K: Cached>(decode: ItemDecoder<K>, items: Vec<Bytes>) -> DecodingBatch<K> {
+    tokio::task::spawn_blocking(move || {
         let mut buffer = Vec::new();
-        part.iter()
-            .map(|item| decode(item, &mut buffer))
-            .collect::<Result<Vec<K>, ItemError>>()
-    };
-    if decoders == 1 {
-        return run(items);
-    }
-    let mut parts = items.chunks(items.len().div_ceil(decoders));
-    let first = parts.next().unwrap_or_default();
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = parts.map(|part| scope.spawn(move || run(part))).collect();
-        let mut objects = run(first)?;
-        for helper in helpers {
-            match helper.join() {
-                Ok(part) => objects.extend(part?),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        Ok(objects)
+        items.iter().map(|item| decode(item, &mut buffer)).collect()
     })
+}
+
+/// A batch of items being decoded.
+type DecodingBatch<K> = tokio::task::JoinHandle<Result<Vec<K>, ItemError>>;
+
+/// The next batch of items as their bytes arrive: up to [`BATCH_ITEMS`], fewer at the end of the body (none once
+/// it has ended).
+async fn next_batch(
+    body: &mut BodyChunks,
+    reader: &mut ListReader,
+) -> Result<Vec<Bytes>, ListWatchError> {
+    let mut batch = Vec::new();
+    while batch.len() < BATCH_ITEMS {
+        match reader.next_item()? {
+            Some(item) => batch.push(item),
+            None => match body.next().await {
+                Some(chunk) => reader.push(&chunk.map_err(ListWatchError::List)?),
+                None => break,
+            },
+        }
+    }
+    Ok(batch)
 }
 
 /// Where the stream is.
 enum Phase<K: Cached> {
     /// The list is to be made.
     List,
-    /// The list is arriving: its objects are decoded in batches as their bytes come in, and handed out.
+    /// The list is arriving: its items are decoded in batches as their bytes come in, several batches at once,
+    /// and handed out in order.
     Listing {
         body: BodyChunks,
         reader: ListReader,
+        /// Whether the body has ended (every item is in `decoding` or handed out).
+        body_ended: bool,
+        /// Batches being decoded, oldest first.
+        decoding: VecDeque<DecodingBatch<K>>,
         decoded: std::vec::IntoIter<K>,
     },
     /// Watching from `resource_version`; `events` is `None` until the watch request is made.
@@ -170,6 +189,19 @@ enum Phase<K: Cached> {
     },
     /// An error was reported: the stream has ended.
     Ended,
+}
+
+impl<K: Cached> Phase<K> {
+    /// The list's `body` is arriving.
+    fn listing(body: BodyChunks) -> Self {
+        Phase::Listing {
+            body,
+            reader: ListReader::default(),
+            body_ended: false,
+            decoding: VecDeque::new(),
+            decoded: Vec::new().into_iter(),
+        }
+    }
 }
 
 /// The events of a protobuf list of every `K`, then of a JSON watch from it (module doc).
@@ -196,20 +228,15 @@ async fn step<K: Cached>(
         phase = match phase {
             Phase::List => {
                 return match request_list(client, &K::url_path(&(), None)).await {
-                    Ok(body) => (
-                        Some(Ok(watcher::Event::Init)),
-                        Phase::Listing {
-                            body,
-                            reader: ListReader::default(),
-                            decoded: Vec::new().into_iter(),
-                        },
-                    ),
+                    Ok(body) => (Some(Ok(watcher::Event::Init)), Phase::listing(body)),
                     Err(error) => (Some(Err(error)), Phase::Ended),
                 };
             }
             Phase::Listing {
                 mut body,
                 mut reader,
+                mut body_ended,
+                mut decoding,
                 mut decoded,
             } => {
                 if let Some(object) = decoded.next() {
@@ -218,27 +245,21 @@ async fn step<K: Cached>(
                         Phase::Listing {
                             body,
                             reader,
+                            body_ended,
+                            decoding,
                             decoded,
                         },
                     );
                 }
-                // The next batch: items as their bytes arrive, up to BATCH_ITEMS or the end of the body.
-                let mut batch = Vec::new();
-                let mut ended = false;
-                while batch.len() < BATCH_ITEMS && !ended {
-                    match reader.next_item() {
-                        Ok(Some(item)) => batch.push(item),
-                        Ok(None) => match body.next().await {
-                            Some(Ok(chunk)) => reader.push(&chunk),
-                            Some(Err(error)) => {
-                                return (Some(Err(ListWatchError::List(error))), Phase::Ended);
-                            }
-                            None => ended = true,
-                        },
-                        Err(error) => return (Some(Err(error.into())), Phase::Ended),
+                // Keep the decoders busy: the batches after the one handed out next are decoded meanwhile.
+                while !body_ended && decoding.len() < batches_in_flight() {
+                    match next_batch(&mut body, &mut reader).await {
+                        Ok(batch) if batch.is_empty() => body_ended = true,
+                        Ok(batch) => decoding.push_back(decode_batch(decode, batch)),
+                        Err(error) => return (Some(Err(error)), Phase::Ended),
                     }
                 }
-                if batch.is_empty() {
+                let Some(oldest) = decoding.pop_front() else {
                     return match reader.finish() {
                         Ok(resource_version) => (
                             Some(Ok(watcher::Event::InitDone)),
@@ -249,18 +270,17 @@ async fn step<K: Cached>(
                         ),
                         Err(error) => (Some(Err(error.into())), Phase::Ended),
                     };
-                }
-                match decode_batch(decode, &batch) {
-                    Ok(objects) => {
-                        // Between batches, the other tasks of this worker thread run.
-                        tokio::task::yield_now().await;
-                        Phase::Listing {
-                            body,
-                            reader,
-                            decoded: objects.into_iter(),
-                        }
-                    }
-                    Err(error) => return (Some(Err(error.into())), Phase::Ended),
+                };
+                match oldest.await {
+                    Ok(Ok(objects)) => Phase::Listing {
+                        body,
+                        reader,
+                        body_ended,
+                        decoding,
+                        decoded: objects.into_iter(),
+                    },
+                    Ok(Err(error)) => return (Some(Err(error.into())), Phase::Ended),
+                    Err(error) => return (Some(Err(ListWatchError::Decoder(error))), Phase::Ended),
                 }
             }
             Phase::Watching {
@@ -334,4 +354,158 @@ async fn step<K: Cached>(
 /// `object`'s resourceVersion, or `current` when it has none.
 fn version_of<K: Resource>(object: &K, current: String) -> String {
     object.meta().resource_version.clone().unwrap_or(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Namespace;
+
+    /// `field`'s key and `value` as a length-delimited protobuf field.
+    fn delimited(field: u8, value: &[u8]) -> Vec<u8> {
+        let mut out = vec![field << 3 | 2];
+        let mut length = value.len();
+        while length >= 0x80 {
+            out.push((length as u8) | 0x80);
+            length >>= 7;
+        }
+        out.push(length as u8);
+        [out, value.to_vec()].concat()
+    }
+
+    /// A protobuf list of `items` at resourceVersion 4242, as kube-apiserver sends it, in chunks of 1,000 bytes.
+    fn body(items: &[Vec<u8>]) -> BodyChunks {
+        let mut list = delimited(1, &delimited(2, b"4242"));
+        for item in items {
+            list.extend(delimited(2, item));
+        }
+        let type_meta = [delimited(1, b"v1"), delimited(2, b"NamespaceList")].concat();
+        let unknown = [delimited(1, &type_meta), delimited(2, &list)].concat();
+        let encoded = [b"k8s\0".to_vec(), unknown].concat();
+        let chunks: Vec<kube::Result<Bytes>> = encoded
+            .chunks(1000)
+            .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
+            .collect();
+        futures::stream::iter(chunks).boxed()
+    }
+
+    /// A namespace named by the item's bytes; `bad` does not decode and `panic` panics.
+    fn named(item: &[u8], _: &mut Vec<u8>) -> Result<Namespace, ItemError> {
+        match item {
+            b"bad" => Err(serde_json::from_slice::<serde_json::Value>(b"{")
+                .unwrap_err()
+                .into()),
+            b"panic" => panic!("decoder bug"),
+            name => {
+                let mut namespace = Namespace::default();
+                namespace.metadata.name = Some(String::from_utf8_lossy(name).into_owned());
+                Ok(namespace)
+            }
+        }
+    }
+
+    /// The names handed out while listing `items`, and how the list ended: the resourceVersion to watch from, or
+    /// the error.
+    async fn list(items: &[Vec<u8>]) -> (Vec<String>, Result<String, ListWatchError>) {
+        // Not contacted: listing a body makes no request.
+        let client =
+            Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+        let mut phase = Phase::listing(body(items));
+        let mut names = Vec::new();
+        loop {
+            let (event, next) = step(&client, named, phase).await;
+            phase = next;
+            match event {
+                Some(Ok(watcher::Event::InitApply(namespace))) => {
+                    names.push(namespace.metadata.name.unwrap());
+                }
+                Some(Ok(watcher::Event::InitDone)) => {
+                    let Phase::Watching {
+                        resource_version, ..
+                    } = phase
+                    else {
+                        panic!("the list is followed by a watch");
+                    };
+                    return (names, Ok(resource_version));
+                }
+                Some(Err(error)) => return (names, Err(error)),
+                other => panic!("unexpected event while listing: {other:?}"),
+            }
+        }
+    }
+
+    fn items(names: impl Iterator<Item = String>) -> Vec<Vec<u8>> {
+        names.map(String::into_bytes).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_list_of_many_batches_is_handed_out_whole_and_in_order() {
+        let names: Vec<String> = (0..BATCH_ITEMS * 6 + 7)
+            .map(|i| format!("ns-{i}"))
+            .collect();
+        let (listed, end) = list(&items(names.iter().cloned())).await;
+        assert_eq!(listed, names);
+        assert_eq!(end.unwrap(), "4242", "watched from the list's version");
+
+        let (listed, end) = list(&[]).await;
+        assert!(listed.is_empty());
+        assert_eq!(end.unwrap(), "4242", "an empty list");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_item_that_does_not_decode_ends_the_list_after_the_batches_before_it() {
+        let mut names: Vec<String> = (0..BATCH_ITEMS * 3).map(|i| format!("ns-{i}")).collect();
+        names[BATCH_ITEMS + 5] = "bad".to_owned();
+        let (listed, end) = list(&items(names.iter().cloned())).await;
+        assert_eq!(listed, names[..BATCH_ITEMS], "the first batch only");
+        let error = end.unwrap_err();
+        assert!(
+            matches!(error, ListWatchError::Item(ItemError::Json(_))),
+            "{error}"
+        );
+        assert!(error.protobuf_unusable(), "the cache lists in JSON instead");
+
+        names[BATCH_ITEMS + 5] = "panic".to_owned();
+        let (listed, end) = list(&items(names.iter().cloned())).await;
+        assert_eq!(listed, names[..BATCH_ITEMS]);
+        let error = end.unwrap_err();
+        assert!(matches!(error, ListWatchError::Decoder(_)), "{error}");
+        assert!(
+            error.protobuf_unusable(),
+            "a decoder bug falls back to JSON"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_list_cut_short_is_an_error() {
+        let names: Vec<String> = (0..300).map(|i| format!("ns-{i}")).collect();
+        let full = body(&items(names.iter().cloned()));
+        let chunks: Vec<kube::Result<Bytes>> = full.collect().await;
+        let cut = chunks.len() - 1;
+        let mut phase = Phase::<Namespace>::listing(
+            futures::stream::iter(chunks.into_iter().take(cut)).boxed(),
+        );
+        let client =
+            Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+        let mut listed = 0;
+        loop {
+            let (event, next) = step(&client, named, phase).await;
+            phase = next;
+            match event {
+                Some(Ok(watcher::Event::InitApply(_))) => listed += 1,
+                Some(Err(error)) => {
+                    assert!(
+                        matches!(error, ListWatchError::ListBody(DecodeError::Truncated)),
+                        "{error}"
+                    );
+                    assert!(
+                        listed > 0 && listed < names.len(),
+                        "the items that arrived whole come first"
+                    );
+                    return;
+                }
+                other => panic!("a truncated list does not end well: {other:?}"),
+            }
+        }
+    }
 }
