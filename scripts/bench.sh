@@ -329,6 +329,7 @@ settled_rss() {
 
 for ((round = 1; round <= ROUNDS; round++)); do
   log "round $round/$ROUNDS: starting the server"
+  quiet
   start_server
   R[$round:cold_ms]=$COLD_MS
   R[$round:rss_kb]=$(settled_rss "$SERVER")
