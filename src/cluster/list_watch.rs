@@ -181,6 +181,8 @@ enum Phase<K: Cached> {
         reader: ListReader,
         /// Whether the body has ended (every item is in `decoding` or handed out).
         body_ended: bool,
+        /// Batches decoded at once, at most.
+        in_flight: usize,
         /// Batches being decoded, oldest first.
         decoding: VecDeque<DecodingBatch<K>>,
         decoded: std::vec::IntoIter<K>,
@@ -201,6 +203,7 @@ impl<K: Cached> Phase<K> {
             body,
             reader: ListReader::default(),
             body_ended: false,
+            in_flight: batches_in_flight(),
             decoding: VecDeque::new(),
             decoded: Vec::new().into_iter(),
         }
@@ -239,6 +242,7 @@ async fn step<K: Cached>(
                 mut body,
                 mut reader,
                 mut body_ended,
+                in_flight,
                 mut decoding,
                 mut decoded,
             } => {
@@ -249,13 +253,14 @@ async fn step<K: Cached>(
                             body,
                             reader,
                             body_ended,
+                            in_flight,
                             decoding,
                             decoded,
                         },
                     );
                 }
                 // Keep the decoders busy: the batches after the one handed out next are decoded meanwhile.
-                while !body_ended && decoding.len() < batches_in_flight() {
+                while !body_ended && decoding.len() < in_flight {
                     match next_batch(&mut body, &mut reader).await {
                         Ok(batch) if batch.is_empty() => body_ended = true,
                         Ok(batch) => decoding.push_back(decode_batch(decode, batch)),
@@ -279,6 +284,7 @@ async fn step<K: Cached>(
                         body,
                         reader,
                         body_ended,
+                        in_flight,
                         decoding,
                         decoded: objects.into_iter(),
                     },
@@ -362,30 +368,12 @@ fn version_of<K: Resource>(object: &K, current: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::protobuf::encode::list_body;
     use k8s_openapi::api::core::v1::Namespace;
-
-    /// `field`'s key and `value` as a length-delimited protobuf field.
-    fn delimited(field: u8, value: &[u8]) -> Vec<u8> {
-        let mut out = vec![field << 3 | 2];
-        let mut length = value.len();
-        while length >= 0x80 {
-            out.push((length as u8) | 0x80);
-            length >>= 7;
-        }
-        out.push(length as u8);
-        [out, value.to_vec()].concat()
-    }
 
     /// A protobuf list of `items` at resourceVersion 4242, as kube-apiserver sends it, in chunks of 1,000 bytes.
     fn body(items: &[Vec<u8>]) -> BodyChunks {
-        let mut list = delimited(1, &delimited(2, b"4242"));
-        for item in items {
-            list.extend(delimited(2, item));
-        }
-        let type_meta = [delimited(1, b"v1"), delimited(2, b"NamespaceList")].concat();
-        let unknown = [delimited(1, &type_meta), delimited(2, &list)].concat();
-        let encoded = [b"k8s\0".to_vec(), unknown].concat();
-        let chunks: Vec<kube::Result<Bytes>> = encoded
+        let chunks: Vec<kube::Result<Bytes>> = list_body(items)
             .chunks(1000)
             .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
             .collect();

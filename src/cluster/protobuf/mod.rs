@@ -907,13 +907,10 @@ fn string(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
 
+/// Protobuf encoding for tests: fields, messages and the list envelope kube-apiserver sends.
 #[cfg(test)]
-mod tests {
-    use super::pod_schema::POD;
-    use super::*;
-    use serde_json::{Value, json};
-
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
+pub(crate) mod encode {
+    pub(crate) fn varint(mut v: u64, out: &mut Vec<u8>) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
             v >>= 7;
@@ -921,14 +918,14 @@ mod tests {
         out.push(v as u8);
     }
 
-    fn number(field: u32, v: i64) -> Vec<u8> {
+    pub(crate) fn number(field: u32, v: i64) -> Vec<u8> {
         let mut out = Vec::new();
         varint(u64::from(field) << 3, &mut out);
         varint(v as u64, &mut out);
         out
     }
 
-    fn bytes(field: u32, value: &[u8]) -> Vec<u8> {
+    pub(crate) fn bytes(field: u32, value: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         varint(u64::from(field) << 3 | 2, &mut out);
         varint(value.len() as u64, &mut out);
@@ -936,13 +933,37 @@ mod tests {
         out
     }
 
-    fn text(field: u32, value: &str) -> Vec<u8> {
+    pub(crate) fn text(field: u32, value: &str) -> Vec<u8> {
         bytes(field, value.as_bytes())
     }
 
-    fn message(fields: &[Vec<u8>]) -> Vec<u8> {
+    pub(crate) fn message(fields: &[Vec<u8>]) -> Vec<u8> {
         fields.concat()
     }
+
+    /// `k8s\0` + Unknown{typeMeta, raw: PodList{metadata{resourceVersion 4242}, items…}, contentEncoding,
+    /// contentType}.
+    pub(crate) fn list_body(items: &[Vec<u8>]) -> Vec<u8> {
+        let mut list = bytes(1, &text(2, "4242"));
+        for item in items {
+            list.extend(bytes(2, item));
+        }
+        let unknown = message(&[
+            bytes(1, &message(&[text(1, "v1"), text(2, "PodList")])),
+            bytes(2, &list),
+            text(3, ""),
+            text(4, ""),
+        ]);
+        [b"k8s\0".to_vec(), unknown].concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode::{bytes, list_body, message, number, text, varint};
+    use super::pod_schema::POD;
+    use super::*;
+    use serde_json::{Value, json};
 
     fn pod_json(pod: &[u8]) -> Value {
         let mut out = Vec::new();
@@ -1244,21 +1265,6 @@ mod tests {
             write_json(&POD, &[0xff; 11], &mut out),
             Err(DecodeError::VarintTooLong)
         );
-    }
-
-    /// `k8s\0` + Unknown{typeMeta, raw: PodList{metadata{resourceVersion}, items…}, contentEncoding, contentType}.
-    fn list_body(items: &[Vec<u8>]) -> Vec<u8> {
-        let mut list = bytes(1, &text(2, "4242"));
-        for item in items {
-            list.extend(bytes(2, item));
-        }
-        let unknown = message(&[
-            bytes(1, &message(&[text(1, "v1"), text(2, "PodList")])),
-            bytes(2, &list),
-            text(3, ""),
-            text(4, ""),
-        ]);
-        [b"k8s\0".to_vec(), unknown].concat()
     }
 
     fn read_all(chunks: &[&[u8]]) -> (Vec<Bytes>, Result<String, DecodeError>) {
